@@ -1,0 +1,1 @@
+//! SOPS's codec: value tokens, the MAC and the metadata block.

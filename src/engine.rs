@@ -1,0 +1,1 @@
+//! The format-preserving engine. (stub)

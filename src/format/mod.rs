@@ -1,0 +1,266 @@
+//! Document syntaxes. Each syntax (YAML, JSON, .env) only *describes* a document: it parses
+//! the source into an [`Outline`] — the byte spans of every scalar value and comment, the
+//! key path of each, the `sops` metadata entry if there is one, and where metadata goes —
+//! and it knows how to spell a token or a value in a given place. The single engine in
+//! [`crate::engine`] does all the encrypting, decrypting and splicing for every syntax.
+
+pub mod dotenv;
+pub mod json;
+pub mod yaml;
+pub mod yaml_value;
+
+use std::ops::Range;
+use std::path::Path;
+
+use zeroize::Zeroize;
+
+/// The three syntaxes sealed understands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syntax {
+    /// YAML 1.2 (one or several documents).
+    Yaml,
+    /// JSON (RFC 8259).
+    Json,
+    /// dotenv (`KEY=value` lines).
+    Dotenv,
+}
+
+impl Syntax {
+    /// The syntax implied by a file name: `.yaml`/`.yml`, `.json`, `.env` / `*.env` / `.env.*`.
+    pub fn from_path(path: &Path) -> Option<Syntax> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        if name.ends_with(".yaml") || name.ends_with(".yml") {
+            Some(Syntax::Yaml)
+        } else if name.ends_with(".json") {
+            Some(Syntax::Json)
+        } else if name == ".env" || name.ends_with(".env") || name.starts_with(".env.") {
+            Some(Syntax::Dotenv)
+        } else {
+            None
+        }
+    }
+
+    /// Parses SOPS's `--input-type` names: `yaml`, `json`, `dotenv`.
+    pub fn from_name(name: &str) -> Option<Syntax> {
+        match name {
+            "yaml" | "yml" => Some(Syntax::Yaml),
+            "json" => Some(Syntax::Json),
+            "dotenv" | "env" => Some(Syntax::Dotenv),
+            _ => None,
+        }
+    }
+
+    /// The implementation of this syntax.
+    pub fn format(self) -> &'static dyn Format {
+        match self {
+            Syntax::Yaml => &yaml::Yaml,
+            Syntax::Json => &json::Json,
+            Syntax::Dotenv => &dotenv::Dotenv,
+        }
+    }
+}
+
+/// A scalar value typed as SOPS types it. String contents are wiped on drop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// `null` / `~` / empty YAML value: never encrypted, not part of the MAC.
+    Null,
+    /// A string (`type:str`).
+    Str(String),
+    /// A 64-bit integer (`type:int`).
+    Int(i64),
+    /// A float (`type:float`).
+    Float(f64),
+    /// A boolean (`type:bool`).
+    Bool(bool),
+    /// A timestamp, already in RFC 3339 as SOPS formats it (`type:time`).
+    Time(String),
+}
+
+impl Drop for Scalar {
+    fn drop(&mut self) {
+        if let Scalar::Str(s) | Scalar::Time(s) = self {
+            s.zeroize();
+        }
+    }
+}
+
+/// How a value is written in the source; a syntax uses it to spell a token or a value in
+/// the same place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Style {
+    /// YAML plain scalar.
+    Plain,
+    /// YAML `'single-quoted'` scalar.
+    SingleQuoted,
+    /// YAML `"double-quoted"` scalar.
+    DoubleQuoted,
+    /// YAML literal (`|`) or folded (`>`) block scalar. The span covers the content lines
+    /// only (from the first content line's start through the last non-blank content line's
+    /// end of line); the header stays in place.
+    Block {
+        /// Indentation of the content lines.
+        indent: String,
+        /// Literal (`|`) rather than folded (`>`).
+        literal: bool,
+        /// Chomping indicator: `-` strip, `+` keep, none clip.
+        chomp: Option<char>,
+    },
+    /// A JSON string (span includes the quotes).
+    JsonString,
+    /// A JSON number, `true` or `false`.
+    JsonBare,
+    /// A dotenv value: the text after `=` to the end of the line (or of the multi-line quote).
+    DotenvRaw,
+}
+
+/// One scalar value of the document.
+#[derive(Debug, Clone)]
+pub struct Leaf {
+    /// Mapping keys from the document root to this value; sequence indexes are not part of
+    /// it (SOPS's additional data is `path.join(":") + ":"`).
+    pub path: Vec<String>,
+    /// The bytes that hold the value and are replaced by its token.
+    pub span: Range<usize>,
+    /// The value, typed as SOPS types it. In an encrypted document a token is a `Str`.
+    pub value: Scalar,
+    /// How it is written.
+    pub style: Style,
+    /// Inside a YAML flow collection (a token must then be quoted).
+    pub in_flow: bool,
+    /// Nesting depth of the collection that holds it (0: the top-level mapping).
+    pub depth: usize,
+}
+
+/// One comment.
+#[derive(Debug, Clone)]
+pub struct Comment {
+    /// Path of the collection that holds it (SOPS encrypts a comment with that path).
+    pub path: Vec<String>,
+    /// The comment text after `#`, up to the end of the line (line break excluded).
+    pub span: Range<usize>,
+    /// Nesting depth of the collection that holds it.
+    pub depth: usize,
+}
+
+/// The document walk, in SOPS's walk order.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// A scalar value.
+    Leaf(Leaf),
+    /// A comment.
+    Comment(Comment),
+    /// A mapping entry or sequence item at this depth has ended (SOPS clears the comments
+    /// that applied to it; used by the comment regexes).
+    EntryEnd(usize),
+}
+
+/// The `sops` metadata entry found in a document.
+#[derive(Debug, Clone)]
+pub struct SopsEntry {
+    /// The metadata tree (as JSON).
+    pub value: serde_json::Value,
+    /// The bytes to remove so that the document is as it was before metadata was inserted
+    /// (the exact inverse of [`Insertion`]).
+    pub removal: Range<usize>,
+}
+
+/// Where metadata is inserted into a document that has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Insertion {
+    /// Block layout (YAML block mapping, dotenv): the engine inserts `eol` followed by the
+    /// metadata text (which has no final line break) at `at`, which is the end of the
+    /// document's content before its final line break (or the end of the document when it
+    /// has none).
+    Block {
+        /// Byte offset.
+        at: usize,
+    },
+    /// Flow layout (JSON object, YAML flow mapping): the engine inserts `","` (unless the
+    /// mapping is empty), then the metadata text, at `at`: the end of the last member's
+    /// value, or just after `{` for an empty mapping.
+    Flow {
+        /// Byte offset.
+        at: usize,
+        /// The mapping has no member yet.
+        empty: bool,
+    },
+}
+
+/// One document of a file (YAML may hold several; JSON and dotenv hold one).
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Leaves, comments and entry ends in walk order, the `sops` entry excluded.
+    pub items: Vec<Item>,
+    /// The `sops` entry, if the document has one.
+    pub sops: Option<SopsEntry>,
+    /// Where metadata goes when the document has none.
+    pub insertion: Insertion,
+    /// The indentation unit to use for metadata in this document (e.g. `"  "`, `"\t"`),
+    /// and the indentation of the top-level members (empty for YAML block mappings).
+    pub indent_unit: String,
+    /// Indentation of the top-level members (JSON: usually one unit; YAML block: empty).
+    pub member_indent: String,
+}
+
+/// A parsed file.
+#[derive(Debug, Clone)]
+pub struct Outline {
+    /// Its documents, in order.
+    pub docs: Vec<Document>,
+    /// The line break the file uses (`"\n"` or `"\r\n"`).
+    pub eol: &'static str,
+}
+
+/// A syntax error: byte offset and a fixed description (never source text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// Byte offset into the source.
+    pub offset: usize,
+    /// What is wrong.
+    pub msg: String,
+}
+
+impl SyntaxError {
+    /// An error at `offset`.
+    pub fn new(offset: usize, msg: impl Into<String>) -> SyntaxError {
+        SyntaxError {
+            offset,
+            msg: msg.into(),
+        }
+    }
+}
+
+/// What a syntax provides to the engine.
+pub trait Format: Sync {
+    /// Parses `src` (a leading UTF-8 BOM is allowed and kept out of every span).
+    /// Errors when the document is invalid or its top level is not a mapping.
+    fn parse(&self, src: &str) -> Result<Outline, SyntaxError>;
+
+    /// The text that replaces `leaf.span` when the leaf is encrypted to `token`, and the
+    /// style under which that text will be parsed back.
+    fn token_text(&self, leaf: &Leaf, token: &str) -> (String, Style);
+
+    /// The canonical spelling of `value` in place of a leaf written in `style`
+    /// (what decrypt writes when it has no recorded original spelling).
+    fn render(&self, style: &Style, in_flow: bool, value: &Scalar) -> String;
+
+    /// The metadata tree serialized for this document: for [`Insertion::Block`], lines
+    /// joined by `outline.eol` without a final line break; for [`Insertion::Flow`], the
+    /// member text starting with its own line break and indentation (or none for a
+    /// single-line document), e.g. `\n\t"sops": {...}`.
+    fn metadata_text(&self, meta: &serde_json::Value, outline: &Outline, doc: &Document) -> String;
+}
+
+/// Detects the line break of a file: CRLF if the first line break is CRLF.
+pub fn detect_eol(src: &str) -> &'static str {
+    match src.find('\n') {
+        Some(i) if i > 0 && src.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+/// Length of a leading UTF-8 byte order mark (0 or 3).
+pub fn bom_len(src: &str) -> usize {
+    if src.starts_with('\u{feff}') { 3 } else { 0 }
+}

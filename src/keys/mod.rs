@@ -1,0 +1,42 @@
+//! Keys: age recipients (X25519, ssh-ed25519, ssh-rsa), identities found where SOPS finds
+//! them, wrapping and unwrapping of the 32-byte data key as armored age files, and key
+//! generation.
+//!
+//! INTERFACE CONTRACT (used by the engine and commands; keep these signatures):
+//! - [`Recipient::parse`], [`Recipient::text`], [`wrap_data_key`]
+//! - [`IdentitySet::discover`], [`IdentitySet::unwrap`], [`IdentitySet::searched`],
+//!   [`IdentitySet::is_empty`]
+//! - [`generate`] for `sealed keygen`.
+
+mod identity;
+mod keygen;
+mod recipient;
+
+pub use identity::IdentitySet;
+pub use keygen::{GeneratedKey, generate};
+pub use recipient::{Recipient, wrap_data_key};
+
+/// Errors of the keys module. Messages never contain key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// A recipient string is not an age, ssh-ed25519 or ssh-rsa public key.
+    #[error("invalid recipient {0:?}: expected an age1… key, ssh-ed25519 or ssh-rsa public key")]
+    BadRecipient(String),
+    /// An identity source could not be read or parsed.
+    #[error("{source_name}: {msg}")]
+    BadIdentity {
+        /// Where the identity came from (env var name or file path).
+        source_name: String,
+        /// What is wrong, without key material.
+        msg: String,
+    },
+    /// Wrapping the data key failed.
+    #[error("cannot wrap the data key: {0}")]
+    Wrap(String),
+    /// No identity could unwrap the data key.
+    #[error("no identity could unwrap the data key")]
+    NoMatchingIdentity,
+    /// An I/O failure (key file creation etc.).
+    #[error("{0}")]
+    Io(String),
+}
