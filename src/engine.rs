@@ -1,1 +1,629 @@
-//! The format-preserving engine. (stub)
+//! The format-preserving engine, shared by every syntax.
+//!
+//! Encrypting parses the document once into an [`Outline`], encrypts each selected value
+//! and comment, and splices the tokens into the original text in one pass; every other
+//! byte stays where it was. Decrypting does the reverse, verifying the MAC before any
+//! plaintext leaves this module, and removes exactly the metadata that encrypting added.
+//! When the canonical spelling of a value (what [`Format::render`] writes) differs from
+//! how it was written, the original spelling travels encrypted in the metadata's
+//! `sealed` field, keyed by the value token's IV, so decrypt restores it byte for byte.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use aes_gcm::aead::{OsRng, rand_core::RngCore};
+use regex::Regex;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::codec::mac::{MacHasher, open_mac, seal_mac};
+use crate::codec::metadata::{AgeEntry, Metadata, SEALED_FIELD, SOPS_VERSION};
+use crate::codec::token::{DataKey, Token, aad_for, is_token};
+use crate::codec::{CodecError, shamir, value};
+use crate::config::Selection;
+use crate::format::{Comment, Format, Insertion, Item, Leaf, Outline, Scalar, SyntaxError};
+use crate::keys::{IdentitySet, KeyError, Recipient, wrap_data_key};
+
+/// Additional data of sealed's own metadata field.
+const SEALED_AAD: &str = "sealed:";
+
+/// What can go wrong in the engine. Positions are byte offsets into the input; no variant
+/// carries plaintext.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The input is not valid in its syntax.
+    #[error("{}", .0.msg)]
+    Syntax(SyntaxError),
+    /// `encrypt` was given a file that already has `sops` metadata.
+    #[error("the file is already encrypted (it has sops metadata)")]
+    AlreadyEncrypted,
+    /// `decrypt` was given a file without `sops` metadata.
+    #[error("the file is not encrypted (no sops metadata found)")]
+    NotEncrypted,
+    /// The metadata block is malformed.
+    #[error("{0}")]
+    Metadata(CodecError),
+    /// Nothing to encrypt to.
+    #[error("no recipients: pass --age, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops.yaml")]
+    NoRecipients,
+    /// A recipient could not be used.
+    #[error("{0}")]
+    Key(KeyError),
+    /// No identity could recover the data key.
+    #[error(
+        "no identity can decrypt this file; it is encrypted for: {}; looked in: {}. \
+         Point SOPS_AGE_KEY_FILE at your keys.txt, or create a key with `sealed keygen`",
+        .recipients.join(", "), .searched.join(", ")
+    )]
+    NoKey {
+        /// The file's recipients.
+        recipients: Vec<String>,
+        /// Where identities were looked for.
+        searched: Vec<String>,
+    },
+    /// A value token failed to decrypt.
+    #[error("cannot decrypt the value at key path '{path}': {cause}")]
+    Value {
+        /// The key path (`a:b:`); key names are not secret.
+        path: String,
+        /// Byte offset of the value.
+        offset: usize,
+        /// Why.
+        cause: CodecError,
+    },
+    /// A value the rules say is encrypted is stored in clear text.
+    #[error("the value at key path '{path}' should be encrypted but is not (file altered?)")]
+    Unencrypted {
+        /// Key path.
+        path: String,
+        /// Byte offset.
+        offset: usize,
+    },
+    /// An encrypted comment failed to authenticate.
+    #[error("an encrypted comment failed authentication (file altered?)")]
+    Comment {
+        /// Byte offset.
+        offset: usize,
+    },
+    /// The MAC is missing.
+    #[error("the file has no MAC")]
+    MacMissing,
+    /// The MAC does not match the values.
+    #[error("MAC mismatch: the file was altered (values changed, swapped, added or removed)")]
+    MacMismatch,
+    /// A regular expression of the selection rules is invalid.
+    #[error("invalid regular expression in the sops rules: {0}")]
+    BadRegex(String),
+}
+
+impl EngineError {
+    /// Byte offset of the problem, when there is one.
+    pub fn offset(&self) -> Option<usize> {
+        match self {
+            EngineError::Syntax(e) => Some(e.offset),
+            EngineError::Value { offset, .. }
+            | EngineError::Unencrypted { offset, .. }
+            | EngineError::Comment { offset } => Some(*offset),
+            _ => None,
+        }
+    }
+
+    /// SOPS's exit code for the same failure.
+    pub fn exit_code(&self) -> i32 {
+        use crate::error::exit;
+        match self {
+            EngineError::AlreadyEncrypted => exit::ALREADY_ENCRYPTED,
+            EngineError::NoKey { .. } => exit::NO_KEY,
+            EngineError::NoRecipients => exit::NO_RECIPIENT,
+            EngineError::Value { .. }
+            | EngineError::Unencrypted { .. }
+            | EngineError::Comment { .. } => exit::DECRYPT_TREE,
+            EngineError::MacMismatch => exit::MAC_MISMATCH,
+            EngineError::MacMissing => exit::MAC_NOT_FOUND,
+            _ => exit::GENERIC,
+        }
+    }
+}
+
+/// SOPS's decision of which values and comments are encrypted (`shouldBeEncrypted`).
+struct Selector {
+    unencrypted_suffix: Option<String>,
+    encrypted_suffix: Option<String>,
+    unencrypted_regex: Option<Regex>,
+    encrypted_regex: Option<Regex>,
+    unencrypted_comment_regex: Option<Regex>,
+    encrypted_comment_regex: Option<Regex>,
+}
+
+impl Selector {
+    fn new(sel: &Selection) -> Result<Selector, EngineError> {
+        let re = |r: &Option<String>| -> Result<Option<Regex>, EngineError> {
+            r.as_deref()
+                .filter(|r| !r.is_empty())
+                .map(|r| Regex::new(r).map_err(|_| EngineError::BadRegex(r.to_string())))
+                .transpose()
+        };
+        let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        Ok(Selector {
+            unencrypted_suffix: nonempty(&sel.unencrypted_suffix),
+            encrypted_suffix: nonempty(&sel.encrypted_suffix),
+            unencrypted_regex: re(&sel.unencrypted_regex)?,
+            encrypted_regex: re(&sel.encrypted_regex)?,
+            unencrypted_comment_regex: re(&sel.unencrypted_comment_regex)?,
+            encrypted_comment_regex: re(&sel.encrypted_comment_regex)?,
+        })
+    }
+
+    fn should_encrypt(&self, path: &[String], stack: &[Vec<String>], is_comment: bool) -> bool {
+        let mut encrypted = true;
+        if let Some(suffix) = &self.unencrypted_suffix {
+            if path.iter().any(|p| p.ends_with(suffix.as_str())) {
+                encrypted = false;
+            }
+        }
+        if let Some(suffix) = &self.encrypted_suffix {
+            encrypted = path.iter().any(|p| p.ends_with(suffix.as_str()));
+        }
+        if let Some(re) = &self.unencrypted_regex {
+            if path.iter().any(|p| re.is_match(p)) {
+                encrypted = false;
+            }
+        }
+        if let Some(re) = &self.encrypted_regex {
+            encrypted = path.iter().any(|p| re.is_match(p));
+        }
+        if let Some(re) = &self.unencrypted_comment_regex {
+            if stack.iter().flatten().any(|c| re.is_match(c)) {
+                encrypted = false;
+            }
+        }
+        if let Some(re) = &self.encrypted_comment_regex {
+            let last_level = stack.len().saturating_sub(1);
+            let last_len = stack.last().map_or(0, Vec::len);
+            encrypted = stack.iter().enumerate().any(|(i, cs)| {
+                cs.iter().enumerate().any(|(j, c)| {
+                    // SOPS skips the matching comment line itself.
+                    !(is_comment && i == last_level && j + 1 == last_len) && re.is_match(c)
+                })
+            });
+        }
+        encrypted
+    }
+}
+
+/// SOPS's stack of active comments per nesting level.
+#[derive(Default)]
+struct CommentStack(Vec<Vec<String>>);
+
+impl CommentStack {
+    fn at(&mut self, depth: usize) -> &[Vec<String>] {
+        self.0.resize_with(depth + 1, Vec::new);
+        &self.0
+    }
+    fn push(&mut self, depth: usize, text: &str, keep: bool) -> &[Vec<String>] {
+        self.0.resize_with(depth + 1, Vec::new);
+        if keep {
+            self.0[depth].push(text.to_string());
+        }
+        &self.0
+    }
+    fn entry_end(&mut self, depth: usize) {
+        if let Some(level) = self.0.get_mut(depth) {
+            level.clear();
+        }
+        self.0.truncate(depth + 1);
+    }
+}
+
+/// One replacement of a byte range of the input.
+struct Splice {
+    range: Range<usize>,
+    text: Zeroizing<String>,
+}
+
+fn apply(src: &str, mut splices: Vec<Splice>) -> Zeroizing<String> {
+    splices.sort_by_key(|s| (s.range.start, s.range.end));
+    let extra: usize = splices.iter().map(|s| s.text.len()).sum();
+    let mut out = Zeroizing::new(String::with_capacity(src.len() + extra));
+    let mut at = 0;
+    for s in &splices {
+        out.push_str(&src[at..s.range.start]);
+        out.push_str(&s.text);
+        at = s.range.end;
+    }
+    out.push_str(&src[at..]);
+    out
+}
+
+/// The recipients of an encryption: key groups (one group unless Shamir) and threshold.
+pub struct KeyPlan {
+    /// Key groups of recipients.
+    pub groups: Vec<Vec<Recipient>>,
+    /// Shamir threshold when there are several groups.
+    pub threshold: Option<usize>,
+}
+
+impl KeyPlan {
+    /// Wraps `key` to every recipient, splitting it with Shamir when there are several groups.
+    fn wrap(&self, key: &DataKey) -> Result<(Vec<Vec<AgeEntry>>, Option<usize>), EngineError> {
+        if self.groups.iter().all(Vec::is_empty) {
+            return Err(EngineError::NoRecipients);
+        }
+        let (parts, threshold): (Vec<Zeroizing<Vec<u8>>>, Option<usize>) = if self.groups.len() > 1 {
+            let t = self.threshold.unwrap_or(self.groups.len());
+            let shares = shamir::split(key.as_bytes(), self.groups.len(), t)
+                .map_err(|e| EngineError::Metadata(CodecError::Metadata(e.to_string())))?;
+            (shares.into_iter().map(Zeroizing::new).collect(), Some(t))
+        } else {
+            (vec![Zeroizing::new(key.as_bytes().to_vec())], None)
+        };
+        let mut groups = Vec::new();
+        for (group, part) in self.groups.iter().zip(&parts) {
+            let mut entries = Vec::new();
+            for r in group {
+                entries.push(AgeEntry {
+                    recipient: r.text().to_string(),
+                    enc: wrap_data_key(part, r).map_err(EngineError::Key)?,
+                });
+            }
+            groups.push(entries);
+        }
+        Ok((groups, threshold))
+    }
+}
+
+/// Random IVs drawn in one batch.
+struct IvPool {
+    bytes: Vec<u8>,
+}
+
+impl IvPool {
+    fn new(count: usize) -> IvPool {
+        let mut bytes = vec![0u8; count * 32];
+        OsRng.fill_bytes(&mut bytes);
+        IvPool { bytes }
+    }
+    fn take(&mut self) -> Vec<u8> {
+        if self.bytes.len() < 32 {
+            *self = IvPool::new(64);
+        }
+        self.bytes.split_off(self.bytes.len() - 32)
+    }
+}
+
+/// The current time as SOPS writes `lastmodified`.
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+fn leaf_count(outline: &Outline) -> usize {
+    outline.docs.iter().map(|d| d.items.len()).sum()
+}
+
+/// Encrypts a plaintext document.
+pub fn encrypt(
+    src: &str,
+    format: &dyn Format,
+    plan: &KeyPlan,
+    selection: &Selection,
+) -> Result<Zeroizing<String>, EngineError> {
+    let outline = format.parse(src).map_err(EngineError::Syntax)?;
+    if outline.docs.iter().any(|d| d.sops.is_some()) {
+        return Err(EngineError::AlreadyEncrypted);
+    }
+    let selector = Selector::new(selection)?;
+    let key = DataKey::generate();
+    let (groups, shamir_threshold) = plan.wrap(&key)?;
+    let mut ivs = IvPool::new(leaf_count(&outline));
+    let mut mac = MacHasher::new(selection.mac_only_encrypted);
+    let mut splices = Vec::new();
+    let mut spellings: BTreeMap<String, String> = BTreeMap::new();
+
+    for doc in &outline.docs {
+        let mut stack = CommentStack::default();
+        for item in &doc.items {
+            match item {
+                Item::Leaf(leaf) => {
+                    let encrypt = selector.should_encrypt(&leaf.path, stack.at(leaf.depth), false);
+                    let Some((bytes, kind)) = value::encode(&leaf.value) else { continue };
+                    mac.add(&bytes, encrypt);
+                    if !encrypt || bytes.is_empty() {
+                        continue;
+                    }
+                    let token = Token::seal_with_iv(&bytes, &key, &aad_for(&leaf.path), kind, ivs.take());
+                    let (text, token_style) = format.token_text(leaf, &token.to_string());
+                    let original = &src[leaf.span.clone()];
+                    let mut canonical = format.render(&token_style, leaf.in_flow, &leaf.value);
+                    if canonical != original {
+                        spellings.insert(token.iv_b64(), original.to_string());
+                    }
+                    canonical.zeroize();
+                    splices.push(Splice {
+                        range: leaf.span.clone(),
+                        text: Zeroizing::new(text),
+                    });
+                }
+                Item::Comment(c) => {
+                    let text = &src[c.span.clone()];
+                    let encrypt = selector.should_encrypt(&c.path, stack.push(c.depth, text, true), true);
+                    if !encrypt || text.is_empty() {
+                        continue;
+                    }
+                    let token = Token::seal_with_iv(text.as_bytes(), &key, &aad_for(&c.path), "comment", ivs.take());
+                    splices.push(Splice {
+                        range: c.span.clone(),
+                        text: Zeroizing::new(token.to_string()),
+                    });
+                }
+                Item::EntryEnd(depth) => stack.entry_end(*depth),
+            }
+        }
+    }
+
+    let lastmodified = now_rfc3339();
+    let sealed = if spellings.is_empty() {
+        None
+    } else {
+        let json = Zeroizing::new(serde_json::json!({ "v": 1, "spell": spellings }).to_string());
+        for v in spellings.values_mut() {
+            v.zeroize();
+        }
+        Some(Token::seal(json.as_bytes(), &key, SEALED_AAD, "str").to_string())
+    };
+    let metadata = Metadata {
+        groups,
+        shamir_threshold,
+        foreign_keys: 0,
+        mac: seal_mac(&mac.finish(), &key, &lastmodified),
+        lastmodified,
+        selection: selection.clone(),
+        version: SOPS_VERSION.to_string(),
+        sealed,
+    };
+    let meta_value = metadata.to_value();
+    for doc in &outline.docs {
+        let text = format.metadata_text(&meta_value, &outline, doc);
+        let (at, text) = match doc.insertion {
+            Insertion::Block { at } => (at, format!("{}{text}", outline.eol)),
+            Insertion::Flow { at, empty } => (at, if empty { text } else { format!(",{text}") }),
+        };
+        splices.push(Splice {
+            range: at..at,
+            text: Zeroizing::new(text),
+        });
+    }
+    Ok(apply(src, splices))
+}
+
+/// Recovers the data key from the metadata with the identities available.
+pub fn unwrap_data_key(md: &Metadata, identities: &IdentitySet) -> Result<DataKey, EngineError> {
+    let no_key = || EngineError::NoKey {
+        recipients: md.recipients().map(str::to_string).collect(),
+        searched: identities.searched().to_vec(),
+    };
+    let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    for group in &md.groups {
+        if let Some(part) = group.iter().find_map(|e| identities.unwrap(&e.enc).ok()) {
+            parts.push(part);
+        }
+    }
+    let key = match md.shamir_threshold {
+        Some(t) => {
+            if parts.len() < t.max(1) {
+                return Err(no_key());
+            }
+            let shares: Vec<Vec<u8>> = parts.iter().map(|p| p.to_vec()).collect();
+            let key = shamir::combine(&shares)
+                .map_err(|e| EngineError::Metadata(CodecError::Metadata(e.to_string())))?;
+            let mut shares = shares;
+            shares.iter_mut().for_each(|s| s.zeroize());
+            key
+        }
+        None => parts.into_iter().next().ok_or_else(no_key)?,
+    };
+    DataKey::from_slice(&key).map_err(EngineError::Metadata)
+}
+
+/// An encrypted document, parsed and with its metadata read, ready to decrypt.
+pub struct Sealed<'a> {
+    src: &'a str,
+    format: &'a dyn Format,
+    outline: Outline,
+    /// The document's metadata.
+    pub metadata: Metadata,
+}
+
+impl<'a> Sealed<'a> {
+    /// Parses an encrypted document.
+    pub fn parse(src: &'a str, format: &'a dyn Format) -> Result<Sealed<'a>, EngineError> {
+        let outline = format.parse(src).map_err(EngineError::Syntax)?;
+        let first = outline
+            .docs
+            .iter()
+            .find_map(|d| d.sops.as_ref())
+            .ok_or(EngineError::NotEncrypted)?;
+        let metadata = Metadata::from_value(&first.value).map_err(EngineError::Metadata)?;
+        Ok(Sealed {
+            src,
+            format,
+            outline,
+            metadata,
+        })
+    }
+
+    /// Decrypts, verifying the MAC before returning anything.
+    pub fn decrypt(&self, key: &DataKey) -> Result<Zeroizing<String>, EngineError> {
+        let src = self.src;
+        let md = &self.metadata;
+        if md.mac.is_empty() {
+            return Err(EngineError::MacMissing);
+        }
+        let spellings = self.spellings(key)?;
+        let selector = Selector::new(&md.selection)?;
+        let mut mac = MacHasher::new(md.selection.mac_only_encrypted);
+        let mut splices = Vec::new();
+        for doc in &self.outline.docs {
+            let mut stack = CommentStack::default();
+            let leaves: Vec<&Leaf> = doc
+                .items
+                .iter()
+                .filter_map(|i| if let Item::Leaf(l) = i { Some(l) } else { None })
+                .collect();
+            let mut next_leaf: usize = 0;
+            for item in &doc.items {
+                match item {
+                    Item::Leaf(leaf) => {
+                        next_leaf += 1;
+                        let encrypted = selector.should_encrypt(&leaf.path, stack.at(leaf.depth), false);
+                        if let Some(s) = self.decrypt_leaf(leaf, encrypted, key, &spellings, &mut mac)? {
+                            splices.push(s);
+                        }
+                    }
+                    Item::Comment(c) => {
+                        let text = &src[c.span.clone()];
+                        let encrypted = selector.should_encrypt(&c.path, stack.push(c.depth, text, true), true);
+                        if encrypted && is_token(text) {
+                            let near = [next_leaf.checked_sub(1), Some(next_leaf)]
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|i| leaves.get(i));
+                            let plain = open_comment(text, c, near, key)?;
+                            splices.push(Splice {
+                                range: c.span.clone(),
+                                text: plain,
+                            });
+                        }
+                    }
+                    Item::EntryEnd(depth) => stack.entry_end(*depth),
+                }
+            }
+        }
+        let computed = mac.finish();
+        let stored = open_mac(&md.mac, key, &md.lastmodified).map_err(|_| EngineError::MacMismatch)?;
+        if !constant_time_eq(stored.as_bytes(), computed.as_bytes()) {
+            return Err(EngineError::MacMismatch);
+        }
+        for doc in &self.outline.docs {
+            if let Some(s) = &doc.sops {
+                splices.push(Splice {
+                    range: s.removal.clone(),
+                    text: Zeroizing::new(String::new()),
+                });
+            }
+        }
+        Ok(apply(src, splices))
+    }
+
+    fn spellings(&self, key: &DataKey) -> Result<BTreeMap<String, Zeroizing<String>>, EngineError> {
+        let Some(field) = &self.metadata.sealed else {
+            return Ok(BTreeMap::new());
+        };
+        let bad = |cause| EngineError::Value {
+            path: format!("sops:{SEALED_FIELD}:"),
+            offset: 0,
+            cause,
+        };
+        let token = Token::parse(field).map_err(bad)?;
+        let json = token.open(key, SEALED_AAD).map_err(bad)?;
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&json).map_err(|_| bad(CodecError::BadType("json".into())))?;
+        let mut out = BTreeMap::new();
+        if let Some(map) = v.get_mut("spell").and_then(|m| m.as_object_mut()) {
+            for (iv, raw) in map.iter_mut() {
+                if let serde_json::Value::String(s) = raw {
+                    out.insert(iv.clone(), Zeroizing::new(std::mem::take(s)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn decrypt_leaf(
+        &self,
+        leaf: &Leaf,
+        encrypted: bool,
+        key: &DataKey,
+        spellings: &BTreeMap<String, Zeroizing<String>>,
+        mac: &mut MacHasher,
+    ) -> Result<Option<Splice>, EngineError> {
+        let path = || aad_for(&leaf.path);
+        if !encrypted {
+            if let Some((bytes, _)) = value::encode(&leaf.value) {
+                mac.add(&bytes, false);
+            }
+            return Ok(None);
+        }
+        let token_text = match &leaf.value {
+            Scalar::Null => return Ok(None),
+            Scalar::Str(s) if s.is_empty() => return Ok(None),
+            Scalar::Str(s) if is_token(s) => s,
+            _ => {
+                return Err(EngineError::Unencrypted {
+                    path: path(),
+                    offset: leaf.span.start,
+                });
+            }
+        };
+        let err = |cause| EngineError::Value {
+            path: path(),
+            offset: leaf.span.start,
+            cause,
+        };
+        let token = Token::parse(token_text).map_err(err)?;
+        let plain = token.open(key, &path()).map_err(err)?;
+        let value = value::decode(&plain, &token.kind).map_err(err)?;
+        if let Some((bytes, _)) = value::encode(&value) {
+            mac.add(&bytes, true);
+        }
+        let text = match spellings.get(&token.iv_b64()) {
+            Some(raw) => raw.clone(),
+            None => Zeroizing::new(self.format.render(&leaf.style, leaf.in_flow, &value)),
+        };
+        Ok(Some(Splice {
+            range: leaf.span.clone(),
+            text,
+        }))
+    }
+}
+
+/// Decrypts a comment. SOPS binds a comment to the path of the collection that holds it,
+/// and YAML tools disagree on where a comment between two entries belongs, so the paths
+/// of the enclosing collections and of the neighbouring values are tried; the tag still
+/// authenticates the comment under the data key.
+fn open_comment<'l>(
+    text: &str,
+    c: &Comment,
+    near: impl Iterator<Item = &'l &'l Leaf>,
+    key: &DataKey,
+) -> Result<Zeroizing<String>, EngineError> {
+    let err = || EngineError::Comment {
+        offset: c.span.start,
+    };
+    let token = Token::parse(text).map_err(|_| err())?;
+    let mut candidates: Vec<&[String]> = Vec::new();
+    let add_prefixes = |p: &'l [String], candidates: &mut Vec<&'l [String]>| {
+        for n in (0..=p.len()).rev() {
+            if !candidates.contains(&&p[..n]) {
+                candidates.push(&p[..n]);
+            }
+        }
+    };
+    let mut own: Vec<&[String]> = Vec::new();
+    for n in (0..=c.path.len()).rev() {
+        own.push(&c.path[..n]);
+    }
+    for leaf in near {
+        add_prefixes(&leaf.path[..leaf.path.len().saturating_sub(1)], &mut candidates);
+    }
+    for path in own.into_iter().chain(candidates) {
+        if let Ok(plain) = token.open(key, &aad_for(path)) {
+            return String::from_utf8(plain.to_vec())
+                .map(Zeroizing::new)
+                .map_err(|_| err());
+        }
+    }
+    Err(err())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

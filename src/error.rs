@@ -72,6 +72,18 @@ pub enum Error {
         /// A fixed description; never the source text.
         msg: String,
     },
+    /// A failure at a position in a file, with its own exit code.
+    #[error("{file}:{pos}: {msg}")]
+    Positioned {
+        /// The file.
+        file: String,
+        /// Where.
+        pos: Pos,
+        /// What went wrong, without secrets.
+        msg: String,
+        /// Exit code.
+        code: i32,
+    },
     /// Reading the input failed.
     #[error("{file}: cannot read: {source}")]
     Read {
@@ -115,7 +127,15 @@ impl Error {
             Error::Syntax { .. } => exit::GENERIC,
             Error::Read { .. } => exit::READ,
             Error::Write { .. } => exit::WRITE,
-            Error::File { code, .. } | Error::Other { code, .. } => *code,
+            Error::File { code, .. } | Error::Other { code, .. } | Error::Positioned { code, .. } => *code,
+        }
+    }
+
+    /// The same error with another exit code (positioned errors default to 1).
+    pub fn with_code(self, code: i32) -> Error {
+        match self {
+            Error::Syntax { file, pos, msg } if code != exit::GENERIC => Error::Positioned { file, pos, msg, code },
+            other => other,
         }
     }
 

@@ -1,1 +1,25 @@
-//! SOPS's codec: value tokens, the MAC and the metadata block.
+//! SOPS's codec: value tokens (`ENC[AES256_GCM,...]`), typed plaintext encoding, the MAC
+//! and the `sops` metadata block. Nothing here knows about document syntax.
+
+pub mod mac;
+pub mod shamir;
+pub mod metadata;
+pub mod token;
+pub mod value;
+
+/// Errors of the codec. Messages never contain plaintext.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CodecError {
+    /// The text is not a well-formed `ENC[...]` token.
+    #[error("malformed ENC[...] value")]
+    MalformedToken,
+    /// Authentication failed: wrong key, wrong key path (moved or swapped value) or tampering.
+    #[error("authentication failed (value altered, moved, or encrypted with another key)")]
+    Authentication,
+    /// The decrypted bytes do not fit the token's declared type.
+    #[error("decrypted value does not match its type {0:?}")]
+    BadType(String),
+    /// The metadata block is missing a field or has a malformed one.
+    #[error("sops metadata: {0}")]
+    Metadata(String),
+}

@@ -1,1 +1,91 @@
-//! Command-line verbs. (stub)
+//! The command-line verbs. Each takes its parsed options, does its work through the
+//! engine, and returns an [`Error`] that `main` prints as one line.
+
+pub mod decrypt;
+pub mod encrypt;
+pub mod keygen;
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::EngineError;
+use crate::error::{Error, Pos, display_path, exit};
+use crate::format::Syntax;
+
+/// Where a command reads and writes.
+#[derive(Debug, Clone)]
+pub struct Io {
+    /// The input file, `-` for stdin.
+    pub file: PathBuf,
+    /// Replace the input file (atomically).
+    pub in_place: bool,
+    /// Write to this file instead of stdout.
+    pub output: Option<PathBuf>,
+    /// `--input-type`.
+    pub input_type: Option<String>,
+    /// `--filename-override`: the name used to pick the format and the config rule.
+    pub filename_override: Option<PathBuf>,
+}
+
+impl Io {
+    /// The path used for format detection and rule matching.
+    pub fn logical_path(&self) -> &Path {
+        self.filename_override.as_deref().unwrap_or(&self.file)
+    }
+
+    /// The name used in messages.
+    pub fn name(&self) -> String {
+        display_path(&self.file)
+    }
+
+    /// The syntax: `--input-type`, else the file name.
+    pub fn syntax(&self) -> Result<Syntax, Error> {
+        if let Some(t) = &self.input_type {
+            return Syntax::from_name(t).ok_or_else(|| {
+                Error::other(exit::CONFLICT, format!("unknown --input-type {t:?}: use yaml, json or dotenv"))
+            });
+        }
+        Syntax::from_path(self.logical_path()).ok_or_else(|| {
+            Error::file(
+                self.name(),
+                exit::GENERIC,
+                "cannot tell the format from the file name; pass --input-type yaml|json|dotenv",
+            )
+        })
+    }
+
+    /// Checks flag combinations.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.in_place && self.output.is_some() {
+            return Err(Error::other(exit::CONFLICT, "--in-place and --output cannot be used together"));
+        }
+        if self.in_place && self.file.as_os_str() == "-" {
+            return Err(Error::other(exit::CONFLICT, "--in-place needs a file, not stdin"));
+        }
+        Ok(())
+    }
+
+    /// Writes the result where the options say.
+    pub fn write(&self, data: &[u8]) -> Result<(), Error> {
+        if self.in_place {
+            crate::fsutil::write_atomic(&self.file, data)
+        } else if let Some(out) = &self.output {
+            crate::fsutil::write_atomic(out, data)
+        } else {
+            crate::fsutil::write_stdout(data)
+        }
+    }
+}
+
+/// Turns an engine error about `src` (read from `file`) into a one-line error.
+pub fn engine_error(file: &str, src: &str, e: EngineError) -> Error {
+    let code = e.exit_code();
+    match e.offset() {
+        Some(offset) => Error::Syntax {
+            file: file.to_string(),
+            pos: Pos::of_offset(src, offset),
+            msg: e.to_string(),
+        }
+        .with_code(code),
+        None => Error::file(file, code, e.to_string()),
+    }
+}

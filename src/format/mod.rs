@@ -105,6 +105,8 @@ pub enum Style {
         literal: bool,
         /// Chomping indicator: `-` strip, `+` keep, none clip.
         chomp: Option<char>,
+        /// The file's line break.
+        eol: &'static str,
     },
     /// A JSON string (span includes the quotes).
     JsonString,

@@ -1,0 +1,94 @@
+//! Typed plaintext: how SOPS turns a value into the bytes it encrypts and hashes
+//! (`ToBytes` in `sops.go`, `aes/cipher.go`), and back.
+
+use zeroize::Zeroizing;
+
+use super::CodecError;
+use crate::format::Scalar;
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest round-trip decimal, no exponent.
+pub fn go_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{f}")
+    }
+}
+
+/// The plaintext bytes and token type of a scalar (None for `Null`, which SOPS never
+/// encrypts and leaves out of the MAC).
+pub fn encode(value: &Scalar) -> Option<(Zeroizing<Vec<u8>>, &'static str)> {
+    let (bytes, kind) = match value {
+        Scalar::Null => return None,
+        Scalar::Str(s) => (s.as_bytes().to_vec(), "str"),
+        Scalar::Int(i) => (i.to_string().into_bytes(), "int"),
+        Scalar::Float(f) => (go_float(*f).into_bytes(), "float"),
+        Scalar::Bool(b) => ((if *b { "True" } else { "False" }).as_bytes().to_vec(), "bool"),
+        Scalar::Time(t) => (t.as_bytes().to_vec(), "time"),
+    };
+    Some((Zeroizing::new(bytes), kind))
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Go's `strconv.ParseFloat` for the spellings SOPS writes.
+fn parse_go_float(s: &str) -> Option<f64> {
+    match s {
+        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
+        "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
+        "NaN" | "nan" => Some(f64::NAN),
+        _ => s.parse().ok(),
+    }
+}
+
+/// Turns decrypted bytes of a token of type `kind` into a scalar.
+pub fn decode(bytes: &[u8], kind: &str) -> Result<Scalar, CodecError> {
+    let bad = || CodecError::BadType(kind.to_string());
+    let text = std::str::from_utf8(bytes).map_err(|_| bad())?;
+    Ok(match kind {
+        "str" | "bytes" | "comment" => Scalar::Str(text.to_string()),
+        "int" => Scalar::Int(text.parse().map_err(|_| bad())?),
+        "float" => Scalar::Float(parse_go_float(text).ok_or_else(bad)?),
+        "bool" => Scalar::Bool(parse_go_bool(text).ok_or_else(bad)?),
+        "time" => Scalar::Time(text.to_string()),
+        _ => return Err(bad()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_like_go() {
+        assert_eq!(go_float(1000.0), "1000");
+        assert_eq!(go_float(0.75), "0.75");
+        assert_eq!(go_float(1e21), "1000000000000000000000");
+        assert_eq!(go_float(f64::INFINITY), "+Inf");
+    }
+
+    #[test]
+    fn typed_roundtrip() {
+        for v in [
+            Scalar::Str("x".into()),
+            Scalar::Int(-5),
+            Scalar::Float(0.5),
+            Scalar::Bool(true),
+            Scalar::Time("2024-01-01T00:00:00Z".into()),
+        ] {
+            let (bytes, kind) = encode(&v).unwrap();
+            assert_eq!(decode(&bytes, kind).unwrap(), v);
+        }
+        assert_eq!(decode(b"true", "bool").unwrap(), Scalar::Bool(true));
+        assert!(decode(b"x", "int").is_err());
+    }
+}

@@ -1,0 +1,124 @@
+//! `sealed encrypt`: recipients from `--age`, `SOPS_AGE_RECIPIENTS` or the matching
+//! `.sops.yaml` rule; selection rules from flags, else the rule, else SOPS's default.
+
+use std::path::{Path, PathBuf};
+
+use super::{Io, engine_error};
+use crate::codec::metadata::default_selection;
+use crate::config::{Config, CreationRule, Selection};
+use crate::engine::{self, KeyPlan};
+use crate::error::{Error, exit};
+use crate::keys::Recipient;
+
+/// Options of `sealed encrypt`.
+#[derive(Debug, Clone, Default)]
+pub struct EncryptOptions {
+    /// `--age`: comma-separated recipients.
+    pub age: Option<String>,
+    /// `--config`: an explicit `.sops.yaml`.
+    pub config: Option<PathBuf>,
+    /// Selection flags given on the command line.
+    pub selection: Selection,
+    /// `--shamir-secret-sharing-threshold`.
+    pub shamir_threshold: Option<usize>,
+}
+
+/// Runs `sealed encrypt`.
+pub fn run(io: &Io, opts: &EncryptOptions) -> Result<(), Error> {
+    io.validate()?;
+    let syntax = io.syntax()?;
+    let src = crate::fsutil::read_text(&io.file)?;
+    let name = io.name();
+    let (rule, config_path) = matching_rule(io.logical_path(), opts.config.as_deref())?;
+    let plan = key_plan(opts, rule.as_ref(), config_path.as_deref())?;
+    let selection = choose_selection(&opts.selection, rule.as_ref().map(|r| &r.selection))?;
+    let out = engine::encrypt(&src, syntax.format(), &plan, &selection)
+        .map_err(|e| engine_error(&name, &src, e))?;
+    io.write(out.as_bytes())
+}
+
+/// The `.sops.yaml` rule for `file`: `--config`, else the nearest config above the file,
+/// else above the working directory.
+pub fn matching_rule(file: &Path, explicit: Option<&Path>) -> Result<(Option<CreationRule>, Option<PathBuf>), Error> {
+    let path = match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => {
+            let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+            let dir = abs.parent().map(Path::to_path_buf);
+            dir.and_then(|d| Config::discover(&d))
+                .or_else(|| std::env::current_dir().ok().and_then(|d| Config::discover(&d)))
+        }
+    };
+    let Some(path) = path else { return Ok((None, None)) };
+    let config = Config::load(&path).map_err(|e| Error::other(exit::CONFIG, e.to_string()))?;
+    let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    Ok((config.rule_for(&abs).cloned(), Some(path)))
+}
+
+fn parse_list(list: &str) -> Result<Vec<Recipient>, Error> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Recipient::parse(s).map_err(|e| Error::other(exit::GENERIC, e.to_string())))
+        .collect()
+}
+
+fn key_plan(opts: &EncryptOptions, rule: Option<&CreationRule>, config: Option<&Path>) -> Result<KeyPlan, Error> {
+    let from_flag = opts.age.clone().or_else(|| std::env::var("SOPS_AGE_RECIPIENTS").ok().filter(|s| !s.trim().is_empty()));
+    if let Some(list) = from_flag {
+        return Ok(KeyPlan { groups: vec![parse_list(&list)?], threshold: None });
+    }
+    let Some(rule) = rule else {
+        return Err(Error::other(
+            exit::NO_RECIPIENT,
+            match config {
+                Some(c) => format!("no creation rule in {} matches this file; pass --age or SOPS_AGE_RECIPIENTS", c.display()),
+                None => "no recipients: pass --age, set SOPS_AGE_RECIPIENTS, or add a .sops.yaml with creation_rules".to_string(),
+            },
+        ));
+    };
+    let mut groups = Vec::new();
+    for g in &rule.key_groups {
+        let mut rs = Vec::new();
+        for r in g {
+            rs.push(Recipient::parse(r).map_err(|e| Error::other(exit::CONFIG, format!("{}: {e}", config.map(|c| c.display().to_string()).unwrap_or_default())))?);
+        }
+        groups.push(rs);
+    }
+    if groups.iter().all(Vec::is_empty) {
+        return Err(Error::other(exit::NO_RECIPIENT, "the matching .sops.yaml rule has no age recipients"));
+    }
+    Ok(KeyPlan { groups, threshold: opts.shamir_threshold.or(rule.shamir_threshold) })
+}
+
+fn count(sel: &Selection) -> usize {
+    [
+        &sel.unencrypted_suffix,
+        &sel.encrypted_suffix,
+        &sel.unencrypted_regex,
+        &sel.encrypted_regex,
+        &sel.unencrypted_comment_regex,
+        &sel.encrypted_comment_regex,
+    ]
+    .iter()
+    .filter(|s| s.is_some())
+    .count()
+}
+
+fn choose_selection(flags: &Selection, rule: Option<&Selection>) -> Result<Selection, Error> {
+    if count(flags) > 1 {
+        return Err(Error::other(
+            exit::CONFLICT,
+            "use only one of --unencrypted-suffix, --encrypted-suffix, --unencrypted-regex, --encrypted-regex, --unencrypted-comment-regex, --encrypted-comment-regex",
+        ));
+    }
+    let mut sel = if count(flags) == 1 {
+        flags.clone()
+    } else if let Some(r) = rule.filter(|r| count(r) > 0) {
+        r.clone()
+    } else {
+        default_selection()
+    };
+    sel.mac_only_encrypted = flags.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
+    Ok(sel)
+}

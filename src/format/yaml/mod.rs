@@ -1,0 +1,733 @@
+//! YAML: saphyr-parser's event stream, with exact byte spans recomputed from the source
+//! (the parser's spans are character indexes, include anchors and tags, start block
+//! scalars at their content and can run past a closing quote), plus a comment scanner
+//! over the bytes that no scalar covers (the parser drops comments).
+//!
+//! Three passes over one parse: (1) exact extents of every scalar, (2) comments in the
+//! gaps, (3) the structural walk that builds paths, leaves and entry ends, with each
+//! comment attached to the innermost open collection whose column it does not precede.
+
+mod emit;
+mod resolve;
+
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+use super::{
+    Comment, Document, Format, Insertion, Item, Leaf, Outline, Scalar, SopsEntry, Style,
+    SyntaxError, bom_len, detect_eol, yaml_value,
+};
+
+/// The YAML syntax.
+pub struct Yaml;
+
+/// Deepest nesting accepted (no stack or memory blow-up on hostile input).
+const MAX_DEPTH: usize = 1000;
+
+impl Format for Yaml {
+    fn parse(&self, src: &str) -> Result<Outline, SyntaxError> {
+        parse(src)
+    }
+
+    fn token_text(&self, leaf: &Leaf, token: &str) -> (String, Style) {
+        match &leaf.style {
+            Style::Block { indent, .. } => (format!("{indent}{token}"), leaf.style.clone()),
+            Style::SingleQuoted => (format!("'{token}'"), Style::SingleQuoted),
+            Style::DoubleQuoted => (format!("\"{token}\""), Style::DoubleQuoted),
+            _ if leaf.in_flow => (format!("\"{token}\""), Style::DoubleQuoted),
+            _ => (token.to_string(), Style::Plain),
+        }
+    }
+
+    fn render(&self, style: &Style, in_flow: bool, value: &Scalar) -> String {
+        emit::render(style, in_flow, value)
+    }
+
+    fn metadata_text(&self, meta: &serde_json::Value, outline: &Outline, doc: &Document) -> String {
+        match doc.insertion {
+            Insertion::Block { .. } => emit::metadata_block(meta, &doc.member_indent, outline.eol),
+            Insertion::Flow { .. } => {
+                format!(" \"sops\": {}", serde_json::to_string(meta).unwrap_or_default())
+            }
+        }
+    }
+}
+
+/// Converts the parser's character indexes to byte offsets.
+struct Offsets {
+    table: Option<Vec<usize>>,
+    len: usize,
+}
+
+impl Offsets {
+    fn new(src: &str) -> Offsets {
+        let table = (!src.is_ascii()).then(|| {
+            let mut t: Vec<usize> = src.char_indices().map(|(i, _)| i).collect();
+            t.push(src.len());
+            t
+        });
+        Offsets {
+            table,
+            len: src.len(),
+        }
+    }
+    fn byte(&self, char_index: usize) -> usize {
+        match &self.table {
+            None => char_index.min(self.len),
+            Some(t) => t.get(char_index).copied().unwrap_or(self.len),
+        }
+    }
+}
+
+/// The exact layout of one scalar, from pass 1.
+#[derive(Debug, Clone)]
+struct ScalarInfo {
+    /// Where the node starts (anchor/tag included) — for keys and error positions.
+    node_start: usize,
+    /// The bytes replaced when encrypting (tag included, anchor excluded).
+    span: Range<usize>,
+    /// Everything that belongs to the scalar (header and content for block scalars).
+    occupied: Range<usize>,
+    style: Style,
+    /// Block scalar without any non-blank content line: never encrypted.
+    hollow: bool,
+}
+
+static BLOCK_HEADER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"([|>])([1-9+-]{0,2})[ \t]*(#[^\n]*)?\r?$").unwrap());
+
+fn line_start(src: &str, at: usize) -> usize {
+    src[..at].rfind('\n').map_or(0, |i| i + 1)
+}
+
+fn line_end(src: &str, at: usize) -> usize {
+    let e = src[at..].find('\n').map_or(src.len(), |i| at + i);
+    if e > at && src.as_bytes()[e - 1] == b'\r' { e - 1 } else { e }
+}
+
+fn next_line(src: &str, at: usize) -> usize {
+    src[at..].find('\n').map_or(src.len(), |i| at + i + 1)
+}
+
+/// Skips node properties (`&anchor`, `!tag`) at `at`; returns (tag start, value start).
+fn skip_properties(src: &str, mut at: usize, limit: usize) -> (Option<usize>, usize) {
+    let b = src.as_bytes();
+    let mut tag = None;
+    loop {
+        while at < limit && matches!(b[at], b' ' | b'\t' | b'\r' | b'\n') {
+            at += 1;
+        }
+        if at < limit && (b[at] == b'&' || b[at] == b'!') {
+            if b[at] == b'!' && tag.is_none() {
+                tag = Some(at);
+            }
+            while at < limit && !matches!(b[at], b' ' | b'\t' | b'\r' | b'\n') {
+                at += 1;
+            }
+        } else {
+            return (tag, at);
+        }
+    }
+}
+
+fn quoted_end(src: &str, open: usize, quote: u8) -> Option<usize> {
+    let b = src.as_bytes();
+    let mut i = open + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if quote == b'"' => i += 2,
+            c if c == quote => {
+                if quote == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                    i += 2;
+                } else {
+                    return Some(i + 1);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn leading_spaces(line: &str) -> usize {
+    line.bytes().take_while(|&c| c == b' ').count()
+}
+
+/// Pass 1 for one scalar event.
+fn scalar_info(
+    src: &str,
+    eol: &'static str,
+    style: ScalarStyle,
+    start: usize,
+    end: usize,
+    content_col: usize,
+) -> Result<ScalarInfo, SyntaxError> {
+    match style {
+        ScalarStyle::Literal | ScalarStyle::Folded => {
+            // The event starts at the content; the header is on the last non-blank line above.
+            let mut ls = line_start(src, start);
+            let header_line = loop {
+                if ls == 0 {
+                    return Err(SyntaxError::new(start, "block scalar without a header"));
+                }
+                let prev = line_start(src, ls - 1);
+                if !src[prev..ls].trim().is_empty() {
+                    break prev;
+                }
+                ls = prev;
+            };
+            let header_end = line_end(src, header_line);
+            let line = &src[header_line..header_end];
+            let m = BLOCK_HEADER
+                .captures(line)
+                .ok_or_else(|| SyntaxError::new(header_line, "block scalar header not recognised"))?;
+            let indicator_at = header_line + m.get(1).map_or(0, |g| g.start());
+            let (tag, _) = skip_properties(src, line_start(src, indicator_at), indicator_at);
+            let _ = tag;
+            let chomp = m.get(2).and_then(|g| g.as_str().chars().find(|c| *c == '+' || *c == '-'));
+            let content_start = next_line(src, header_line);
+            // Content lines: blank, or indented at least `content_col`.
+            let mut at = content_start;
+            let mut last_end = None;
+            while at < src.len() {
+                let le = line_end(src, at);
+                let line = &src[at..le];
+                if line.trim().is_empty() {
+                    at = next_line(src, at);
+                    continue;
+                }
+                if leading_spaces(line) < content_col.max(1) {
+                    break;
+                }
+                last_end = Some(le);
+                at = next_line(src, at);
+            }
+            let (span_end, hollow) = match last_end {
+                Some(e) => (e, false),
+                None => (content_start, true),
+            };
+            Ok(ScalarInfo {
+                node_start: indicator_at,
+                span: content_start..span_end.max(content_start),
+                occupied: indicator_at..span_end.max(header_end),
+                style: Style::Block {
+                    indent: " ".repeat(content_col),
+                    literal: m.get(1).is_some_and(|g| g.as_str() == "|"),
+                    chomp,
+                    eol,
+                },
+                hollow,
+            })
+        }
+        _ => {
+            let (tag, value_start) = skip_properties(src, start, src.len());
+            let b = src.as_bytes();
+            let (value_end, style) = match style {
+                ScalarStyle::DoubleQuoted | ScalarStyle::SingleQuoted => {
+                    let q = if style == ScalarStyle::DoubleQuoted { b'"' } else { b'\'' };
+                    if b.get(value_start) != Some(&q) {
+                        return Err(SyntaxError::new(value_start, "quoted scalar not found where expected"));
+                    }
+                    let e = quoted_end(src, value_start, q)
+                        .ok_or_else(|| SyntaxError::new(value_start, "unterminated quoted scalar"))?;
+                    let st = if q == b'"' { Style::DoubleQuoted } else { Style::SingleQuoted };
+                    (e, st)
+                }
+                _ => (end.max(value_start), Style::Plain),
+            };
+            Ok(ScalarInfo {
+                node_start: start,
+                span: tag.unwrap_or(value_start)..value_end,
+                occupied: start..value_end,
+                style,
+                hollow: false,
+            })
+        }
+    }
+}
+
+/// Pass 2: comments in the bytes no scalar covers. Returns (offset of `#`, text span).
+fn scan_comments(src: &str, occupied: &[Range<usize>]) -> Vec<(usize, Range<usize>)> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut gaps = Vec::new();
+    let mut at = 0;
+    for r in occupied {
+        if r.start > at {
+            gaps.push(at..r.start);
+        }
+        at = at.max(r.end);
+    }
+    gaps.push(at..src.len());
+    for gap in gaps {
+        let mut i = gap.start;
+        while i < gap.end {
+            if let Some(k) = memchr(b'#', &b[i..gap.end]) {
+                let h = i + k;
+                let prev_ok = h == 0 || matches!(b[h - 1], b' ' | b'\t' | b'\n' | b'\r') || (h == 3 && src.starts_with('\u{feff}'));
+                if prev_ok {
+                    let e = line_end(src, h);
+                    out.push((h, h + 1..e));
+                    i = e.max(h + 1);
+                } else {
+                    i = h + 1;
+                }
+            } else {
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&c| c == needle)
+}
+
+#[derive(Debug)]
+enum Kind {
+    Map { key: Option<String> },
+    Seq,
+}
+
+#[derive(Debug)]
+struct Frame {
+    kind: Kind,
+    path: Vec<String>,
+    column: usize,
+    flow: bool,
+}
+
+/// A subtree being skipped: a complex key, or the top-level `sops` value.
+#[derive(Debug)]
+struct Skip {
+    depth: usize,
+    sops: Option<SopsSkip>,
+    end: usize,
+    start: usize,
+}
+
+#[derive(Debug)]
+struct SopsSkip {
+    key_start: usize,
+    prev_member_end: Option<usize>,
+}
+
+struct DocState {
+    start: usize,
+    top: Option<(bool, usize, usize)>,
+    items: Vec<Item>,
+    sops: Option<SopsEntry>,
+    last_member_end: Option<usize>,
+}
+
+fn parse(src: &str) -> Result<Outline, SyntaxError> {
+    let offs = Offsets::new(src);
+    let eol = detect_eol(src);
+    let bom = bom_len(src);
+    let mut events: Vec<(Event<'_>, Span)> = Vec::new();
+    for ev in Parser::new_from_str(src) {
+        let ev = ev.map_err(|e| SyntaxError::new(offs.byte(e.marker().index()), e.info().to_string()))?;
+        events.push(ev);
+    }
+    // Pass 1.
+    let mut infos: Vec<Option<ScalarInfo>> = Vec::with_capacity(events.len());
+    let mut occupied = Vec::new();
+    for (ev, span) in &events {
+        let start = offs.byte(span.start.index());
+        let end = offs.byte(span.end.index());
+        match ev {
+            Event::Scalar(_, style, _, _) => {
+                let info = scalar_info(src, eol, *style, start, end, span.start.col())?;
+                occupied.push(info.occupied.clone());
+                infos.push(Some(info));
+            }
+            Event::Alias(_) => {
+                occupied.push(start..end);
+                infos.push(None);
+            }
+            _ => infos.push(None),
+        }
+    }
+    occupied.sort_by_key(|r| r.start);
+    // Pass 2.
+    let comments = scan_comments(src, &occupied);
+    // Pass 3.
+    let mut w = Walk {
+        src,
+        eol,
+        bom,
+        comments,
+        next_comment: 0,
+        stack: Vec::new(),
+        skip: None,
+        docs: Vec::new(),
+        doc: None,
+        sops_key_start: 0,
+    };
+    for (i, (ev, span)) in events.iter().enumerate() {
+        let start = offs.byte(span.start.index());
+        let end = offs.byte(span.end.index());
+        w.event(ev, start, end, span.start.col(), infos[i].as_ref(), &events[i + 1..], &offs)?;
+    }
+    if w.docs.is_empty() {
+        return Err(SyntaxError::new(bom, "the file holds no document; the top level must be a mapping"));
+    }
+    Ok(Outline { docs: w.docs, eol })
+}
+
+struct Walk<'s> {
+    src: &'s str,
+    eol: &'static str,
+    bom: usize,
+    comments: Vec<(usize, Range<usize>)>,
+    next_comment: usize,
+    stack: Vec<Frame>,
+    skip: Option<Skip>,
+    docs: Vec<Document>,
+    doc: Option<DocState>,
+    /// Start of the latest top-level key (where a `sops` entry begins).
+    sops_key_start: usize,
+}
+
+impl Walk<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &mut self,
+        ev: &Event<'_>,
+        start: usize,
+        end: usize,
+        col: usize,
+        info: Option<&ScalarInfo>,
+        rest: &[(Event<'_>, Span)],
+        offs: &Offsets,
+    ) -> Result<(), SyntaxError> {
+        match ev {
+            Event::DocumentStart(_) => {
+                let doc_start = if self.docs.is_empty() { 0 } else { start.max(self.bom) };
+                self.doc = Some(DocState {
+                    start: doc_start,
+                    top: None,
+                    items: Vec::new(),
+                    sops: None,
+                    last_member_end: None,
+                });
+                self.stack.clear();
+            }
+            Event::DocumentEnd => {
+                let doc_end = document_end(self.src, start, end, rest, offs);
+                self.flush_comments(doc_end);
+                self.finish_doc(doc_end)?;
+            }
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            _ if self.skip.is_some() => self.skip_event(ev, start, end, info),
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                self.flush_comments(start);
+                self.open(matches!(ev, Event::MappingStart(..)), start, end, col)?;
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                let frame = self.stack.pop();
+                let close_end = if frame.as_ref().is_some_and(|f| f.flow) { end } else { start };
+                if frame.as_ref().is_some_and(|f| !f.flow) {
+                    // Block collection: flush comments only when the next token comes.
+                } else {
+                    self.flush_comments(start);
+                }
+                self.value_done(close_end);
+            }
+            Event::Scalar(value, style, _, tag) => {
+                self.flush_comments(start);
+                let info = info.expect("pass 1 covers every scalar");
+                self.scalar(value, *style, tag.as_deref(), info)?;
+            }
+            Event::Alias(_) => {
+                self.flush_comments(start);
+                if self.expecting_key() {
+                    self.set_key(self.src[start..end].to_string(), start);
+                } else {
+                    self.value_done(end);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame { kind: Kind::Map { key: None }, .. }))
+    }
+
+    fn depth(&self) -> usize {
+        self.stack.len().saturating_sub(1)
+    }
+
+    fn in_flow(&self) -> bool {
+        self.stack.last().is_some_and(|f| f.flow)
+    }
+
+    fn items(&mut self) -> &mut Vec<Item> {
+        &mut self.doc.as_mut().expect("inside a document").items
+    }
+
+    fn set_key(&mut self, key: String, key_start: usize) {
+        let top_level = self.stack.len() == 1;
+        if let Some(Frame { kind: Kind::Map { key: k }, .. }) = self.stack.last_mut() {
+            *k = Some(key);
+        }
+        let _ = (top_level, key_start);
+    }
+
+    /// Path of a value about to be read in the current frame.
+    fn value_path(&self) -> Vec<String> {
+        match self.stack.last() {
+            Some(Frame { kind: Kind::Map { key: Some(k) }, path, .. }) => {
+                let mut p = path.clone();
+                p.push(k.clone());
+                p
+            }
+            Some(f) => f.path.clone(),
+            None => Vec::new(),
+        }
+    }
+
+    fn open(&mut self, is_map: bool, start: usize, end: usize, col: usize) -> Result<(), SyntaxError> {
+        let flow = end > start && matches!(self.src.as_bytes()[start], b'{' | b'[');
+        if self.stack.is_empty() {
+            if !is_map {
+                return Err(SyntaxError::new(start, "the top level of the document must be a mapping"));
+            }
+            let doc = self.doc.as_mut().expect("inside a document");
+            doc.top = Some((flow, col, start));
+        } else if self.expecting_key() {
+            // A complex key: skipped entirely.
+            self.skip = Some(Skip { depth: 1, sops: None, end, start });
+            return Ok(());
+        } else if self.stack.len() == 1
+            && matches!(&self.stack[0].kind, Kind::Map { key: Some(k) } if k == "sops")
+            && is_map
+        {
+            let prev = self.doc.as_ref().and_then(|d| d.last_member_end);
+            let key_start = self.sops_key_start;
+            self.skip = Some(Skip {
+                depth: 1,
+                sops: Some(SopsSkip { key_start, prev_member_end: prev }),
+                end: if flow { end } else { start },
+                start,
+            });
+            return Ok(());
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(SyntaxError::new(start, "nesting too deep"));
+        }
+        let column = if flow || is_map {
+            col
+        } else {
+            // Block sequence: the column of its `-`.
+            let ls = line_start(self.src, start);
+            self.src[ls..start].rfind('-').map_or(col, |i| self.src[ls..ls + i].chars().count())
+        };
+        let path = self.value_path();
+        self.stack.push(Frame {
+            kind: if is_map { Kind::Map { key: None } } else { Kind::Seq },
+            path,
+            column,
+            flow: flow || self.in_flow(),
+        });
+        Ok(())
+    }
+
+    fn scalar(
+        &mut self,
+        value: &str,
+        style: ScalarStyle,
+        tag: Option<&saphyr_parser::Tag>,
+        info: &ScalarInfo,
+    ) -> Result<(), SyntaxError> {
+        if self.stack.is_empty() {
+            return Err(SyntaxError::new(info.node_start, "the top level of the document must be a mapping"));
+        }
+        if self.expecting_key() {
+            if self.stack.len() == 1 {
+                self.sops_key_start = info.node_start;
+            }
+            self.set_key(value.to_string(), info.node_start);
+            return Ok(());
+        }
+        let typed = match (tag, style) {
+            (Some(t), _) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => resolve::tagged(&t.suffix, value),
+            (Some(_), _) => Scalar::Str(value.to_string()),
+            (None, ScalarStyle::Plain) => resolve::plain(value),
+            (None, _) => Scalar::Str(value.to_string()),
+        };
+        if !info.hollow {
+            let leaf = Leaf {
+                path: self.value_path(),
+                span: info.span.clone(),
+                value: typed,
+                style: info.style.clone(),
+                in_flow: self.in_flow(),
+                depth: self.depth(),
+            };
+            self.items().push(Item::Leaf(leaf));
+        }
+        self.value_done(info.occupied.end);
+        Ok(())
+    }
+
+    /// A value (scalar, alias or collection) of the current frame has ended at `end`.
+    fn value_done(&mut self, end: usize) {
+        let depth = self.depth();
+        let Some(frame) = self.stack.last_mut() else { return };
+        if let Kind::Map { key } = &mut frame.kind {
+            *key = None;
+        }
+        if self.stack.len() == 1 {
+            if let Some(doc) = self.doc.as_mut() {
+                doc.last_member_end = Some(end);
+            }
+        }
+        self.items().push(Item::EntryEnd(depth));
+    }
+
+    fn skip_event(&mut self, ev: &Event<'_>, start: usize, end: usize, info: Option<&ScalarInfo>) {
+        let skip = self.skip.as_mut().expect("skipping");
+        match ev {
+            Event::MappingStart(..) | Event::SequenceStart(..) => skip.depth += 1,
+            Event::MappingEnd | Event::SequenceEnd => {
+                skip.depth -= 1;
+                if end > start && matches!(self.src.as_bytes()[start], b'}' | b']') {
+                    skip.end = skip.end.max(end);
+                }
+            }
+            Event::Scalar(..) => {
+                if let Some(i) = info {
+                    skip.end = skip.end.max(i.occupied.end);
+                }
+            }
+            Event::Alias(_) => skip.end = skip.end.max(end),
+            _ => {}
+        }
+        // Comments inside a skipped subtree are not items.
+        let skip_end = skip.end;
+        while self.next_comment < self.comments.len() && self.comments[self.next_comment].0 < skip_end.max(start) {
+            self.next_comment += 1;
+        }
+        if self.skip.as_ref().is_some_and(|s| s.depth == 0) {
+            let skip = self.skip.take().expect("skipping");
+            match skip.sops {
+                None => {
+                    let text = self.src[skip.start..skip.end].to_string();
+                    self.set_key(text, skip.start);
+                }
+                Some(s) => self.finish_sops(s, skip.end),
+            }
+        }
+    }
+
+    fn finish_sops(&mut self, s: SopsSkip, value_end: usize) {
+        let src = self.src;
+        let (flow, _, top_start) = self.doc.as_ref().and_then(|d| d.top).unwrap_or((false, 0, 0));
+        let removal = if flow {
+            let start = s.prev_member_end.unwrap_or(top_start + 1);
+            let mut end = value_end;
+            if s.prev_member_end.is_none() {
+                let rest = &src[end..];
+                let trimmed = rest.trim_start();
+                if trimmed.starts_with(',') {
+                    end += rest.len() - trimmed.len() + 1;
+                }
+            }
+            start..end
+        } else {
+            let ls = line_start(src, s.key_start);
+            let doc_start = self.doc.as_ref().map_or(0, |d| d.start);
+            if ls > doc_start && ls > 0 {
+                let eol_len = if ls >= 2 && &src[ls - 2..ls] == "\r\n" { 2 } else { 1 };
+                ls - eol_len..value_end
+            } else {
+                ls..next_line(src, value_end)
+            }
+        };
+        let text_start = if flow { s.key_start } else { line_start(src, s.key_start) };
+        let value = yaml_value::load(&src[text_start..value_end])
+            .ok()
+            .and_then(|docs| docs.into_iter().next())
+            .and_then(|v| v.get("sops").cloned())
+            .unwrap_or(serde_json::Value::Null);
+        let entry = SopsEntry { value, removal };
+        if let Some(doc) = self.doc.as_mut() {
+            doc.sops = Some(entry);
+        }
+        if let Some(Frame { kind: Kind::Map { key }, .. }) = self.stack.last_mut() {
+            *key = None;
+        }
+    }
+
+    fn flush_comments(&mut self, before: usize) {
+        while self.next_comment < self.comments.len() && self.comments[self.next_comment].0 < before {
+            let (hash, span) = self.comments[self.next_comment].clone();
+            self.next_comment += 1;
+            if self.doc.is_none() {
+                continue;
+            }
+            let col = self.src[line_start(self.src, hash)..hash].chars().count();
+            let idx = self
+                .stack
+                .iter()
+                .rposition(|f| f.flow || col >= f.column)
+                .unwrap_or(0);
+            let path = self.stack.get(idx).map(|f| f.path.clone()).unwrap_or_default();
+            self.items().push(Item::Comment(Comment { path, span, depth: idx }));
+        }
+    }
+
+    fn finish_doc(&mut self, doc_end: usize) -> Result<(), SyntaxError> {
+        let Some(doc) = self.doc.take() else { return Ok(()) };
+        let Some((flow, column, top_start)) = doc.top else {
+            return Err(SyntaxError::new(doc.start.max(self.bom), "the top level of the document must be a mapping"));
+        };
+        let insertion = if flow {
+            match doc.last_member_end.filter(|_| doc.items.iter().any(|i| matches!(i, Item::EntryEnd(0)))) {
+                Some(at) => Insertion::Flow { at, empty: false },
+                None => Insertion::Flow { at: top_start + 1, empty: true },
+            }
+        } else {
+            let content = &self.src[..doc_end];
+            let at = if content.ends_with("\r\n") {
+                doc_end - 2
+            } else if content.ends_with('\n') {
+                doc_end - 1
+            } else {
+                doc_end
+            };
+            Insertion::Block { at: at.max(doc.start) }
+        };
+        let _ = self.eol;
+        self.docs.push(Document {
+            items: doc.items,
+            sops: doc.sops,
+            insertion,
+            indent_unit: "    ".into(),
+            member_indent: " ".repeat(column),
+        });
+        Ok(())
+    }
+}
+
+/// End offset of a document whose DocumentEnd event spans `start..end`: a `...` marker's
+/// start, the start of the next explicit `---` line, or the end of the file.
+fn document_end(src: &str, start: usize, end: usize, rest: &[(Event<'_>, Span)], offs: &Offsets) -> usize {
+    if end > start && src[start..end].starts_with("...") {
+        return line_start(src, start);
+    }
+    for (ev, sp) in rest {
+        match ev {
+            Event::DocumentStart(true) => return line_start(src, offs.byte(sp.start.index())),
+            Event::DocumentStart(false) | Event::StreamEnd => return src.len(),
+            _ => {}
+        }
+    }
+    src.len()
+}

@@ -1,0 +1,151 @@
+//! How Go's yaml.v3 (and so SOPS 3.11) types a plain scalar: null, bool, int (Go
+//! `ParseInt` with base 0 after removing `_`), float, timestamp, else string.
+
+use crate::format::Scalar;
+use regex::Regex;
+use std::sync::LazyLock;
+
+static FLOAT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").unwrap());
+static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:[Tt]|[ \t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.([0-9]+))?(?:[ \t]*(Z|[-+][0-9]{1,2}(?::?[0-9]{2})?))?)?$",
+    )
+    .unwrap()
+});
+
+/// Go's `strconv.ParseInt(s, 0, 64)`.
+fn go_parse_int(s: &str) -> Option<i64> {
+    let (neg, digits) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = digits.to_ascii_lowercase();
+    let (radix, body) = if let Some(b) = lower.strip_prefix("0x") {
+        (16, b)
+    } else if let Some(b) = lower.strip_prefix("0o") {
+        (8, b)
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        (2, b)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(body, radix).ok()?;
+    i64::try_from(if neg { -magnitude } else { magnitude }).ok()
+}
+
+/// Go's `time.Format(time.RFC3339)` of a YAML timestamp (no fractional seconds; a missing
+/// zone is UTC).
+fn timestamp(s: &str) -> Option<String> {
+    let c = TIMESTAMP.captures(s)?;
+    let num = |i: usize| c.get(i).map_or(0, |m| m.as_str().parse::<u32>().unwrap_or(0));
+    let (y, mo, d) = (num(1), num(2), num(3));
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let (h, mi, se) = (num(4), num(5), num(6));
+    if h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let zone = match c.get(8).map(|m| m.as_str()) {
+        None | Some("Z") => "Z".to_string(),
+        Some(z) => {
+            let sign = &z[..1];
+            let rest: String = z[1..].chars().filter(|c| *c != ':').collect();
+            let (hh, mm) = if rest.len() <= 2 {
+                (rest.parse::<u32>().ok()?, 0)
+            } else {
+                (rest[..rest.len() - 2].parse().ok()?, rest[rest.len() - 2..].parse().ok()?)
+            };
+            if hh == 0 && mm == 0 {
+                "Z".to_string()
+            } else {
+                format!("{sign}{hh:02}:{mm:02}")
+            }
+        }
+    };
+    Some(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}{zone}"))
+}
+
+/// Types a plain (unquoted, untagged) scalar as yaml.v3 does.
+pub fn plain(s: &str) -> Scalar {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
+        "true" | "True" | "TRUE" => return Scalar::Bool(true),
+        "false" | "False" | "FALSE" => return Scalar::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Scalar::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
+        _ => {}
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return Scalar::Str(s.to_string());
+    }
+    let plain = s.replace('_', "");
+    if let Some(i) = go_parse_int(&plain) {
+        return Scalar::Int(i);
+    }
+    if FLOAT.is_match(&plain) {
+        if let Ok(f) = plain.parse::<f64>() {
+            return Scalar::Float(f);
+        }
+    }
+    if first.is_ascii_digit() {
+        if let Some(t) = timestamp(s) {
+            return Scalar::Time(t);
+        }
+    }
+    Scalar::Str(s.to_string())
+}
+
+/// Types a scalar with an explicit tag (`!!str`, `!!int`, …); unknown tags give strings.
+pub fn tagged(suffix: &str, value: &str) -> Scalar {
+    match suffix {
+        "str" => Scalar::Str(value.to_string()),
+        "null" => Scalar::Null,
+        "int" | "float" | "bool" | "timestamp" => match plain(value) {
+            Scalar::Null => Scalar::Str(value.to_string()),
+            Scalar::Int(i) if suffix == "float" => Scalar::Float(i as f64),
+            v => v,
+        },
+        "binary" => {
+            use base64::Engine as _;
+            let compact: String = value.split_whitespace().collect();
+            match base64::engine::general_purpose::STANDARD.decode(compact) {
+                Ok(bytes) => Scalar::Str(String::from_utf8_lossy(&bytes).into_owned()),
+                Err(_) => Scalar::Str(value.to_string()),
+            }
+        }
+        _ => Scalar::Str(value.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_like_yaml_v3() {
+        assert_eq!(plain("yes"), Scalar::Str("yes".into()));
+        assert_eq!(plain("True"), Scalar::Bool(true));
+        assert_eq!(plain("0x10"), Scalar::Int(16));
+        assert_eq!(plain("007"), Scalar::Int(7));
+        assert_eq!(plain("1e3"), Scalar::Float(1000.0));
+        assert_eq!(plain("1_000"), Scalar::Int(1000));
+        assert_eq!(plain("3.11.0"), Scalar::Str("3.11.0".into()));
+        assert_eq!(plain("2024-01-01"), Scalar::Time("2024-01-01T00:00:00Z".into()));
+        assert_eq!(
+            plain("2001-12-14 21:59:43.10 -5"),
+            Scalar::Time("2001-12-14T21:59:43-05:00".into())
+        );
+        assert_eq!(plain("~"), Scalar::Null);
+        assert_eq!(plain("99999999999999999999"), Scalar::Float(1e20));
+    }
+}
