@@ -306,13 +306,25 @@ pub fn encrypt(
     plan: &KeyPlan,
     selection: &Selection,
 ) -> Result<Zeroizing<String>, EngineError> {
+    let key = DataKey::generate();
+    let (groups, shamir_threshold) = plan.wrap(&key)?;
+    encrypt_with_key(src, format, &key, groups, shamir_threshold, selection)
+}
+
+/// Encrypts a plaintext document under a given data key, with the key already wrapped.
+pub fn encrypt_with_key(
+    src: &str,
+    format: &dyn Format,
+    key: &DataKey,
+    groups: Vec<Vec<AgeEntry>>,
+    shamir_threshold: Option<usize>,
+    selection: &Selection,
+) -> Result<Zeroizing<String>, EngineError> {
     let outline = format.parse(src).map_err(EngineError::Syntax)?;
     if outline.docs.iter().any(|d| d.sops.is_some()) {
         return Err(EngineError::AlreadyEncrypted);
     }
     let selector = Selector::new(selection)?;
-    let key = DataKey::generate();
-    let (groups, shamir_threshold) = plan.wrap(&key)?;
     let mut ivs = IvPool::new(leaf_count(&outline));
     let mut mac = MacHasher::new(selection.mac_only_encrypted);
     let mut splices = Vec::new();
@@ -329,7 +341,7 @@ pub fn encrypt(
                     if !encrypt || bytes.is_empty() {
                         continue;
                     }
-                    let token = Token::seal_with_iv(&bytes, &key, &aad_for(&leaf.path), kind, ivs.take());
+                    let token = Token::seal_with_iv(&bytes, key, &aad_for(&leaf.path), kind, ivs.take());
                     let (text, token_style) = format.token_text(leaf, &token.to_string());
                     let original = &src[leaf.span.clone()];
                     let mut canonical = format.render(&token_style, leaf.in_flow, &leaf.value);
@@ -348,7 +360,7 @@ pub fn encrypt(
                     if !encrypt || text.is_empty() {
                         continue;
                     }
-                    let token = Token::seal_with_iv(text.as_bytes(), &key, &aad_for(&c.path), "comment", ivs.take());
+                    let token = Token::seal_with_iv(text.as_bytes(), key, &aad_for(&c.path), "comment", ivs.take());
                     splices.push(Splice {
                         range: c.span.clone(),
                         text: Zeroizing::new(token.to_string()),
@@ -367,13 +379,13 @@ pub fn encrypt(
         for v in spellings.values_mut() {
             v.zeroize();
         }
-        Some(Token::seal(json.as_bytes(), &key, SEALED_AAD, "str").to_string())
+        Some(Token::seal(json.as_bytes(), key, SEALED_AAD, "str").to_string())
     };
     let metadata = Metadata {
         groups,
         shamir_threshold,
         foreign_keys: 0,
-        mac: seal_mac(&mac.finish(), &key, &lastmodified),
+        mac: seal_mac(&mac.finish(), key, &lastmodified),
         lastmodified,
         selection: selection.clone(),
         version: SOPS_VERSION.to_string(),
@@ -626,4 +638,44 @@ fn open_comment<'l>(
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::metadata::default_selection;
+    use crate::format::Syntax;
+
+    /// Encrypts and decrypts with a bare data key; returns (ciphertext, plaintext).
+    pub fn roundtrip(src: &str, syntax: Syntax) -> (String, String) {
+        let key = DataKey::generate();
+        let enc = encrypt_with_key(src, syntax.format(), &key, vec![vec![]], None, &default_selection())
+            .unwrap_or_else(|e| panic!("encrypt failed: {e}"));
+        let sealed = Sealed::parse(&enc, syntax.format()).unwrap_or_else(|e| panic!("parse failed: {e}\n{}", &*enc));
+        let dec = sealed.decrypt(&key).unwrap_or_else(|e| panic!("decrypt failed: {e}\n{}", &*enc));
+        (enc.to_string(), dec.to_string())
+    }
+
+    #[test]
+    fn yaml_roundtrip_is_byte_exact() {
+        let cases = [
+            "a: 1\n",
+            "a: 1",
+            "# top\ndb:\n  user: admin   # inline\n  password: hunter2\n\n  port: 5432\nlist:\n  - one\n  - 2\n",
+            "a: \"x\\ty\"   # c1\nb: 'it''s'\nc: |-\n  line1\n  line2\n\nd: >\n  folded\ne: [1, {f: g}]\n",
+            "k: !!int \"5\"\nan: &x val\nal: *x\nempty:\nq: \"\"\n",
+            "---\ndata: foo\n---\ndata: bar\n",
+            "{a: 1, b: [x, y]}\n",
+            "{}\n",
+            "a: 1\r\nb: two\r\n",
+            "\u{feff}a: caf\u{e9}\n",
+            "t: 2024-01-01\nh: 0x10\nf: 1e3\nb: True\n",
+            "multi: |\n  line1\n  line2\nafter: x\n",
+        ];
+        for src in cases {
+            let (enc, dec) = roundtrip(src, Syntax::Yaml);
+            assert_eq!(dec, src, "ciphertext was:\n{enc}");
+            assert!(enc.contains("ENC[AES256_GCM"));
+        }
+    }
 }
