@@ -1,10 +1,44 @@
 //! `.sops.yaml`: discovery upward from a directory, and `creation_rules` matching.
-//! (stub: to be implemented)
 //!
-//! INTERFACE CONTRACT: [`Config::discover`], [`Config::load`], [`Config::rule_for`],
-//! [`CreationRule`] fields.
+//! Mirrors `config/config.go` of SOPS:
+//!
+//! - Discovery looks for a file named exactly `.sops.yaml` in the start directory and up to
+//!   [`MAX_LOOKUP_DEPTH`] levels of ancestors. `.sops.yml` is **not** a config file for SOPS
+//!   (it only warns about it since 3.10); [`Config::lookup`] reports the same warning.
+//! - Only the first YAML document is read; unknown keys (`stores`, `destination_rules`, …)
+//!   are ignored, duplicate keys are an error (as with yaml.v3).
+//! - A rule's recipients come from `key_groups` when that list is non-empty (one group per
+//!   entry, `merge:` entries flattened into their group, duplicates removed), otherwise from
+//!   `age` (a comma-separated string or a list), forming a single group. List entries are
+//!   split on commas too (SOPS joins and re-splits them); entries are trimmed and empty ones
+//!   dropped. Other key types (`pgp`, `kms`, `gcp_kms`, `azure_keyvault`, `hc_vault…`,
+//!   `hckms`, `plugins`) are accepted and ignored, so a rule can end up with no age
+//!   recipient at all: see [`CreationRule::key_groups`].
+//! - At most one of the `*_suffix` / `*_regex` selection options per rule, with SOPS's error
+//!   message. `shamir_threshold: 0` means "not set".
+//! - Regular expressions (path and selection) are compiled with the `regex` crate, whose
+//!   syntax is close to Go's RE2; every one is checked at load time (SOPS only compiles a
+//!   `path_regex` when matching reaches it), and an invalid one names its rule.
+//!
+//! Differences from yaml.v3 decoding, all in corner cases: a non-string scalar given where
+//! a string is expected is converted from its typed value (`0x10` becomes `"16"`, `True`
+//! becomes `"true"`) rather than taken verbatim.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::format::yaml_value;
+
+/// The file name SOPS discovers.
+pub const CONFIG_FILE_NAME: &str = ".sops.yaml";
+
+/// The name SOPS warns about but never uses.
+pub const IGNORED_CONFIG_FILE_NAME: &str = ".sops.yml";
+
+/// How many directories (the start directory included) discovery visits, as in SOPS.
+pub const MAX_LOOKUP_DEPTH: usize = 100;
 
 /// The value-selection rules of SOPS (at most one of the suffix/regex fields is set).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,9 +63,15 @@ pub struct Selection {
 #[derive(Debug, Clone, Default)]
 pub struct CreationRule {
     /// `path_regex` (unanchored, matched against the path relative to the config file).
+    /// `None` when absent or empty: the rule matches every file.
     pub path_regex: Option<String>,
     /// Key groups: a rule with plain `age:` has exactly one group; `key_groups:` gives several.
     /// Each group is a list of recipient strings (age1…, ssh-ed25519 …, ssh-rsa …).
+    ///
+    /// Only age recipients are collected. A plain rule without any age recipient (e.g. one
+    /// with only `pgp:`) has **no** group, and a `key_groups:` entry without age keys is an
+    /// **empty** group (kept so that indexes and the group count match the file). Callers
+    /// must refuse to encrypt with either.
     pub key_groups: Vec<Vec<String>>,
     /// `shamir_threshold` (None: number of groups).
     pub shamir_threshold: Option<usize>,
@@ -58,23 +98,748 @@ pub struct ConfigError {
     pub msg: String,
 }
 
+/// The outcome of [`Config::lookup`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lookup {
+    /// The `.sops.yaml` found, if any.
+    pub path: Option<PathBuf>,
+    /// SOPS's warning when a `.sops.yml` was passed over on the way (it is never used).
+    pub warning: Option<String>,
+}
+
 impl Config {
     /// Finds `.sops.yaml` in `start` or the nearest ancestor directory.
+    ///
+    /// `start` is a directory (usually the working directory); a relative one is taken from
+    /// the working directory. At most [`MAX_LOOKUP_DEPTH`] directories are visited.
     pub fn discover(start: &Path) -> Option<PathBuf> {
-        let _ = start;
-        todo!()
+        Config::lookup(start).path
+    }
+
+    /// Like [`Config::discover`], and also reports the warning SOPS prints when it passes a
+    /// `.sops.yml` (which SOPS does not read) on the way up.
+    pub fn lookup(start: &Path) -> Lookup {
+        let mut dir = absolute_clean(start);
+        let mut alternate: Option<PathBuf> = None;
+        for _ in 0..MAX_LOOKUP_DEPTH {
+            let candidate = dir.join(CONFIG_FILE_NAME);
+            if std::fs::metadata(&candidate).is_ok() {
+                let warning = alternate.map(|alt| {
+                    format!(
+                        "ignoring {} when searching for config file; the config file must be \
+                         called {CONFIG_FILE_NAME}; using {} instead",
+                        alt.display(),
+                        candidate.display()
+                    )
+                });
+                return Lookup {
+                    path: Some(candidate),
+                    warning,
+                };
+            }
+            if alternate.is_none() {
+                let alt = dir.join(IGNORED_CONFIG_FILE_NAME);
+                if std::fs::metadata(&alt).is_ok() {
+                    alternate = Some(alt);
+                }
+            }
+            if !dir.pop() {
+                break;
+            }
+        }
+        Lookup {
+            path: None,
+            warning: alternate.map(|alt| {
+                format!(
+                    "ignoring {} when searching for config file; the config file must be \
+                     called {CONFIG_FILE_NAME}",
+                    alt.display()
+                )
+            }),
+        }
     }
 
     /// Loads and validates a config file.
+    ///
+    /// Errors name the file; YAML syntax errors also give `line:column` (1-based), and
+    /// errors in a rule name it as `creation_rules[N]` (0-based).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let _ = path;
-        todo!()
+        let fail = |msg: String| ConfigError {
+            file: path.display().to_string(),
+            msg,
+        };
+        let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let src = String::from_utf8(bytes).map_err(|_| fail("not valid UTF-8".to_owned()))?;
+        Config::parse(path, &src).map_err(fail)
+    }
+
+    /// Parses config text (as if read from `path`).
+    fn parse(path: &Path, src: &str) -> Result<Config, String> {
+        let docs = yaml_value::load(src).map_err(|e| {
+            let (line, col) = line_col(src, e.offset);
+            format!("{line}:{col}: {}", e.msg)
+        })?;
+        let rules = match docs.into_iter().next() {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(top)) => match top.get("creation_rules") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        parse_rule(item).map_err(|msg| format!("creation_rules[{i}]{msg}"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err("creation_rules: expected a list".to_owned()),
+            },
+            Some(_) => return Err("the top level is not a mapping".to_owned()),
+        };
+        Ok(Config {
+            path: path.to_path_buf(),
+            rules,
+        })
     }
 
     /// The first rule whose `path_regex` matches `file` (relative to the config's directory),
     /// or a rule without `path_regex`.
+    ///
+    /// As SOPS does, both paths are made absolute (from the working directory) and cleaned
+    /// lexically, without resolving symbolic links; the config directory plus a separator is
+    /// then removed from the front of the file path. A file outside the config's directory
+    /// is therefore matched by its absolute path.
     pub fn rule_for(&self, file: &Path) -> Option<&CreationRule> {
-        let _ = file;
-        todo!()
+        let file = absolute_clean(file);
+        let dir = absolute_clean(self.path.parent().unwrap_or(Path::new("")));
+        let subject = match file.strip_prefix(&dir) {
+            Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().into_owned(),
+            _ => file.to_string_lossy().into_owned(),
+        };
+        self.rules.iter().find(|rule| match &rule.path_regex {
+            None => true,
+            Some(re) => Regex::new(re).is_ok_and(|re| re.is_match(&subject)),
+        })
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..]
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .count()
+        + 1;
+    (line, col)
+}
+
+/// `path` made absolute from the working directory and cleaned like Go's `filepath.Abs`.
+fn absolute_clean(path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        match std::env::current_dir() {
+            Ok(cwd) => cwd.join(path),
+            Err(_) => path.to_path_buf(),
+        }
+    };
+    let mut out = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !out.has_root() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// A string option: `None` when absent, null or empty. Non-string scalars are converted.
+fn opt_string(rule: &serde_json::Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    let s = match rule.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(_) => return Err(format!(".{key}: expected a string")),
+    };
+    Ok(if s.is_empty() { None } else { Some(s) })
+}
+
+/// Splits a recipients string on commas, trimming and dropping empty entries.
+fn push_recipients(out: &mut Vec<String>, s: &str) {
+    out.extend(
+        s.split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned),
+    );
+}
+
+/// `age:` of a rule: a comma-separated string or a list of strings.
+fn recipients_field(value: Option<&Value>, key: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    match value {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => push_recipients(&mut out, s),
+        Some(Value::Array(items)) => {
+            for item in items {
+                match item {
+                    Value::String(s) => push_recipients(&mut out, s),
+                    _ => return Err(format!(".{key}: expected a string in the list")),
+                }
+            }
+        }
+        Some(_) => return Err(format!(".{key}: expected a string or a list of strings")),
+    }
+    Ok(out)
+}
+
+/// The age recipients of one `key_groups` entry, `merge:` entries included, deduplicated.
+fn parse_group(group: &Value, index: usize) -> Result<Vec<String>, String> {
+    let mut recipients = Vec::new();
+    collect_group(group, index, &mut recipients)?;
+    Ok(dedup(recipients))
+}
+
+/// Appends a group's age recipients in SOPS's order: merged groups first, then its own.
+/// Recursion depth is bounded by the YAML loader's nesting limit.
+fn collect_group(group: &Value, index: usize, out: &mut Vec<String>) -> Result<(), String> {
+    let map = match group {
+        Value::Null => return Ok(()),
+        Value::Object(map) => map,
+        _ => return Err(format!(".key_groups[{index}]: expected a mapping")),
+    };
+    match map.get("merge") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(merged)) => {
+            for m in merged {
+                collect_group(m, index, out)?;
+            }
+        }
+        Some(_) => return Err(format!(".key_groups[{index}].merge: expected a list")),
+    }
+    match map.get("age") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for item in items {
+                match item {
+                    Value::String(s) => push_recipients(out, s),
+                    _ => {
+                        return Err(format!(
+                            ".key_groups[{index}].age: expected a list of strings"
+                        ));
+                    }
+                }
+            }
+        }
+        Some(_) => {
+            return Err(format!(
+                ".key_groups[{index}].age: expected a list of strings"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Removes repeated recipients, keeping the first occurrence.
+fn dedup(list: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for r in list {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// YAML 1.1 booleans that yaml.v3 still accepts when decoding into a Go `bool`.
+fn bool_field(rule: &serde_json::Map<String, Value>, key: &str) -> Result<bool, String> {
+    match rule.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) => match s.as_str() {
+            "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Ok(true),
+            "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Ok(false),
+            _ => Err(format!(".{key}: expected a boolean")),
+        },
+        Some(_) => Err(format!(".{key}: expected a boolean")),
+    }
+}
+
+/// One entry of `creation_rules`; errors start with the field path (`.field: …`).
+fn parse_rule(item: &Value) -> Result<CreationRule, String> {
+    let empty = serde_json::Map::new();
+    let rule = match item {
+        Value::Null => &empty,
+        Value::Object(map) => map,
+        _ => return Err(": expected a mapping".to_owned()),
+    };
+
+    let path_regex = opt_string(rule, "path_regex")?;
+    if let Some(re) = &path_regex {
+        Regex::new(re).map_err(|e| format!(".path_regex: invalid regular expression: {e}"))?;
+    }
+
+    let key_groups = match rule.get("key_groups") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(groups)) if groups.is_empty() => None,
+        Some(Value::Array(groups)) => Some(
+            groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| parse_group(g, i))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(_) => return Err(".key_groups: expected a list".to_owned()),
+    };
+    // Validate the plain `age` field even when key_groups wins (SOPS ignores it then, but
+    // a malformed value is still worth reporting).
+    let plain = dedup(recipients_field(rule.get("age"), "age")?);
+    let key_groups = match key_groups {
+        Some(groups) => groups,
+        None if plain.is_empty() => Vec::new(),
+        None => vec![plain],
+    };
+
+    let shamir_threshold = match rule.get("shamir_threshold") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(0) => None,
+            Some(t) => {
+                Some(usize::try_from(t).map_err(|_| ".shamir_threshold: too large".to_owned())?)
+            }
+            None => return Err(".shamir_threshold: expected a non-negative integer".to_owned()),
+        },
+        Some(_) => return Err(".shamir_threshold: expected a non-negative integer".to_owned()),
+    };
+
+    let selection = Selection {
+        unencrypted_suffix: opt_string(rule, "unencrypted_suffix")?,
+        encrypted_suffix: opt_string(rule, "encrypted_suffix")?,
+        unencrypted_regex: opt_string(rule, "unencrypted_regex")?,
+        encrypted_regex: opt_string(rule, "encrypted_regex")?,
+        unencrypted_comment_regex: opt_string(rule, "unencrypted_comment_regex")?,
+        encrypted_comment_regex: opt_string(rule, "encrypted_comment_regex")?,
+        mac_only_encrypted: bool_field(rule, "mac_only_encrypted")?,
+    };
+    let set = [
+        selection.unencrypted_suffix.is_some(),
+        selection.encrypted_suffix.is_some(),
+        selection.unencrypted_regex.is_some(),
+        selection.encrypted_regex.is_some(),
+        selection.unencrypted_comment_regex.is_some(),
+        selection.encrypted_comment_regex.is_some(),
+    ];
+    if set.iter().filter(|s| **s).count() > 1 {
+        return Err(
+            ": cannot use more than one of encrypted_suffix, unencrypted_suffix, \
+                    encrypted_regex, unencrypted_regex, encrypted_comment_regex, or \
+                    unencrypted_comment_regex for the same rule"
+                .to_owned(),
+        );
+    }
+    for (key, value) in [
+        ("unencrypted_regex", &selection.unencrypted_regex),
+        ("encrypted_regex", &selection.encrypted_regex),
+        (
+            "unencrypted_comment_regex",
+            &selection.unencrypted_comment_regex,
+        ),
+        (
+            "encrypted_comment_regex",
+            &selection.encrypted_comment_regex,
+        ),
+    ] {
+        if let Some(re) = value {
+            Regex::new(re).map_err(|e| format!(".{key}: invalid regular expression: {e}"))?;
+        }
+    }
+
+    Ok(CreationRule {
+        path_regex,
+        key_groups,
+        shamir_threshold,
+        selection,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    const A1: &str = "age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw";
+    const A2: &str = "age1tmaae3ld5vpevmsh5yacsauzx8jetg300mpvc4ugp5zr5l6ssq9sla97ep";
+    const A3: &str = "age1lzd99uklcjnc0e7d860axevet2cz99ce9pq6tzuzd05l5nr28ams36nvun";
+
+    fn parse(src: &str) -> Result<Config, String> {
+        Config::parse(Path::new("/repo/.sops.yaml"), src)
+    }
+
+    fn rule(src: &str) -> CreationRule {
+        let mut c = parse(src).unwrap();
+        assert_eq!(c.rules.len(), 1);
+        c.rules.remove(0)
+    }
+
+    /// Whether some ancestor of `dir` already holds a config (then "not found" is untestable).
+    fn ancestor_has_config(dir: &Path) -> bool {
+        dir.ancestors()
+            .any(|d| d.join(CONFIG_FILE_NAME).exists() || d.join(IGNORED_CONFIG_FILE_NAME).exists())
+    }
+
+    #[test]
+    fn discovery_walks_up() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let deep = root.join("a/b/c");
+        fs::create_dir_all(&deep).unwrap();
+        fs::write(
+            root.join("a").join(CONFIG_FILE_NAME),
+            "creation_rules: []\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Config::discover(&deep),
+            Some(root.join("a").join(CONFIG_FILE_NAME))
+        );
+        assert_eq!(
+            Config::discover(&root.join("a")),
+            Some(root.join("a").join(CONFIG_FILE_NAME))
+        );
+        // The nearest one wins.
+        fs::write(root.join("a/b").join(CONFIG_FILE_NAME), "").unwrap();
+        assert_eq!(
+            Config::discover(&deep),
+            Some(root.join("a/b").join(CONFIG_FILE_NAME))
+        );
+        // `..` is resolved lexically.
+        assert_eq!(
+            Config::discover(&deep.join("../..")),
+            Some(root.join("a").join(CONFIG_FILE_NAME))
+        );
+        if !ancestor_has_config(root) {
+            assert_eq!(Config::discover(root), None);
+        } else {
+            eprintln!("notice: a config above the temp dir; skipping the not-found check");
+        }
+    }
+
+    #[test]
+    fn sops_yml_is_ignored_with_a_warning() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let deep = root.join("a/b");
+        fs::create_dir_all(&deep).unwrap();
+        fs::write(deep.join(IGNORED_CONFIG_FILE_NAME), "creation_rules: []\n").unwrap();
+        if !ancestor_has_config(root) {
+            let found = Config::lookup(&deep);
+            assert_eq!(found.path, None);
+            assert!(found.warning.unwrap().contains(".sops.yml"));
+        }
+        fs::write(root.join(CONFIG_FILE_NAME), "").unwrap();
+        let found = Config::lookup(&deep);
+        assert_eq!(found.path, Some(root.join(CONFIG_FILE_NAME)));
+        let warning = found.warning.unwrap();
+        assert!(warning.contains(&deep.join(IGNORED_CONFIG_FILE_NAME).display().to_string()));
+        assert!(warning.contains("using"));
+        // No warning when the real file is found first.
+        fs::write(deep.join(CONFIG_FILE_NAME), "").unwrap();
+        assert_eq!(
+            Config::lookup(&deep),
+            Lookup {
+                path: Some(deep.join(CONFIG_FILE_NAME)),
+                warning: None
+            }
+        );
+    }
+
+    #[test]
+    fn age_as_string_or_list() {
+        let r = rule(&format!("creation_rules:\n  - age: '{A1}, {A2},,'\n"));
+        assert_eq!(r.key_groups, vec![vec![A1.to_owned(), A2.to_owned()]]);
+        let r = rule(&format!(
+            "creation_rules:\n  - age:\n      - {A1}\n      - ' {A2} '\n      - '{A3},{A1}'\n"
+        ));
+        assert_eq!(
+            r.key_groups,
+            vec![vec![A1.to_owned(), A2.to_owned(), A3.to_owned()]]
+        );
+        // A folded block, as in sops's own example.
+        let r = rule(&format!(
+            "creation_rules:\n  - age: >-\n      {A1},\n      {A2}\n"
+        ));
+        assert_eq!(r.key_groups, vec![vec![A1.to_owned(), A2.to_owned()]]);
+        // ssh recipients keep their inner spaces.
+        let r = rule("creation_rules:\n  - age: ssh-ed25519 AAAAC3Nza key@host\n");
+        assert_eq!(
+            r.key_groups,
+            vec![vec!["ssh-ed25519 AAAAC3Nza key@host".to_owned()]]
+        );
+        assert!(parse("creation_rules:\n  - age: [1]\n").is_err());
+        assert!(parse("creation_rules:\n  - age: {a: b}\n").is_err());
+    }
+
+    #[test]
+    fn key_groups_and_threshold() {
+        let r = rule(&format!(
+            "creation_rules:
+  - path_regex: x
+    shamir_threshold: 2
+    age: {A3}
+    key_groups:
+      - age: [{A1}]
+        pgp: [ABCDEF]
+      - pgp: [ABCDEF]
+      - age: [{A2}, {A2}]
+        merge:
+          - age: [{A3}]
+          - kms: [{{arn: x}}]
+            age: [{A2}]
+"
+        ));
+        assert_eq!(
+            r.key_groups,
+            vec![
+                vec![A1.to_owned()],
+                vec![],
+                vec![A3.to_owned(), A2.to_owned()]
+            ]
+        );
+        assert_eq!(r.shamir_threshold, Some(2));
+        assert_eq!(r.path_regex.as_deref(), Some("x"));
+        // Empty key_groups falls back to the plain keys; threshold 0 means unset.
+        let r = rule(&format!(
+            "creation_rules:\n  - key_groups: []\n    age: {A1}\n    shamir_threshold: 0\n"
+        ));
+        assert_eq!(r.key_groups, vec![vec![A1.to_owned()]]);
+        assert_eq!(r.shamir_threshold, None);
+        // Only non-age keys: kept, without groups.
+        let r = rule("creation_rules:\n  - pgp: ABCDEF\n    kms: arn:aws:kms:x\n");
+        assert!(r.key_groups.is_empty());
+        assert!(parse("creation_rules:\n  - shamir_threshold: -1\n").is_err());
+        assert!(parse("creation_rules:\n  - shamir_threshold: two\n").is_err());
+        assert!(parse("creation_rules:\n  - key_groups: {age: x}\n").is_err());
+        assert!(parse("creation_rules:\n  - key_groups: [{age: x}]\n").is_err());
+    }
+
+    #[test]
+    fn selection_options() {
+        let r = rule(
+            "creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n    mac_only_encrypted: true\n",
+        );
+        assert_eq!(
+            r.selection,
+            Selection {
+                encrypted_regex: Some("^(data|stringData)$".to_owned()),
+                mac_only_encrypted: true,
+                ..Selection::default()
+            }
+        );
+        let r = rule("creation_rules:\n  - unencrypted_suffix: ''\n    encrypted_suffix: _enc\n");
+        assert_eq!(r.selection.encrypted_suffix.as_deref(), Some("_enc"));
+        assert_eq!(r.selection.unencrypted_suffix, None);
+        let r = rule("creation_rules:\n  - mac_only_encrypted: yes\n");
+        assert!(r.selection.mac_only_encrypted);
+        assert!(parse("creation_rules:\n  - mac_only_encrypted: maybe\n").is_err());
+    }
+
+    #[test]
+    fn conflicting_options_are_an_error() {
+        let err = parse(
+            "creation_rules:\n  - path_regex: a\n  - unencrypted_suffix: _u\n    encrypted_regex: x\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("creation_rules[1]: cannot use more than one of"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn invalid_regexes_name_the_rule() {
+        let err = parse("creation_rules:\n  - path_regex: ok\n  - path_regex: '(unclosed'\n")
+            .unwrap_err();
+        assert!(
+            err.starts_with("creation_rules[1].path_regex: invalid regular expression"),
+            "{err}"
+        );
+        let err = parse("creation_rules:\n  - encrypted_comment_regex: '['\n").unwrap_err();
+        assert!(
+            err.starts_with("creation_rules[0].encrypted_comment_regex:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn shapes_and_unknown_keys() {
+        assert!(parse("").unwrap().rules.is_empty());
+        assert!(
+            parse("stores: {yaml: {indent: 2}}\n")
+                .unwrap()
+                .rules
+                .is_empty()
+        );
+        let c = parse(
+            "destination_rules:\n  - s3_bucket: b\nstores: {}\ncreation_rules:\n  - age: x\n    unknown: 1\n",
+        )
+        .unwrap();
+        assert_eq!(c.rules.len(), 1);
+        // A null entry is an empty rule that matches everything.
+        let c = parse("creation_rules:\n  -\n").unwrap();
+        assert!(c.rule_for(Path::new("/repo/any")).is_some());
+        assert!(parse("- a\n").is_err());
+        assert!(parse("creation_rules: x\n").is_err());
+        assert!(parse("creation_rules: [1]\n").is_err());
+        // Only the first document counts.
+        let c = parse("creation_rules: []\n---\ncreation_rules: [{age: x}]\n").unwrap();
+        assert!(c.rules.is_empty());
+    }
+
+    #[test]
+    fn load_errors_name_file_and_position() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(CONFIG_FILE_NAME);
+        fs::write(&path, "creation_rules:\n  - age: x\n   bad: [\n").unwrap();
+        let err = Config::load(&path).unwrap_err();
+        assert_eq!(err.file, path.display().to_string());
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("{}: 3:", path.display())),
+            "{text}"
+        );
+        fs::write(&path, "a: 1\na: 2\n").unwrap();
+        let err = Config::load(&path).unwrap_err();
+        assert_eq!(err.msg, "2:1: duplicate mapping key");
+        fs::write(&path, "é: 1\nx: *nope\n").unwrap();
+        let err = Config::load(&path).unwrap_err();
+        assert!(err.msg.starts_with("2:4:"), "{}", err.msg);
+        let missing = tmp.path().join("missing.yaml");
+        let err = Config::load(&missing).unwrap_err();
+        assert!(err.to_string().starts_with(&missing.display().to_string()));
+        fs::write(&path, format!("creation_rules:\n  - age: {A1}\n")).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.path, path);
+        assert_eq!(c.rules[0].key_groups, vec![vec![A1.to_owned()]]);
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("abc", 0), (1, 1));
+        assert_eq!(line_col("a\nbc", 3), (2, 2));
+        assert_eq!(line_col("é\néx", 5), (2, 2));
+        assert_eq!(line_col("\u{feff}ab", 4), (1, 2));
+        assert_eq!(line_col("ab", 99), (1, 3));
+    }
+
+    #[test]
+    fn rules_match_relative_to_the_config_dir() {
+        let c = parse(&format!(
+            "creation_rules:
+  - path_regex: ^prod/.*\\.yaml$
+    age: {A1}
+  - path_regex: secrets
+    age: {A2}
+  - path_regex: ^/elsewhere/
+    age: {A3}
+  - age: {A3}
+    path_regex: ''
+  - age: {A1}
+"
+        ))
+        .unwrap();
+        let pick = |p: &str| {
+            let r = c.rule_for(Path::new(p)).unwrap();
+            c.rules.iter().position(|x| std::ptr::eq(x, r)).unwrap()
+        };
+        assert_eq!(pick("/repo/prod/db.yaml"), 0);
+        assert_eq!(pick("/repo/./prod/x/../db.yaml"), 0);
+        assert_eq!(pick("/repo/staging/prod/db.yaml"), 3);
+        assert_eq!(pick("/repo/dev/secrets.json"), 1);
+        assert_eq!(pick("/repo/prod/secrets.yaml"), 0); // first match wins
+        // Outside the config dir: the absolute path is matched.
+        assert_eq!(pick("/elsewhere/prod/db.yaml"), 2);
+        assert_eq!(pick("/repository/prod/db.yaml"), 3);
+        assert_eq!(pick("/other/secrets"), 1);
+        // No rule matches: None.
+        let c = parse("creation_rules:\n  - path_regex: \\.yaml$\n").unwrap();
+        assert!(c.rule_for(Path::new("/repo/a.json")).is_none());
+        assert!(c.rule_for(Path::new("/repo/a.yaml")).is_some());
+    }
+
+    #[test]
+    fn relative_paths_use_the_working_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        let c = Config::parse(
+            Path::new(".sops.yaml"),
+            "creation_rules:\n  - path_regex: ^sub/f$\n",
+        )
+        .unwrap();
+        assert!(c.rule_for(Path::new("sub/f")).is_some());
+        assert!(c.rule_for(&cwd.join("sub/f")).is_some());
+        assert!(c.rule_for(Path::new("./sub/../sub/f")).is_some());
+        assert!(c.rule_for(Path::new("other/sub/f")).is_none());
+    }
+
+    #[test]
+    fn fixture_configs() {
+        let base = Path::new("/work/shared/sops-fixtures");
+        if !base.exists() {
+            eprintln!("notice: /work/shared absent, skipping fixture_configs");
+            return;
+        }
+        let shamir = base.join("generated-sops-3.11.0/sops.shamir.yaml");
+        let c = Config::load(&shamir).unwrap();
+        let dir = shamir.parent().unwrap();
+        let r = c.rule_for(&dir.join("secrets.yaml")).unwrap();
+        assert_eq!(r.shamir_threshold, Some(2));
+        assert_eq!(
+            r.key_groups,
+            vec![
+                vec![A1.to_owned()],
+                vec![A2.to_owned()],
+                vec![A3.to_owned()]
+            ]
+        );
+        assert_eq!(r.selection, Selection::default());
+        assert!(c.rule_for(&dir.join("secrets.json")).is_none());
+
+        let pr = base.join("sops-pr1031-age/sops.yaml");
+        let c = Config::load(&pr).unwrap();
+        let r = c
+            .rule_for(&pr.parent().unwrap().join("example.yaml"))
+            .unwrap();
+        assert_eq!(r.key_groups, vec![vec![A2.to_owned(), A1.to_owned()]]);
+        assert_eq!(r.shamir_threshold, None);
+
+        let ft = base.join("sops-main-HEAD/functional-tests-res/functional-tests.sops.yaml");
+        let c = Config::load(&ft).unwrap();
+        assert_eq!(c.rules.len(), 6);
+        let d = ft.parent().unwrap();
+        // pgp-only key groups: groups kept, without age recipients.
+        let r = c
+            .rule_for(&d.join("test_roundtrip_keygroups.yaml"))
+            .unwrap();
+        assert_eq!(r.key_groups, vec![Vec::<String>::new(), Vec::new()]);
+        let r = c.rule_for(&d.join("test_empty_keygroup.yaml")).unwrap();
+        assert_eq!(r.key_groups, vec![Vec::<String>::new()]);
+        let r = c.rule_for(&d.join("test_zero_keygroups.yaml")).unwrap();
+        assert!(r.key_groups.is_empty());
+        // The catch-all pgp rule.
+        let r = c.rule_for(&d.join("anything.json")).unwrap();
+        assert!(r.path_regex.is_none());
+        assert!(r.key_groups.is_empty());
     }
 }

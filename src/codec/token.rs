@@ -40,7 +40,7 @@ impl DataKey {
     /// A fresh random data key.
     pub fn generate() -> DataKey {
         let mut k = Zeroizing::new([0u8; 32]);
-        OsRng.fill_bytes(k.as_mut());
+        OsRng.fill_bytes(&mut k[..]);
         DataKey(k)
     }
 
@@ -54,11 +54,11 @@ impl DataKey {
 
     /// The raw bytes (for wrapping to recipients).
     pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_ref()
+        &self.0[..]
     }
 
     fn cipher(&self) -> Cipher {
-        Cipher::new(self.0.as_ref().into())
+        Cipher::new(aes_gcm::Key::<Cipher>::from_slice(&self.0[..]))
     }
 }
 

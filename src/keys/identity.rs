@@ -1,11 +1,76 @@
-//! Identity discovery and unwrapping. (stub: to be implemented)
+//! Identity discovery (where SOPS looks) and unwrapping of the data key.
+//!
+//! Passphrase-protected sources (an identity file encrypted with `age -p`, armored or
+//! binary, or an encrypted OpenSSH key) are found at discovery but only unlocked when an
+//! `enc` entry could belong to them and no plain identity opened it; the passphrase is asked
+//! for on the terminal, at most once per source, and the unlocked identities are kept.
 
 use super::KeyError;
+use age::armor::ArmoredReader;
+use age::secrecy::SecretString;
+use std::fmt;
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use zeroize::Zeroizing;
+
+/// One parsed identity, usable from any thread.
+type BoxedIdentity = Box<dyn age::Identity + Send + Sync>;
+
+/// Asks for a passphrase with the given prompt; `Err` says why it could not be asked.
+type Prompter = Arc<dyn Fn(&str) -> Result<Zeroizing<String>, String> + Send + Sync>;
+
+/// How many times a wrong passphrase may be typed before giving up on a source.
+const PASSPHRASE_ATTEMPTS: usize = 3;
+
+/// Largest plaintext accepted from an `enc` entry (a data key is 32 bytes, a share 33).
+const MAX_UNWRAPPED: u64 = 4096;
+
+const AGE_BINARY_MAGIC: &[u8] = b"age-encryption.org/";
+const AGE_ARMOR_BEGIN: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
 
 /// All identities found, in SOPS's search order, combined.
 pub struct IdentitySet {
     searched: Vec<String>,
+    identities: Vec<BoxedIdentity>,
+    locked: Vec<Locked>,
+    warnings: Vec<String>,
+    prompter: Prompter,
+}
+
+/// A passphrase-protected source, unlocked on first need.
+struct Locked {
+    source: String,
+    kind: LockedKind,
+    unlocked: OnceLock<Result<Vec<BoxedIdentity>, String>>,
+}
+
+enum LockedKind {
+    /// An age file encrypted with a passphrase, holding an identity file.
+    AgeFile(Zeroizing<Vec<u8>>),
+    /// An encrypted OpenSSH key; `stanza` and `tag` identify the stanzas it can open.
+    Ssh {
+        key: age::ssh::EncryptedKey,
+        stanza: &'static str,
+        tag: String,
+    },
+}
+
+/// What one source yielded.
+enum Parsed {
+    Ready(Vec<BoxedIdentity>),
+    Locked(LockedKind),
+}
+
+impl Parsed {
+    fn describe(&self) -> String {
+        match self {
+            Parsed::Ready(ids) => plural(ids.len(), "identity", "identities"),
+            Parsed::Locked(LockedKind::AgeFile(_)) => "passphrase-protected".to_owned(),
+            Parsed::Locked(LockedKind::Ssh { .. }) => "passphrase-protected ssh key".to_owned(),
+        }
+    }
 }
 
 impl IdentitySet {
@@ -14,7 +79,120 @@ impl IdentitySet {
     /// `~/.config/sops/age/keys.txt`), `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`. Missing sources
     /// are skipped; a source that exists but is broken is an error naming it.
     pub fn discover() -> Result<IdentitySet, KeyError> {
-        todo!()
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
+        IdentitySet::discover_with(&|name| std::env::var(name).ok(), home)
+    }
+
+    /// [`IdentitySet::discover`] with the environment and the home directory given, so that
+    /// tests need not touch the process environment. `env` returns a variable's value.
+    ///
+    /// All sources are combined, in this order: `SOPS_AGE_KEY` (identity lines, `#`
+    /// comments and blank lines allowed), `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD` (run with
+    /// `sh -c`, its stdout read as identities), `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, the default
+    /// keys file (`$XDG_CONFIG_HOME`, else `home/.config`, then `sops/age/keys.txt`), then
+    /// `home/.ssh/id_ed25519` and `home/.ssh/id_rsa`. A variable set to the empty string
+    /// counts as not set. Identity files readable by group or others get one warning line
+    /// on stderr each.
+    pub fn discover_with(
+        env: &dyn Fn(&str) -> Option<String>,
+        home: Option<PathBuf>,
+    ) -> Result<IdentitySet, KeyError> {
+        let mut set = IdentitySet::empty();
+        let home = home.as_deref();
+        let var = |name: &str| env(name).filter(|v| !v.is_empty());
+
+        // SOPS_AGE_KEY
+        const KEY: &str = "SOPS_AGE_KEY";
+        match env(KEY).map(Zeroizing::new) {
+            None => set.searched.push(format!("{KEY} (not set)")),
+            Some(text) => {
+                let parsed = parse_source(text.as_bytes(), KEY)?;
+                set.add(KEY.to_owned(), KEY.to_owned(), parsed);
+            }
+        }
+
+        // SOPS_AGE_KEY_FILE
+        const KEY_FILE: &str = "SOPS_AGE_KEY_FILE";
+        match var(KEY_FILE) {
+            None => set.searched.push(format!("{KEY_FILE} (not set)")),
+            Some(path) => {
+                let label = format!("{KEY_FILE}={path}");
+                set.add_keys_file(Path::new(&path), label, path.clone())?;
+            }
+        }
+
+        // SOPS_AGE_KEY_CMD
+        const KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
+        match var(KEY_CMD) {
+            None => set.searched.push(format!("{KEY_CMD} (not set)")),
+            Some(cmd) => {
+                let out = run_key_cmd(&cmd, KEY_CMD)?;
+                let parsed = parse_source(&out, KEY_CMD)?;
+                set.add(KEY_CMD.to_owned(), KEY_CMD.to_owned(), parsed);
+            }
+        }
+
+        // SOPS_AGE_SSH_PRIVATE_KEY_FILE
+        const SSH_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+        match var(SSH_FILE) {
+            None => set.searched.push(format!("{SSH_FILE} (not set)")),
+            Some(path) => {
+                let label = format!("{SSH_FILE}={path}");
+                set.add_ssh_file(Path::new(&path), label, path.clone(), true)?;
+            }
+        }
+
+        // The default keys file, where os.UserConfigDir puts it on Linux.
+        let config_dir = match var("XDG_CONFIG_HOME") {
+            Some(x) if Path::new(&x).is_absolute() => Some(PathBuf::from(x)),
+            Some(_) => {
+                set.searched
+                    .push("$XDG_CONFIG_HOME is a relative path (ignored, as sops does)".into());
+                None
+            }
+            None => home.map(|h| h.join(".config")),
+        };
+        match config_dir {
+            Some(dir) => {
+                let path = dir.join("sops").join("age").join("keys.txt");
+                let shown = display_path(&path, home);
+                set.add_keys_file(&path, shown.clone(), shown)?;
+            }
+            None => set
+                .searched
+                .push("~/.config/sops/age/keys.txt (no home directory)".into()),
+        }
+
+        // Default ssh keys.
+        for name in ["id_ed25519", "id_rsa"] {
+            match home {
+                Some(h) => {
+                    let path = h.join(".ssh").join(name);
+                    let shown = display_path(&path, Some(h));
+                    set.add_ssh_file(&path, shown.clone(), shown, false)?;
+                }
+                None => set
+                    .searched
+                    .push(format!("~/.ssh/{name} (no home directory)")),
+            }
+        }
+
+        for w in &set.warnings {
+            eprintln!("{w}");
+        }
+        Ok(set)
+    }
+
+    /// Parses identities from text in keys.txt format (`AGE-SECRET-KEY-1…` lines, `#`
+    /// comments, blank lines), or from a passphrase-protected age file (armored text),
+    /// which is unlocked on first need. `source_name` names the source in errors.
+    pub fn from_keys_text(text: &str, source_name: &str) -> Result<IdentitySet, KeyError> {
+        let parsed = parse_source(text.as_bytes(), source_name)?;
+        let mut set = IdentitySet::empty();
+        set.add(source_name.to_owned(), source_name.to_owned(), parsed);
+        Ok(set)
     }
 
     /// Human-readable list of the places looked at (for "no key" errors).
@@ -22,14 +200,501 @@ impl IdentitySet {
         &self.searched
     }
 
-    /// True when no identity at all was found.
+    /// True when no identity at all was found (a passphrase-protected source counts as
+    /// one, even before it is unlocked).
     pub fn is_empty(&self) -> bool {
-        todo!()
+        self.identities.is_empty() && self.locked.is_empty()
     }
 
-    /// Unwraps one armored age file (an `enc:` entry) into the data key.
+    /// Unwraps one armored age file (an `enc` entry) into the data key.
+    ///
+    /// Plain identities are tried first; a passphrase-protected source is unlocked (asking
+    /// for its passphrase) only when none of them fits and the entry could be for it.
+    /// Errors: [`KeyError::NoMatchingIdentity`]; [`KeyError::BadWrappedKey`] for a
+    /// malformed entry; [`KeyError::BadIdentity`] when a source that might fit could not be
+    /// unlocked.
     pub fn unwrap(&self, armored: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        let _ = armored;
-        todo!()
+        // Tolerate indentation, CRLF and surrounding blank lines (as Go's armor reader does).
+        let mut normalized = String::with_capacity(armored.len() + 1);
+        for line in armored.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            normalized.push_str(line);
+            normalized.push('\n');
+        }
+        let armored = normalized.as_str();
+
+        if let Some(key) = try_decrypt(armored, &self.identities)? {
+            return Ok(key);
+        }
+        if self.locked.is_empty() {
+            return Err(KeyError::NoMatchingIdentity);
+        }
+        let stanzas = stanza_heads(armored)?;
+        let mut unlock_error = None;
+        for locked in &self.locked {
+            if !locked.may_open(&stanzas) {
+                continue;
+            }
+            match locked.unlock(&self.prompter) {
+                Ok(ids) => {
+                    if let Some(key) = try_decrypt(armored, ids)? {
+                        return Ok(key);
+                    }
+                }
+                Err(msg) => {
+                    unlock_error.get_or_insert_with(|| KeyError::BadIdentity {
+                        source_name: locked.source.clone(),
+                        msg: msg.clone(),
+                    });
+                }
+            }
+        }
+        Err(unlock_error.unwrap_or(KeyError::NoMatchingIdentity))
+    }
+
+    fn empty() -> IdentitySet {
+        IdentitySet {
+            searched: Vec::new(),
+            identities: Vec::new(),
+            locked: Vec::new(),
+            warnings: Vec::new(),
+            prompter: Arc::new(tty_prompt),
+        }
+    }
+
+    /// Replaces the passphrase prompt (tests: no terminal, or a fixed answer).
+    #[cfg(test)]
+    fn with_prompter(
+        mut self,
+        f: impl Fn(&str) -> Result<Zeroizing<String>, String> + Send + Sync + 'static,
+    ) -> IdentitySet {
+        self.prompter = Arc::new(f);
+        self
+    }
+
+    fn add(&mut self, label: String, source: String, parsed: Parsed) {
+        self.searched
+            .push(format!("{label} ({})", parsed.describe()));
+        match parsed {
+            Parsed::Ready(ids) => self.identities.extend(ids),
+            Parsed::Locked(kind) => self.locked.push(Locked {
+                source,
+                kind,
+                unlocked: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Reads a keys.txt-style file; a missing file is only noted.
+    fn add_keys_file(
+        &mut self,
+        path: &Path,
+        label: String,
+        source: String,
+    ) -> Result<(), KeyError> {
+        let Some((data, mode)) = read_file(path, &source)? else {
+            self.searched.push(format!("{label} (not found)"));
+            return Ok(());
+        };
+        let parsed = parse_source(&data, &source)?;
+        if matches!(parsed, Parsed::Ready(_)) {
+            self.check_mode(&source, mode);
+        }
+        self.add(label, source, parsed);
+        Ok(())
+    }
+
+    /// Reads an OpenSSH private key; a missing file is only noted. At a default location
+    /// (`explicit` false) a key of a kind age cannot use is noted and skipped.
+    fn add_ssh_file(
+        &mut self,
+        path: &Path,
+        label: String,
+        source: String,
+        explicit: bool,
+    ) -> Result<(), KeyError> {
+        let Some((data, mode)) = read_file(path, &source)? else {
+            self.searched.push(format!("{label} (not found)"));
+            return Ok(());
+        };
+        match parse_ssh(&data, &source) {
+            Ok(parsed) => {
+                if matches!(parsed, Parsed::Ready(_)) {
+                    self.check_mode(&source, mode);
+                }
+                self.add(label, source, parsed);
+                Ok(())
+            }
+            Err(SshError::Unsupported(why)) if !explicit => {
+                self.searched.push(format!("{label} (skipped: {why})"));
+                Ok(())
+            }
+            Err(SshError::Unsupported(msg) | SshError::Invalid(msg)) => {
+                Err(KeyError::BadIdentity {
+                    source_name: source,
+                    msg,
+                })
+            }
+        }
+    }
+
+    fn check_mode(&mut self, source: &str, mode: u32) {
+        if mode & 0o077 != 0 {
+            self.warnings.push(format!(
+                "sealed: warning: identity file {source} is readable by others (mode {:04o}); chmod 600 it",
+                mode & 0o7777
+            ));
+        }
     }
 }
+
+impl fmt::Debug for IdentitySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentitySet")
+            .field("identities", &self.identities.len())
+            .field(
+                "locked",
+                &self.locked.iter().map(|l| &l.source).collect::<Vec<_>>(),
+            )
+            .field("searched", &self.searched)
+            .finish()
+    }
+}
+
+impl Locked {
+    /// Whether an entry with these stanzas could be for this source.
+    fn may_open(&self, stanzas: &[(String, String)]) -> bool {
+        match &self.kind {
+            // Identity files hold X25519 identities (plugins are not supported).
+            LockedKind::AgeFile(_) => stanzas.iter().any(|(t, _)| t == "X25519"),
+            LockedKind::Ssh { stanza, tag, .. } => {
+                stanzas.iter().any(|(t, a)| t == stanza && a == tag)
+            }
+        }
+    }
+
+    /// The identities behind the passphrase; asks for it on the first call only.
+    fn unlock(&self, prompter: &Prompter) -> Result<&[BoxedIdentity], String> {
+        let result = self.unlocked.get_or_init(|| {
+            let prompt = format!("Passphrase for {}: ", self.source);
+            for attempt in 1..=PASSPHRASE_ATTEMPTS {
+                let passphrase = (prompter.as_ref())(&prompt)
+                    .map_err(|why| format!("passphrase-protected, and {why}"))?;
+                if passphrase.is_empty() {
+                    return Err("passphrase-protected, and no passphrase was given".to_owned());
+                }
+                match self.try_passphrase(&passphrase)? {
+                    Some(ids) => return Ok(ids),
+                    None if attempt < PASSPHRASE_ATTEMPTS => {
+                        eprintln!("sealed: wrong passphrase for {}, try again", self.source);
+                    }
+                    None => {}
+                }
+            }
+            Err(format!("wrong passphrase ({PASSPHRASE_ATTEMPTS} attempts)"))
+        });
+        result.as_deref().map_err(Clone::clone)
+    }
+
+    /// `Ok(None)` for a wrong passphrase.
+    fn try_passphrase(&self, passphrase: &str) -> Result<Option<Vec<BoxedIdentity>>, String> {
+        let secret = SecretString::from(passphrase.to_owned());
+        match &self.kind {
+            LockedKind::AgeFile(data) => {
+                let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(&data[..]))
+                    .map_err(|e| format!("cannot read the encrypted identity file: {e}"))?;
+                let identity = age::scrypt::Identity::new(secret);
+                let mut reader = match decryptor.decrypt(std::iter::once(&identity as _)) {
+                    Ok(r) => r,
+                    Err(age::DecryptError::DecryptionFailed)
+                    | Err(age::DecryptError::KeyDecryptionFailed) => return Ok(None),
+                    Err(e) => return Err(format!("cannot decrypt the identity file: {e}")),
+                };
+                let mut plain = Zeroizing::new(Vec::with_capacity(4096));
+                reader
+                    .read_to_end(&mut plain)
+                    .map_err(|e| format!("cannot decrypt the identity file: {e}"))?;
+                match parse_source(&plain, &self.source) {
+                    Ok(Parsed::Ready(ids)) => Ok(Some(ids)),
+                    Ok(Parsed::Locked(_)) => {
+                        Err("holds another encrypted file instead of identities".to_owned())
+                    }
+                    Err(e) => Err(format!("decrypted, but {}", inner_msg(e))),
+                }
+            }
+            LockedKind::Ssh { key, .. } => match key.decrypt(secret) {
+                Ok(k) => Ok(Some(vec![
+                    Box::new(age::ssh::Identity::Unencrypted(k)) as BoxedIdentity
+                ])),
+                Err(_) => Ok(None),
+            },
+        }
+    }
+}
+
+/// Parses one source that is either identity lines or a passphrase-protected age file.
+fn parse_source(data: &[u8], source: &str) -> Result<Parsed, KeyError> {
+    let bad = |msg: String| KeyError::BadIdentity {
+        source_name: source.to_owned(),
+        msg,
+    };
+    let start = data
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(data.len());
+    let head = &data[start..];
+    if head.starts_with(AGE_BINARY_MAGIC) || head.starts_with(AGE_ARMOR_BEGIN) {
+        let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(head)).map_err(|e| {
+            bad(format!(
+                "looks like an age-encrypted file but cannot be read: {e}"
+            ))
+        })?;
+        if !decryptor.is_scrypt() {
+            return Err(bad(
+                "is an age-encrypted file that is not passphrase-protected; \
+                 only passphrase-protected identity files (age -p) are supported"
+                    .to_owned(),
+            ));
+        }
+        return Ok(Parsed::Locked(LockedKind::AgeFile(Zeroizing::new(
+            head.to_vec(),
+        ))));
+    }
+
+    let text = std::str::from_utf8(data).map_err(|_| bad("is not valid UTF-8 text".to_owned()))?;
+    if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----")
+        || text.contains("-----BEGIN RSA PRIVATE KEY-----")
+    {
+        return Err(bad("is an SSH private key, not an age identity \
+             (point SOPS_AGE_SSH_PRIVATE_KEY_FILE at it instead)"
+            .to_owned()));
+    }
+    // Trim every line (keys pasted with indentation into CI variables).
+    let mut cleaned = Zeroizing::new(String::with_capacity(text.len()));
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with("AGE-PLUGIN-") {
+            return Err(bad(format!(
+                "line {}: age plugin identities are not supported",
+                n + 1
+            )));
+        }
+        cleaned.push_str(line);
+        cleaned.push('\n');
+    }
+    let file = age::IdentityFile::from_buffer(cleaned.as_bytes()).map_err(|e| {
+        // age's message names the line number, never its content.
+        let msg = e.to_string();
+        let msg = msg
+            .strip_prefix("identity file contains ")
+            .map(|rest| format!("contains {rest}"))
+            .unwrap_or(msg);
+        bad(msg)
+    })?;
+    let ids = file.into_identities().map_err(|e| bad(e.to_string()))?;
+    Ok(Parsed::Ready(ids))
+}
+
+enum SshError {
+    /// A key age recognises but cannot use.
+    Unsupported(String),
+    /// Not an SSH private key at all.
+    Invalid(String),
+}
+
+fn parse_ssh(data: &[u8], source: &str) -> Result<Parsed, SshError> {
+    use age::ssh::{Identity, UnsupportedKey};
+    let identity = Identity::from_buffer(data, Some(source.to_owned()))
+        .map_err(|_| SshError::Invalid("is not an SSH private key age can read".to_owned()))?;
+    match identity {
+        Identity::Unencrypted(_) => Ok(Parsed::Ready(vec![Box::new(identity)])),
+        Identity::Encrypted(key) => {
+            let public = age::ssh::Recipient::try_from(Identity::Encrypted(key.clone()))
+                .map_err(|_| SshError::Unsupported("unsupported SSH key type".to_owned()))?;
+            let (stanza, tag) = ssh_stanza_tag(&public)
+                .ok_or_else(|| SshError::Invalid("malformed SSH public key".to_owned()))?;
+            Ok(Parsed::Locked(LockedKind::Ssh { key, stanza, tag }))
+        }
+        Identity::Unsupported(u) => Err(SshError::Unsupported(match u {
+            UnsupportedKey::EncryptedPem => {
+                "encrypted PEM key (convert it with `ssh-keygen -p -o`)".to_owned()
+            }
+            UnsupportedKey::EncryptedSsh(cipher) => {
+                format!("SSH key encrypted with unsupported cipher {cipher}")
+            }
+            UnsupportedKey::Hardware(t) => format!("hardware-backed SSH key ({t})"),
+            UnsupportedKey::Type(t) => format!("unsupported SSH key type {t}"),
+        })),
+    }
+}
+
+/// The stanza type and tag (base64 of the first 4 bytes of SHA-256 of the public key blob)
+/// that age writes for this ssh recipient.
+fn ssh_stanza_tag(public: &age::ssh::Recipient) -> Option<(&'static str, String)> {
+    use base64::Engine;
+    use sha2::Digest;
+    let text = public.to_string();
+    let (kind, blob) = text.split_once(' ')?;
+    let stanza = match kind {
+        "ssh-ed25519" => "ssh-ed25519",
+        "ssh-rsa" => "ssh-rsa",
+        _ => return None,
+    };
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .ok()?;
+    let digest = sha2::Sha256::digest(&blob);
+    let tag = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&digest[..4]);
+    Some((stanza, tag))
+}
+
+/// A whole identity file and its permission bits.
+type FileData = (Zeroizing<Vec<u8>>, u32);
+
+/// Reads a whole identity file with its permission bits; `None` when it does not exist.
+fn read_file(path: &Path, source: &str) -> Result<Option<FileData>, KeyError> {
+    let bad = |e: io::Error| KeyError::BadIdentity {
+        source_name: source.to_owned(),
+        msg: format!("cannot read: {e}"),
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(bad(e)),
+    };
+    let meta = file.metadata().map_err(bad)?;
+    if meta.is_dir() {
+        return Err(KeyError::BadIdentity {
+            source_name: source.to_owned(),
+            msg: "is a directory".to_owned(),
+        });
+    }
+    let len = usize::try_from(meta.len())
+        .unwrap_or(usize::MAX)
+        .min(1 << 24);
+    let mut data = Zeroizing::new(Vec::with_capacity(len + 1));
+    file.read_to_end(&mut data).map_err(bad)?;
+    Ok(Some((data, meta.permissions().mode())))
+}
+
+/// Runs `SOPS_AGE_KEY_CMD` with `sh -c`; its stdout holds the identities, its stderr goes
+/// to ours.
+fn run_key_cmd(cmd: &str, source: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    use std::process::{Command, Stdio};
+    let bad = |msg: String| KeyError::BadIdentity {
+        source_name: source.to_owned(),
+        msg,
+    };
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        // Like sops (Go's exec `Output`): no stdin, which may hold the document.
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .output()
+        .map_err(|e| bad(format!("cannot run the command: {e}")))?;
+    let stdout = Zeroizing::new(out.stdout);
+    if !out.status.success() {
+        return Err(bad(format!("the command failed ({})", out.status)));
+    }
+    Ok(stdout)
+}
+
+/// Decrypts with the given identities; `Ok(None)` when none of them fits.
+fn try_decrypt(
+    armored: &str,
+    identities: &[BoxedIdentity],
+) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
+    if identities.is_empty() {
+        // Still validate the entry, so a malformed one is reported as such.
+        stanza_heads(armored)?;
+        return Ok(None);
+    }
+    let bad = |e: &dyn fmt::Display| KeyError::BadWrappedKey(e.to_string());
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(armored.as_bytes()))
+        .map_err(|e| bad(&e))?;
+    let reader = match decryptor.decrypt(identities.iter().map(|i| i.as_ref() as _)) {
+        Ok(r) => r,
+        Err(age::DecryptError::NoMatchingKeys) => return Ok(None),
+        Err(e) => return Err(bad(&e)),
+    };
+    let mut out = Zeroizing::new(Vec::with_capacity(MAX_UNWRAPPED as usize + 1));
+    reader
+        .take(MAX_UNWRAPPED + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| bad(&e))?;
+    if out.len() as u64 > MAX_UNWRAPPED {
+        return Err(KeyError::BadWrappedKey(
+            "the wrapped content is far too long for a data key".to_owned(),
+        ));
+    }
+    Ok(Some(out))
+}
+
+/// The `(type, first argument)` of each recipient stanza in the entry's header.
+fn stanza_heads(armored: &str) -> Result<Vec<(String, String)>, KeyError> {
+    let bad = |e: &dyn fmt::Display| KeyError::BadWrappedKey(e.to_string());
+    let mut raw = Vec::new();
+    ArmoredReader::new(armored.as_bytes())
+        .take(1 << 20)
+        .read_to_end(&mut raw)
+        .map_err(|e| bad(&e))?;
+    if !raw.starts_with(b"age-encryption.org/v1\n") {
+        return Err(bad(&"not an age file"));
+    }
+    let mut heads = Vec::new();
+    for line in raw.split(|&b| b == b'\n').skip(1) {
+        if line.starts_with(b"---") {
+            return Ok(heads);
+        }
+        if let Some(rest) = line.strip_prefix(b"-> ") {
+            let rest = String::from_utf8_lossy(rest);
+            let mut parts = rest.split(' ');
+            let kind = parts.next().unwrap_or_default().to_owned();
+            let arg = parts.next().unwrap_or_default().to_owned();
+            heads.push((kind, arg));
+        }
+    }
+    Err(bad(&"the age header is incomplete"))
+}
+
+/// Asks on the terminal (`/dev/tty`), never on stdin/stdout.
+fn tty_prompt(prompt: &str) -> Result<Zeroizing<String>, String> {
+    if std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_err()
+    {
+        return Err("there is no terminal to ask for the passphrase on".to_owned());
+    }
+    rpassword::prompt_password(prompt)
+        .map(Zeroizing::new)
+        .map_err(|e| format!("the passphrase could not be read: {e}"))
+}
+
+/// `~/…` for paths under the home directory.
+fn display_path(path: &Path, home: Option<&Path>) -> String {
+    match home.and_then(|h| path.strip_prefix(h).ok()) {
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+fn inner_msg(e: KeyError) -> String {
+    match e {
+        KeyError::BadIdentity { msg, .. } => msg,
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

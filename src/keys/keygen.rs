@@ -1,9 +1,14 @@
-//! `sealed keygen`. (stub: to be implemented)
+//! `sealed keygen`: a new X25519 identity in `age-keygen`'s file format.
 
 use super::KeyError;
+use age::secrecy::ExposeSecret;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
+use zeroize::Zeroizing;
 
 /// A freshly generated identity.
+#[derive(Debug, Clone)]
 pub struct GeneratedKey {
     /// The public key (`age1…`).
     pub public: String,
@@ -13,6 +18,133 @@ pub struct GeneratedKey {
 /// `# created:` and `# public key:` comment lines) to `out` with mode 0600 (parent
 /// directories created), refusing to overwrite an existing file; to stdout when `out` is None.
 pub fn generate(out: Option<&Path>) -> Result<GeneratedKey, KeyError> {
-    let _ = out;
-    todo!()
+    let identity = age::x25519::Identity::generate();
+    let public = identity.to_public().to_string();
+    let content = key_file_text(&identity, &public, std::time::SystemTime::now());
+    match out {
+        Some(path) => write_new_file(path, content.as_bytes())?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(content.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(|e| KeyError::Io(format!("cannot write the key to stdout: {e}")))?;
+        }
+    }
+    Ok(GeneratedKey { public })
+}
+
+/// The three lines `age-keygen` writes.
+fn key_file_text(
+    identity: &age::x25519::Identity,
+    public: &str,
+    now: std::time::SystemTime,
+) -> Zeroizing<String> {
+    let secret = identity.to_string();
+    let mut text = Zeroizing::new(String::with_capacity(256));
+    text.push_str("# created: ");
+    text.push_str(&humantime::format_rfc3339_seconds(now).to_string());
+    text.push_str("\n# public key: ");
+    text.push_str(public);
+    text.push('\n');
+    text.push_str(secret.expose_secret());
+    text.push('\n');
+    text
+}
+
+/// Creates `path` (mode 0600 from the start, never replacing a file) with `content`;
+/// missing parent directories are created with mode 0700.
+fn write_new_file(path: &Path, content: &[u8]) -> Result<(), KeyError> {
+    let shown = path.display();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| {
+                KeyError::Io(format!(
+                    "{}: cannot create directory: {e}",
+                    parent.display()
+                ))
+            })?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                KeyError::Io(format!("{shown}: already exists; refusing to overwrite it"))
+            }
+            _ => KeyError::Io(format!("{shown}: cannot create: {e}")),
+        })?;
+    if let Err(e) = file.write_all(content).and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(KeyError::Io(format!("{shown}: cannot write: {e}")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{IdentitySet, Recipient, wrap_data_key};
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn writes_age_keygen_format_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/sub/keys.txt");
+        let key = generate(Some(&path)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let re = regex::Regex::new(
+            r"\A# created: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n# public key: (age1[0-9a-z]{58})\nAGE-SECRET-KEY-1[0-9A-Z]{58}\n\z",
+        )
+        .unwrap();
+        let caps = re.captures(&text).expect("age-keygen format");
+        assert_eq!(&caps[1], key.public);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let dmode = std::fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(dmode & 0o777, 0o700);
+
+        // The secret line belongs to the public key.
+        let ids = IdentitySet::from_keys_text(&text, "generated").unwrap();
+        let enc = wrap_data_key(&[1; 32], &Recipient::parse(&key.public).unwrap()).unwrap();
+        assert_eq!(&ids.unwrap(&enc).unwrap()[..], &[1; 32]);
+    }
+
+    #[test]
+    fn refuses_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.txt");
+        std::fs::write(&path, "keep me\n").unwrap();
+        let err = generate(Some(&path)).unwrap_err();
+        assert!(matches!(err, KeyError::Io(_)));
+        assert!(err.to_string().contains("keys.txt"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me\n");
+    }
+
+    #[test]
+    fn age_keygen_agrees_on_the_public_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.txt");
+        let key = generate(Some(&path)).unwrap();
+        match std::process::Command::new("age-keygen")
+            .arg("-y")
+            .arg(&path)
+            .output()
+        {
+            Ok(out) => {
+                assert!(out.status.success());
+                assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), key.public);
+            }
+            Err(_) => eprintln!("skipping: `age-keygen` is not on PATH"),
+        }
+    }
 }

@@ -5,7 +5,8 @@
 //! INTERFACE CONTRACT (used by the engine and commands; keep these signatures):
 //! - [`Recipient::parse`], [`Recipient::text`], [`wrap_data_key`]
 //! - [`IdentitySet::discover`], [`IdentitySet::unwrap`], [`IdentitySet::searched`],
-//!   [`IdentitySet::is_empty`]
+//!   [`IdentitySet::is_empty`]; [`IdentitySet::discover_with`] (injected environment) and
+//!   [`IdentitySet::from_keys_text`] for tests and explicit keys
 //! - [`generate`] for `sealed keygen`.
 
 mod identity;
@@ -33,6 +34,9 @@ pub enum KeyError {
     /// Wrapping the data key failed.
     #[error("cannot wrap the data key: {0}")]
     Wrap(String),
+    /// An `enc` entry is not a readable age file (malformed armor or header, tampered).
+    #[error("the wrapped data key (enc) is not a valid age file: {0}")]
+    BadWrappedKey(String),
     /// No identity could unwrap the data key.
     #[error("no identity could unwrap the data key")]
     NoMatchingIdentity,
