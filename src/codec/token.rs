@@ -76,7 +76,7 @@ pub fn is_token(s: &str) -> bool {
 impl Token {
     /// Parses a token. Trailing line breaks (a YAML block scalar's) are ignored.
     pub fn parse(s: &str) -> Result<Token, CodecError> {
-        let s = s.trim_end_matches(['\n', '\r']);
+        let s = s.trim_end();
         let body = s
             .strip_prefix(PREFIX)
             .and_then(|b| b.strip_suffix(']'))

@@ -167,28 +167,53 @@ fn scalar_info(
 ) -> Result<ScalarInfo, SyntaxError> {
     match style {
         ScalarStyle::Literal | ScalarStyle::Folded => {
-            // The event starts at the content; the header is on the last non-blank line above.
-            let mut ls = line_start(src, start);
-            let header_line = loop {
-                if ls == 0 {
-                    return Err(SyntaxError::new(start, "block scalar without a header"));
-                }
-                let prev = line_start(src, ls - 1);
-                if !src[prev..ls].trim().is_empty() {
-                    break prev;
-                }
-                ls = prev;
+            let has_props = matches!(src.as_bytes().get(start), Some(b'!' | b'&'));
+            let (indicator_at, header_line) = if has_props {
+                // The event starts at the properties; the header indicator follows them.
+                let (_, at) = skip_properties(src, start, src.len());
+                (at, line_start(src, at))
+            } else {
+                // The event starts at the content; the header is on the last non-blank line above.
+                let mut ls = line_start(src, start);
+                let header_line = loop {
+                    if ls == 0 {
+                        return Err(SyntaxError::new(start, "block scalar without a header"));
+                    }
+                    let prev = line_start(src, ls - 1);
+                    if !src[prev..ls].trim().is_empty() {
+                        break prev;
+                    }
+                    ls = prev;
+                };
+                let header_end = line_end(src, header_line);
+                let m = BLOCK_HEADER
+                    .find(&src[header_line..header_end])
+                    .ok_or_else(|| SyntaxError::new(header_line, "block scalar header not recognised"))?;
+                (header_line + m.start(), header_line)
             };
-            let header_end = line_end(src, header_line);
-            let line = &src[header_line..header_end];
+            let header_end = line_end(src, indicator_at);
             let m = BLOCK_HEADER
-                .captures(line)
-                .ok_or_else(|| SyntaxError::new(header_line, "block scalar header not recognised"))?;
-            let indicator_at = header_line + m.get(1).map_or(0, |g| g.start());
-            let (tag, _) = skip_properties(src, line_start(src, indicator_at), indicator_at);
-            let _ = tag;
+                .captures(&src[indicator_at..header_end])
+                .filter(|m| m.get(0).is_some_and(|g| g.start() == 0))
+                .ok_or_else(|| SyntaxError::new(indicator_at, "block scalar header not recognised"))?;
+            let _ = header_line;
             let chomp = m.get(2).and_then(|g| g.as_str().chars().find(|c| *c == '+' || *c == '-'));
-            let content_start = next_line(src, header_line);
+            let content_start = next_line(src, indicator_at);
+            let content_col = if has_props {
+                let mut at = content_start;
+                loop {
+                    if at >= src.len() {
+                        break 0;
+                    }
+                    let le = line_end(src, at);
+                    if !src[at..le].trim().is_empty() {
+                        break leading_spaces(&src[at..le]);
+                    }
+                    at = next_line(src, at);
+                }
+            } else {
+                content_col
+            };
             // Content lines: blank, or indented at least `content_col`.
             let mut at = content_start;
             let mut last_end = None;
@@ -224,6 +249,12 @@ fn scalar_info(
         }
         _ => {
             let (tag, value_start) = skip_properties(src, start, src.len());
+            // A standard tag other than `!!str` must not stay on a token (`!!int ENC[...]`
+            // is not an int); it is replaced along with the value and its spelling kept.
+            let tag = tag.filter(|&t| {
+                let name = &src[t..src[t..].find([' ', '\t', '\n', '\r']).map_or(src.len(), |i| t + i)];
+                name.starts_with("!!") && name != "!!str"
+            });
             let b = src.as_bytes();
             let (value_end, style) = match style {
                 ScalarStyle::DoubleQuoted | ScalarStyle::SingleQuoted => {
@@ -236,7 +267,13 @@ fn scalar_info(
                     let st = if q == b'"' { Style::DoubleQuoted } else { Style::SingleQuoted };
                     (e, st)
                 }
-                _ => (end.max(value_start), Style::Plain),
+                _ => {
+                    let mut e = end.max(value_start);
+                    while e > value_start && matches!(b[e - 1], b' ' | b'\t' | b'\r' | b'\n') {
+                        e -= 1;
+                    }
+                    (e, Style::Plain)
+                }
             };
             Ok(ScalarInfo {
                 node_start: start,
@@ -426,11 +463,26 @@ impl Walk<'_> {
             _ if self.skip.is_some() => self.skip_event(ev, start, end, info),
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 self.flush_comments(start);
-                self.open(matches!(ev, Event::MappingStart(..)), start, end, col)?;
+                let is_map = matches!(ev, Event::MappingStart(..));
+                // A block mapping's column is its first key's (the event may sit on a
+                // `--- !!tag` line or after `- `).
+                let col = match rest.first() {
+                    Some((Event::Scalar(..) | Event::Alias(_) | Event::MappingStart(..) | Event::SequenceStart(..), sp))
+                        if is_map =>
+                    {
+                        let at = offs.byte(sp.start.index());
+                        let ls = line_start(self.src, at);
+                        let before = self.src[ls..at].trim_end_matches([' ', '\t']);
+                        let key_at = if before.ends_with('?') { ls + before.len() - 1 } else { at };
+                        self.src[ls..key_at].chars().count()
+                    }
+                    _ => col,
+                };
+                self.open(is_map, start, end, col)?;
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 let frame = self.stack.pop();
-                let close_end = if frame.as_ref().is_some_and(|f| f.flow) { end } else { start };
+                let close_end = if frame.as_ref().is_some_and(|f| f.flow) { start + 1 } else { start };
                 if frame.as_ref().is_some_and(|f| !f.flow) {
                     // Block collection: flush comments only when the next token comes.
                 } else {
@@ -493,7 +545,8 @@ impl Walk<'_> {
     }
 
     fn open(&mut self, is_map: bool, start: usize, end: usize, col: usize) -> Result<(), SyntaxError> {
-        let flow = end > start && matches!(self.src.as_bytes()[start], b'{' | b'[');
+        let (_, at) = skip_properties(self.src, start, end.max(start));
+        let flow = at < end && matches!(self.src.as_bytes()[at], b'{' | b'[');
         if self.stack.is_empty() {
             if !is_map {
                 return Err(SyntaxError::new(start, "the top level of the document must be a mapping"));
@@ -572,7 +625,16 @@ impl Walk<'_> {
             };
             self.items().push(Item::Leaf(leaf));
         }
-        self.value_done(info.occupied.end);
+        let mut end = info.occupied.end;
+        if value.is_empty() && style == ScalarStyle::Plain && info.span.is_empty() {
+            // An implicit null: the entry ends after its `:`.
+            let rest = &self.src[end..];
+            let trimmed = rest.trim_start_matches([' ', '\t']);
+            if trimmed.starts_with(':') {
+                end += rest.len() - trimmed.len() + 1;
+            }
+        }
+        self.value_done(end);
         Ok(())
     }
 
@@ -598,7 +660,7 @@ impl Walk<'_> {
             Event::MappingEnd | Event::SequenceEnd => {
                 skip.depth -= 1;
                 if end > start && matches!(self.src.as_bytes()[start], b'}' | b']') {
-                    skip.end = skip.end.max(end);
+                    skip.end = skip.end.max(start + 1);
                 }
             }
             Event::Scalar(..) => {
