@@ -582,6 +582,14 @@ impl<'a> Sealed<'a> {
         };
         let token = Token::parse(token_text).map_err(err)?;
         let plain = token.open(key, &path()).map_err(err)?;
+        if token.kind == "comment" {
+            // A comment SOPS stored as a sequence item: not a value, not in the MAC.
+            let text = String::from_utf8(plain.to_vec()).map_err(|_| err(CodecError::BadType("comment".into())))?;
+            return Ok(Some(Splice {
+                range: self.format.comment_item_span(self.src, leaf),
+                text: Zeroizing::new(format!("#{text}")),
+            }));
+        }
         let value = value::decode(&plain, &token.kind).map_err(err)?;
         if let Some((bytes, _)) = value::encode(&value) {
             mac.add(&bytes, true);

@@ -252,6 +252,14 @@ pub trait Format: Sync {
     /// member text starting with its own line break and indentation (or none for a
     /// single-line document), e.g. `\n\t"sops": {...}`.
     fn metadata_text(&self, meta: &serde_json::Value, outline: &Outline, doc: &Document) -> String;
+
+    /// SOPS writes comments that sit inside a YAML sequence as sequence items holding a
+    /// `type:comment` token. The range to replace with `#comment` when decrypting such an
+    /// item (by default the value itself).
+    fn comment_item_span(&self, src: &str, leaf: &Leaf) -> Range<usize> {
+        let _ = src;
+        leaf.span.clone()
+    }
 }
 
 /// Detects the line break of a file: CRLF if the first line break is CRLF.

@@ -46,6 +46,15 @@ impl Format for Yaml {
         emit::render(style, in_flow, value)
     }
 
+    fn comment_item_span(&self, src: &str, leaf: &Leaf) -> Range<usize> {
+        let ls = line_start(src, leaf.span.start);
+        let before = &src[ls..leaf.span.start];
+        match before.trim_start_matches(' ').strip_prefix('-') {
+            Some(rest) if rest.trim().is_empty() => ls + before.find('-').unwrap_or(0)..leaf.span.end,
+            _ => leaf.span.clone(),
+        }
+    }
+
     fn metadata_text(&self, meta: &serde_json::Value, outline: &Outline, doc: &Document) -> String {
         match doc.insertion {
             Insertion::Block { .. } => emit::metadata_block(meta, &doc.member_indent, outline.eol),
@@ -404,6 +413,7 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
         docs: Vec::new(),
         doc: None,
         sops_key_start: 0,
+        last_token_end: 0,
     };
     for (i, (ev, span)) in events.iter().enumerate() {
         let start = offs.byte(span.start.index());
@@ -428,6 +438,8 @@ struct Walk<'s> {
     doc: Option<DocState>,
     /// Start of the latest top-level key (where a `sops` entry begins).
     sops_key_start: usize,
+    /// End of the latest scalar, alias or collection.
+    last_token_end: usize,
 }
 
 impl Walk<'_> {
@@ -462,7 +474,7 @@ impl Walk<'_> {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
             _ if self.skip.is_some() => self.skip_event(ev, start, end, info),
             Event::MappingStart(..) | Event::SequenceStart(..) => {
-                self.flush_comments(start);
+                self.flush_comments_on_line_of(self.last_token_end, start);
                 let is_map = matches!(ev, Event::MappingStart(..));
                 // A block mapping's column is its first key's (the event may sit on a
                 // `--- !!tag` line or after `- `).
@@ -478,9 +490,23 @@ impl Walk<'_> {
                     }
                     _ => col,
                 };
+                let (_, at) = skip_properties(self.src, start, end.max(start));
+                let flow = at < end && matches!(self.src.as_bytes()[at], b'{' | b'[');
+                if flow {
+                    self.flush_comments(start);
+                }
+                // Comments on the parent key's line (flushed above) belong to the parent;
+                // the ones between that line and the first entry to the new collection.
                 self.open(is_map, start, end, col)?;
+                self.flush_comments(start);
             }
             Event::MappingEnd | Event::SequenceEnd => {
+                if self.stack.last().is_some_and(|f| !f.flow) {
+                    // A comment indented deeper than the next token is a foot comment of
+                    // the collection that ends here (as yaml.v3 attaches it).
+                    let next_col = self.src[line_start(self.src, start)..start].chars().count();
+                    self.flush_comments_deeper_than(next_col, start);
+                }
                 let frame = self.stack.pop();
                 let close_end = if frame.as_ref().is_some_and(|f| f.flow) { start + 1 } else { start };
                 if frame.as_ref().is_some_and(|f| !f.flow) {
@@ -606,6 +632,7 @@ impl Walk<'_> {
                 self.sops_key_start = info.node_start;
             }
             self.set_key(value.to_string(), info.node_start);
+            self.last_token_end = info.occupied.end;
             return Ok(());
         }
         let typed = match (tag, style) {
@@ -640,6 +667,7 @@ impl Walk<'_> {
 
     /// A value (scalar, alias or collection) of the current frame has ended at `end`.
     fn value_done(&mut self, end: usize) {
+        self.last_token_end = end;
         let depth = self.depth();
         let Some(frame) = self.stack.last_mut() else { return };
         if let Kind::Map { key } = &mut frame.kind {
@@ -727,7 +755,30 @@ impl Walk<'_> {
         }
     }
 
+    /// Flushes the comments before `before` that sit on the line where `at` is.
+    fn flush_comments_on_line_of(&mut self, at: usize, before: usize) {
+        let line_end = line_end(self.src, at.min(self.src.len()));
+        self.flush_comments(before.min(line_end.max(at)));
+    }
+
+    /// Flushes consecutive comments before `before` whose column is greater than `col`.
+    fn flush_comments_deeper_than(&mut self, col: usize, before: usize) {
+        while let Some((hash, _)) = self.comments.get(self.next_comment) {
+            let hash = *hash;
+            if hash >= before || self.src[line_start(self.src, hash)..hash].chars().count() <= col {
+                break;
+            }
+            self.flush_comments_into(hash + 1, self.stack.len().checked_sub(1));
+        }
+    }
+
     fn flush_comments(&mut self, before: usize) {
+        self.flush_comments_into(before, None);
+    }
+
+    /// Flushes comments before `before` into frame `force` (or the innermost frame whose
+    /// column the comment does not precede).
+    fn flush_comments_into(&mut self, before: usize, force: Option<usize>) {
         while self.next_comment < self.comments.len() && self.comments[self.next_comment].0 < before {
             let (hash, span) = self.comments[self.next_comment].clone();
             self.next_comment += 1;
@@ -735,11 +786,12 @@ impl Walk<'_> {
                 continue;
             }
             let col = self.src[line_start(self.src, hash)..hash].chars().count();
-            let idx = self
-                .stack
-                .iter()
-                .rposition(|f| f.flow || col >= f.column)
-                .unwrap_or(0);
+            let idx = force.unwrap_or_else(|| {
+                self.stack
+                    .iter()
+                    .rposition(|f| f.flow || col >= f.column)
+                    .unwrap_or(0)
+            });
             let path = self.stack.get(idx).map(|f| f.path.clone()).unwrap_or_default();
             self.items().push(Item::Comment(Comment { path, span, depth: idx }));
         }
