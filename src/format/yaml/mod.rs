@@ -101,8 +101,6 @@ struct ScalarInfo {
     /// Everything that belongs to the scalar (header and content for block scalars).
     occupied: Range<usize>,
     style: Style,
-    /// Block scalar without any non-blank content line: never encrypted.
-    hollow: bool,
 }
 
 static BLOCK_HEADER: LazyLock<Regex> =
@@ -110,6 +108,11 @@ static BLOCK_HEADER: LazyLock<Regex> =
 
 fn line_start(src: &str, at: usize) -> usize {
     src[..at].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// Column (in characters, a BOM not counted) of `at` on the line starting at `ls`.
+fn column_of(src: &str, ls: usize, at: usize) -> usize {
+    src[ls..at].chars().filter(|&c| c != '\u{feff}').count()
 }
 
 fn line_end(src: &str, at: usize) -> usize {
@@ -176,7 +179,7 @@ fn scalar_info(
 ) -> Result<ScalarInfo, SyntaxError> {
     match style {
         ScalarStyle::Literal | ScalarStyle::Folded => {
-            let has_props = matches!(src.as_bytes().get(start), Some(b'!' | b'&'));
+            let has_props = matches!(src.as_bytes().get(start), Some(b'!' | b'&' | b'|' | b'>'));
             let (indicator_at, header_line) = if has_props {
                 // The event starts at the properties; the header indicator follows them.
                 let (_, at) = skip_properties(src, start, src.len());
@@ -239,9 +242,16 @@ fn scalar_info(
                 last_end = Some(le);
                 at = next_line(src, at);
             }
-            let (span_end, hollow) = match last_end {
-                Some(e) => (e, false),
-                None => (content_start, true),
+            let Some(span_end) = last_end else {
+                // No content line: the value is empty or only line breaks. The header
+                // indicator itself is replaced by a plain token (its spelling is kept).
+                let indicator_end = indicator_at + m.get(2).map_or(1, |g| g.end());
+                return Ok(ScalarInfo {
+                    node_start: indicator_at,
+                    span: indicator_at..indicator_end,
+                    occupied: indicator_at..header_end,
+                    style: Style::Plain,
+                });
             };
             Ok(ScalarInfo {
                 node_start: indicator_at,
@@ -253,7 +263,6 @@ fn scalar_info(
                     chomp,
                     eol,
                 },
-                hollow,
             })
         }
         _ => {
@@ -289,7 +298,6 @@ fn scalar_info(
                 span: tag.unwrap_or(value_start)..value_end,
                 occupied: start..value_end,
                 style,
-                hollow: false,
             })
         }
     }
@@ -486,7 +494,7 @@ impl Walk<'_> {
                         let ls = line_start(self.src, at);
                         let before = self.src[ls..at].trim_end_matches([' ', '\t']);
                         let key_at = if before.ends_with('?') { ls + before.len() - 1 } else { at };
-                        self.src[ls..key_at].chars().count()
+                        column_of(self.src, ls, key_at)
                     }
                     _ => col,
                 };
@@ -504,7 +512,7 @@ impl Walk<'_> {
                 if self.stack.last().is_some_and(|f| !f.flow) {
                     // A comment indented deeper than the next token is a foot comment of
                     // the collection that ends here (as yaml.v3 attaches it).
-                    let next_col = self.src[line_start(self.src, start)..start].chars().count();
+                    let next_col = column_of(self.src, line_start(self.src, start), start);
                     self.flush_comments_deeper_than(next_col, start);
                 }
                 let frame = self.stack.pop();
@@ -605,7 +613,7 @@ impl Walk<'_> {
         } else {
             // Block sequence: the column of its `-`.
             let ls = line_start(self.src, start);
-            self.src[ls..start].rfind('-').map_or(col, |i| self.src[ls..ls + i].chars().count())
+            self.src[ls..start].rfind('-').map_or(col, |i| column_of(self.src, ls, ls + i))
         };
         let path = self.value_path();
         self.stack.push(Frame {
@@ -641,17 +649,15 @@ impl Walk<'_> {
             (None, ScalarStyle::Plain) => resolve::plain(value),
             (None, _) => Scalar::Str(value.to_string()),
         };
-        if !info.hollow {
-            let leaf = Leaf {
-                path: self.value_path(),
-                span: info.span.clone(),
-                value: typed,
-                style: info.style.clone(),
-                in_flow: self.in_flow(),
-                depth: self.depth(),
-            };
-            self.items().push(Item::Leaf(leaf));
-        }
+        let leaf = Leaf {
+            path: self.value_path(),
+            span: info.span.clone(),
+            value: typed,
+            style: info.style.clone(),
+            in_flow: self.in_flow(),
+            depth: self.depth(),
+        };
+        self.items().push(Item::Leaf(leaf));
         let mut end = info.occupied.end;
         if value.is_empty() && style == ScalarStyle::Plain && info.span.is_empty() {
             // An implicit null: the entry ends after its `:`.
@@ -765,7 +771,7 @@ impl Walk<'_> {
     fn flush_comments_deeper_than(&mut self, col: usize, before: usize) {
         while let Some((hash, _)) = self.comments.get(self.next_comment) {
             let hash = *hash;
-            if hash >= before || self.src[line_start(self.src, hash)..hash].chars().count() <= col {
+            if hash >= before || column_of(self.src, line_start(self.src, hash), hash) <= col {
                 break;
             }
             self.flush_comments_into(hash + 1, self.stack.len().checked_sub(1));
@@ -785,7 +791,7 @@ impl Walk<'_> {
             if self.doc.is_none() {
                 continue;
             }
-            let col = self.src[line_start(self.src, hash)..hash].chars().count();
+            let col = column_of(self.src, line_start(self.src, hash), hash);
             let idx = force.unwrap_or_else(|| {
                 self.stack
                     .iter()
