@@ -32,16 +32,20 @@ pub struct Token {
     pub kind: String,
 }
 
-/// The 32-byte data key of a document, wiped on drop.
+/// The 32-byte data key of a document, wiped on drop, with its AES key schedule
+/// computed once (the `zeroize` feature of `aes`/`aes-gcm` wipes that too).
 #[derive(Clone)]
-pub struct DataKey(Zeroizing<[u8; 32]>);
+pub struct DataKey {
+    bytes: Zeroizing<[u8; 32]>,
+    cipher: Cipher,
+}
 
 impl DataKey {
     /// A fresh random data key.
     pub fn generate() -> DataKey {
         let mut k = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(&mut k[..]);
-        DataKey(k)
+        DataKey::from_array(k)
     }
 
     /// A data key from 32 bytes.
@@ -49,16 +53,21 @@ impl DataKey {
         let arr: [u8; 32] = bytes
             .try_into()
             .map_err(|_| CodecError::Metadata("data key is not 32 bytes".into()))?;
-        Ok(DataKey(Zeroizing::new(arr)))
+        Ok(DataKey::from_array(Zeroizing::new(arr)))
+    }
+
+    fn from_array(bytes: Zeroizing<[u8; 32]>) -> DataKey {
+        let cipher = Cipher::new(aes_gcm::Key::<Cipher>::from_slice(&bytes[..]));
+        DataKey { bytes, cipher }
     }
 
     /// The raw bytes (for wrapping to recipients).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0[..]
+        &self.bytes[..]
     }
 
-    fn cipher(&self) -> Cipher {
-        Cipher::new(aes_gcm::Key::<Cipher>::from_slice(&self.0[..]))
+    fn cipher(&self) -> &Cipher {
+        &self.cipher
     }
 }
 

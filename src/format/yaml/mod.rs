@@ -100,6 +100,8 @@ struct ScalarInfo {
     span: Range<usize>,
     /// Everything that belongs to the scalar (header and content for block scalars).
     occupied: Range<usize>,
+    /// Inside `occupied`, where a comment may still be (after a block scalar's header).
+    comment_gap: Option<Range<usize>>,
     style: Style,
 }
 
@@ -242,14 +244,16 @@ fn scalar_info(
                 last_end = Some(le);
                 at = next_line(src, at);
             }
+            let indicator_end = indicator_at + m.get(2).map_or(1, |g| g.end());
+            let comment_gap = Some(indicator_end..header_end);
             let Some(span_end) = last_end else {
                 // No content line: the value is empty or only line breaks. The header
                 // indicator itself is replaced by a plain token (its spelling is kept).
-                let indicator_end = indicator_at + m.get(2).map_or(1, |g| g.end());
                 return Ok(ScalarInfo {
                     node_start: indicator_at,
                     span: indicator_at..indicator_end,
                     occupied: indicator_at..header_end,
+                    comment_gap,
                     style: Style::Plain,
                 });
             };
@@ -257,6 +261,7 @@ fn scalar_info(
                 node_start: indicator_at,
                 span: content_start..span_end.max(content_start),
                 occupied: indicator_at..span_end.max(header_end),
+                comment_gap,
                 style: Style::Block {
                     indent: " ".repeat(content_col),
                     literal: m.get(1).is_some_and(|g| g.as_str() == "|"),
@@ -297,44 +302,11 @@ fn scalar_info(
                 node_start: start,
                 span: tag.unwrap_or(value_start)..value_end,
                 occupied: start..value_end,
+                comment_gap: None,
                 style,
             })
         }
     }
-}
-
-/// Pass 2: comments in the bytes no scalar covers. Returns (offset of `#`, text span).
-fn scan_comments(src: &str, occupied: &[Range<usize>]) -> Vec<(usize, Range<usize>)> {
-    let b = src.as_bytes();
-    let mut out = Vec::new();
-    let mut gaps = Vec::new();
-    let mut at = 0;
-    for r in occupied {
-        if r.start > at {
-            gaps.push(at..r.start);
-        }
-        at = at.max(r.end);
-    }
-    gaps.push(at..src.len());
-    for gap in gaps {
-        let mut i = gap.start;
-        while i < gap.end {
-            if let Some(k) = memchr(b'#', &b[i..gap.end]) {
-                let h = i + k;
-                let prev_ok = h == 0 || matches!(b[h - 1], b' ' | b'\t' | b'\n' | b'\r') || (h == 3 && src.starts_with('\u{feff}'));
-                if prev_ok {
-                    let e = line_end(src, h);
-                    out.push((h, h + 1..e));
-                    i = e.max(h + 1);
-                } else {
-                    i = h + 1;
-                }
-            } else {
-                break;
-            }
-        }
-    }
-    out
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
@@ -382,39 +354,12 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
     let offs = Offsets::new(src);
     let eol = detect_eol(src);
     let bom = bom_len(src);
-    let mut events: Vec<(Event<'_>, Span)> = Vec::new();
-    for ev in Parser::new_from_str(src) {
-        let ev = ev.map_err(|e| SyntaxError::new(offs.byte(e.marker().index()), e.info().to_string()))?;
-        events.push(ev);
-    }
-    // Pass 1.
-    let mut infos: Vec<Option<ScalarInfo>> = Vec::with_capacity(events.len());
-    let mut occupied = Vec::new();
-    for (ev, span) in &events {
-        let start = offs.byte(span.start.index());
-        let end = offs.byte(span.end.index());
-        match ev {
-            Event::Scalar(_, style, _, _) => {
-                let info = scalar_info(src, eol, *style, start, end, span.start.col())?;
-                occupied.push(info.occupied.clone());
-                infos.push(Some(info));
-            }
-            Event::Alias(_) => {
-                occupied.push(start..end);
-                infos.push(None);
-            }
-            _ => infos.push(None),
-        }
-    }
-    occupied.sort_by_key(|r| r.start);
-    // Pass 2.
-    let comments = scan_comments(src, &occupied);
-    // Pass 3.
     let mut w = Walk {
         src,
         eol,
         bom,
-        comments,
+        comments: Vec::new(),
+        scan_pos: 0,
         next_comment: 0,
         stack: Vec::new(),
         skip: None,
@@ -423,10 +368,38 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
         sops_key_start: 0,
         last_token_end: 0,
     };
-    for (i, (ev, span)) in events.iter().enumerate() {
+    // One pass over the event stream with one event of lookahead: each event's exact
+    // extent is computed, the gap before it scanned for comments, then it is walked.
+    let mut events = Parser::new_from_str(src).peekable();
+    while let Some(ev) = events.next() {
+        let (ev, span) = ev.map_err(|e| SyntaxError::new(offs.byte(e.marker().index()), e.info().to_string()))?;
         let start = offs.byte(span.start.index());
         let end = offs.byte(span.end.index());
-        w.event(ev, start, end, span.start.col(), infos[i].as_ref(), &events[i + 1..], &offs)?;
+        let info = match &ev {
+            Event::Scalar(_, style, _, _) => Some(scalar_info(src, eol, *style, start, end, span.start.col())?),
+            _ => None,
+        };
+        match (&ev, &info) {
+            (_, Some(i)) => {
+                w.scan_comments(i.occupied.start);
+                if let Some(gap) = &i.comment_gap {
+                    w.scan_pos = gap.start;
+                    w.scan_comments(gap.end);
+                }
+                w.scan_pos = w.scan_pos.max(i.occupied.end);
+            }
+            (Event::StreamEnd, _) => w.scan_comments(src.len()),
+            (Event::Alias(_), _) => {
+                w.scan_comments(start);
+                w.scan_pos = w.scan_pos.max(end);
+            }
+            _ => w.scan_comments(start),
+        }
+        let next = match events.peek() {
+            Some(Ok(n)) => Some(n),
+            _ => None,
+        };
+        w.event(&ev, start, end, span.start.col(), info.as_ref(), next, &offs)?;
     }
     if w.docs.is_empty() {
         return Err(SyntaxError::new(bom, "the file holds no document; the top level must be a mapping"));
@@ -438,7 +411,10 @@ struct Walk<'s> {
     src: &'s str,
     eol: &'static str,
     bom: usize,
+    /// Comments found so far: offset of `#`, text span.
     comments: Vec<(usize, Range<usize>)>,
+    /// Everything before this offset has been scanned for comments.
+    scan_pos: usize,
     next_comment: usize,
     stack: Vec<Frame>,
     skip: Option<Skip>,
@@ -459,7 +435,7 @@ impl Walk<'_> {
         end: usize,
         col: usize,
         info: Option<&ScalarInfo>,
-        rest: &[(Event<'_>, Span)],
+        next: Option<&(Event<'_>, Span)>,
         offs: &Offsets,
     ) -> Result<(), SyntaxError> {
         match ev {
@@ -475,7 +451,7 @@ impl Walk<'_> {
                 self.stack.clear();
             }
             Event::DocumentEnd => {
-                let doc_end = document_end(self.src, start, end, rest, offs);
+                let doc_end = document_end(self.src, start, end, next, offs);
                 self.flush_comments(doc_end);
                 self.finish_doc(doc_end)?;
             }
@@ -486,7 +462,7 @@ impl Walk<'_> {
                 let is_map = matches!(ev, Event::MappingStart(..));
                 // A block mapping's column is its first key's (the event may sit on a
                 // `--- !!tag` line or after `- `).
-                let col = match rest.first() {
+                let col = match next {
                     Some((Event::Scalar(..) | Event::Alias(_) | Event::MappingStart(..) | Event::SequenceStart(..), sp))
                         if is_map =>
                     {
@@ -782,6 +758,28 @@ impl Walk<'_> {
         self.flush_comments_into(before, None);
     }
 
+    /// Records the comments between the scan position and `to` (bytes no scalar covers).
+    fn scan_comments(&mut self, to: usize) {
+        let src = self.src;
+        let b = src.as_bytes();
+        let mut i = self.scan_pos;
+        while i < to {
+            let Some(k) = memchr(b'#', &b[i..to]) else { break };
+            let h = i + k;
+            let prev_ok = h == 0
+                || matches!(b[h - 1], b' ' | b'\t' | b'\n' | b'\r')
+                || (h == 3 && src.starts_with('\u{feff}'));
+            if prev_ok {
+                let e = line_end(src, h);
+                self.comments.push((h, h + 1..e));
+                i = e.max(h + 1);
+            } else {
+                i = h + 1;
+            }
+        }
+        self.scan_pos = self.scan_pos.max(i).max(to);
+    }
+
     /// Flushes comments before `before` into frame `force` (or the innermost frame whose
     /// column the comment does not precede).
     fn flush_comments_into(&mut self, before: usize, force: Option<usize>) {
@@ -838,16 +836,12 @@ impl Walk<'_> {
 
 /// End offset of a document whose DocumentEnd event spans `start..end`: a `...` marker's
 /// start, the start of the next explicit `---` line, or the end of the file.
-fn document_end(src: &str, start: usize, end: usize, rest: &[(Event<'_>, Span)], offs: &Offsets) -> usize {
+fn document_end(src: &str, start: usize, end: usize, next: Option<&(Event<'_>, Span)>, offs: &Offsets) -> usize {
     if end > start && src[start..end].starts_with("...") {
         return line_start(src, start);
     }
-    for (ev, sp) in rest {
-        match ev {
-            Event::DocumentStart(true) => return line_start(src, offs.byte(sp.start.index())),
-            Event::DocumentStart(false) | Event::StreamEnd => return src.len(),
-            _ => {}
-        }
+    match next {
+        Some((Event::DocumentStart(true), sp)) => line_start(src, offs.byte(sp.start.index())),
+        _ => src.len(),
     }
-    src.len()
 }
