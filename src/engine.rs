@@ -299,13 +299,20 @@ fn leaf_count(outline: &Outline) -> usize {
     outline.docs.iter().map(|d| d.items.len()).sum()
 }
 
+/// What encrypting noticed that the user should know.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EncryptReport {
+    /// YAML aliases in the document (SOPS cannot decrypt aliased encrypted values).
+    pub aliases: usize,
+}
+
 /// Encrypts a plaintext document.
 pub fn encrypt(
     src: &str,
     format: &dyn Format,
     plan: &KeyPlan,
     selection: &Selection,
-) -> Result<Zeroizing<String>, EngineError> {
+) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
     let key = DataKey::generate();
     let (groups, shamir_threshold) = plan.wrap(&key)?;
     encrypt_with_key(src, format, &key, groups, shamir_threshold, selection)
@@ -319,7 +326,7 @@ pub fn encrypt_with_key(
     groups: Vec<Vec<AgeEntry>>,
     shamir_threshold: Option<usize>,
     selection: &Selection,
-) -> Result<Zeroizing<String>, EngineError> {
+) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
     let outline = format.parse(src).map_err(EngineError::Syntax)?;
     if outline.docs.iter().any(|d| d.sops.is_some()) {
         return Err(EngineError::AlreadyEncrypted);
@@ -403,7 +410,10 @@ pub fn encrypt_with_key(
             text: Zeroizing::new(text),
         });
     }
-    Ok(apply(src, splices))
+    let report = EncryptReport {
+        aliases: outline.aliases,
+    };
+    Ok((apply(src, splices), report))
 }
 
 /// Recovers the data key from the metadata with the identities available.
@@ -657,7 +667,7 @@ mod tests {
     /// Encrypts and decrypts with a bare data key; returns (ciphertext, plaintext).
     pub fn roundtrip(src: &str, syntax: Syntax) -> (String, String) {
         let key = DataKey::generate();
-        let enc = encrypt_with_key(src, syntax.format(), &key, vec![vec![]], None, &default_selection())
+        let (enc, _) = encrypt_with_key(src, syntax.format(), &key, vec![vec![]], None, &default_selection())
             .unwrap_or_else(|e| panic!("encrypt failed: {e}"));
         let sealed = Sealed::parse(&enc, syntax.format()).unwrap_or_else(|e| panic!("parse failed: {e}\n{}", &*enc));
         let dec = sealed.decrypt(&key).unwrap_or_else(|e| panic!("decrypt failed: {e}\n{}", &*enc));

@@ -32,9 +32,15 @@ pub fn run(io: &Io, opts: &EncryptOptions) -> Result<(), Error> {
     let (rule, config_path) = matching_rule(io.logical_path(), opts.config.as_deref())?;
     let plan = key_plan(opts, rule.as_ref(), config_path.as_deref())?;
     let selection = choose_selection(&opts.selection, rule.as_ref().map(|r| &r.selection))?;
-    let out = engine::encrypt(&src, syntax.format(), &plan, &selection)
+    let (out, report) = engine::encrypt(&src, syntax.format(), &plan, &selection)
         .map_err(|e| engine_error(&name, &src, e))?;
-    io.write(out.as_bytes())
+    io.write(out.as_bytes())?;
+    if report.aliases > 0 {
+        eprintln!(
+            "sealed: warning: {name} uses YAML aliases; sealed decrypts it, but sops cannot decrypt aliased encrypted values"
+        );
+    }
+    Ok(())
 }
 
 /// The `.sops.yaml` rule for `file`: `--config`, else the nearest config above the file,

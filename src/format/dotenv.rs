@@ -363,6 +363,7 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
             member_indent: String::new(),
         }],
         eol: detect_eol(src),
+        aliases: 0,
     })
 }
 

@@ -354,6 +354,7 @@ impl<'a> Parser<'a> {
                 member_indent,
             }],
             eol: detect_eol(self.src),
+            aliases: 0,
         })
     }
 

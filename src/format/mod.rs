@@ -212,6 +212,8 @@ pub struct Outline {
     pub docs: Vec<Document>,
     /// The line break the file uses (`"\n"` or `"\r\n"`).
     pub eol: &'static str,
+    /// Number of YAML aliases (SOPS expands them, so it cannot decrypt aliased values).
+    pub aliases: usize,
 }
 
 /// A syntax error: byte offset and a fixed description (never source text).

@@ -367,6 +367,7 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
         doc: None,
         sops_key_start: 0,
         last_token_end: 0,
+        aliases: 0,
     };
     // One pass over the event stream with one event of lookahead: each event's exact
     // extent is computed, the gap before it scanned for comments, then it is walked.
@@ -404,7 +405,11 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
     if w.docs.is_empty() {
         return Err(SyntaxError::new(bom, "the file holds no document; the top level must be a mapping"));
     }
-    Ok(Outline { docs: w.docs, eol })
+    Ok(Outline {
+        docs: w.docs,
+        eol,
+        aliases: w.aliases,
+    })
 }
 
 struct Walk<'s> {
@@ -424,6 +429,8 @@ struct Walk<'s> {
     sops_key_start: usize,
     /// End of the latest scalar, alias or collection.
     last_token_end: usize,
+    /// Aliases seen.
+    aliases: usize,
 }
 
 impl Walk<'_> {
@@ -506,6 +513,7 @@ impl Walk<'_> {
                 self.scalar(value, *style, tag.as_deref(), info)?;
             }
             Event::Alias(_) => {
+                self.aliases += 1;
                 self.flush_comments(start);
                 if self.expecting_key() {
                     self.set_key(self.src[start..end].to_string(), start);
