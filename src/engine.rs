@@ -43,7 +43,9 @@ pub enum EngineError {
     #[error("{0}")]
     Metadata(CodecError),
     /// Nothing to encrypt to.
-    #[error("no recipients: pass --age, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops.yaml")]
+    #[error(
+        "no recipients: pass --age, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops.yaml"
+    )]
     NoRecipients,
     /// A recipient could not be used.
     #[error("{0}")]
@@ -155,26 +157,26 @@ impl Selector {
 
     fn should_encrypt(&self, path: &[String], stack: &[Vec<String>], is_comment: bool) -> bool {
         let mut encrypted = true;
-        if let Some(suffix) = &self.unencrypted_suffix {
-            if path.iter().any(|p| p.ends_with(suffix.as_str())) {
-                encrypted = false;
-            }
+        if let Some(suffix) = &self.unencrypted_suffix
+            && path.iter().any(|p| p.ends_with(suffix.as_str()))
+        {
+            encrypted = false;
         }
         if let Some(suffix) = &self.encrypted_suffix {
             encrypted = path.iter().any(|p| p.ends_with(suffix.as_str()));
         }
-        if let Some(re) = &self.unencrypted_regex {
-            if path.iter().any(|p| re.is_match(p)) {
-                encrypted = false;
-            }
+        if let Some(re) = &self.unencrypted_regex
+            && path.iter().any(|p| re.is_match(p))
+        {
+            encrypted = false;
         }
         if let Some(re) = &self.encrypted_regex {
             encrypted = path.iter().any(|p| re.is_match(p));
         }
-        if let Some(re) = &self.unencrypted_comment_regex {
-            if stack.iter().flatten().any(|c| re.is_match(c)) {
-                encrypted = false;
-            }
+        if let Some(re) = &self.unencrypted_comment_regex
+            && stack.iter().flatten().any(|c| re.is_match(c))
+        {
+            encrypted = false;
         }
         if let Some(re) = &self.encrypted_comment_regex {
             let last_level = stack.len().saturating_sub(1);
@@ -248,7 +250,8 @@ impl KeyPlan {
         if self.groups.iter().all(Vec::is_empty) {
             return Err(EngineError::NoRecipients);
         }
-        let (parts, threshold): (Vec<Zeroizing<Vec<u8>>>, Option<usize>) = if self.groups.len() > 1 {
+        let (parts, threshold): (Vec<Zeroizing<Vec<u8>>>, Option<usize>) = if self.groups.len() > 1
+        {
             let t = self.threshold.unwrap_or(self.groups.len());
             let shares = shamir::split(key.as_bytes(), self.groups.len(), t)
                 .map_err(|e| EngineError::Metadata(CodecError::Metadata(e.to_string())))?;
@@ -343,12 +346,15 @@ pub fn encrypt_with_key(
             match item {
                 Item::Leaf(leaf) => {
                     let encrypt = selector.should_encrypt(&leaf.path, stack.at(leaf.depth), false);
-                    let Some((bytes, kind)) = value::encode(&leaf.value) else { continue };
+                    let Some((bytes, kind)) = value::encode(&leaf.value) else {
+                        continue;
+                    };
                     mac.add(&bytes, encrypt);
                     if !encrypt || bytes.is_empty() {
                         continue;
                     }
-                    let token = Token::seal_with_iv(&bytes, key, &aad_for(&leaf.path), kind, ivs.take());
+                    let token =
+                        Token::seal_with_iv(&bytes, key, &aad_for(&leaf.path), kind, ivs.take());
                     let (text, token_style) = format.token_text(leaf, &token.to_string());
                     let original = &src[leaf.span.clone()];
                     let mut canonical = format.render(&token_style, leaf.in_flow, &leaf.value);
@@ -363,11 +369,18 @@ pub fn encrypt_with_key(
                 }
                 Item::Comment(c) => {
                     let text = &src[c.span.clone()];
-                    let encrypt = selector.should_encrypt(&c.path, stack.push(c.depth, text, true), true);
+                    let encrypt =
+                        selector.should_encrypt(&c.path, stack.push(c.depth, text, true), true);
                     if !encrypt || text.is_empty() {
                         continue;
                     }
-                    let token = Token::seal_with_iv(text.as_bytes(), key, &aad_for(&c.path), "comment", ivs.take());
+                    let token = Token::seal_with_iv(
+                        text.as_bytes(),
+                        key,
+                        &aad_for(&c.path),
+                        "comment",
+                        ivs.take(),
+                    );
                     splices.push(Splice {
                         range: c.span.clone(),
                         text: Zeroizing::new(token.to_string()),
@@ -495,14 +508,18 @@ impl<'a> Sealed<'a> {
                 match item {
                     Item::Leaf(leaf) => {
                         next_leaf += 1;
-                        let encrypted = selector.should_encrypt(&leaf.path, stack.at(leaf.depth), false);
-                        if let Some(s) = self.decrypt_leaf(leaf, encrypted, key, &spellings, &mut mac)? {
+                        let encrypted =
+                            selector.should_encrypt(&leaf.path, stack.at(leaf.depth), false);
+                        if let Some(s) =
+                            self.decrypt_leaf(leaf, encrypted, key, &spellings, &mut mac)?
+                        {
                             splices.push(s);
                         }
                     }
                     Item::Comment(c) => {
                         let text = &src[c.span.clone()];
-                        let encrypted = selector.should_encrypt(&c.path, stack.push(c.depth, text, true), true);
+                        let encrypted =
+                            selector.should_encrypt(&c.path, stack.push(c.depth, text, true), true);
                         if encrypted && is_token(text) {
                             let near = [next_leaf.checked_sub(1), Some(next_leaf)]
                                 .into_iter()
@@ -520,7 +537,8 @@ impl<'a> Sealed<'a> {
             }
         }
         let computed = mac.finish();
-        let stored = open_mac(&md.mac, key, &md.lastmodified).map_err(|_| EngineError::MacMismatch)?;
+        let stored =
+            open_mac(&md.mac, key, &md.lastmodified).map_err(|_| EngineError::MacMismatch)?;
         if !constant_time_eq(stored.as_bytes(), computed.as_bytes()) {
             return Err(EngineError::MacMismatch);
         }
@@ -594,7 +612,8 @@ impl<'a> Sealed<'a> {
         let plain = token.open(key, &path()).map_err(err)?;
         if token.kind == "comment" {
             // A comment SOPS stored as a sequence item: not a value, not in the MAC.
-            let text = String::from_utf8(plain.to_vec()).map_err(|_| err(CodecError::BadType("comment".into())))?;
+            let text = String::from_utf8(plain.to_vec())
+                .map_err(|_| err(CodecError::BadType("comment".into())))?;
             return Ok(Some(Splice {
                 range: self.format.comment_item_span(self.src, leaf),
                 text: Zeroizing::new(format!("#{text}")),
@@ -642,7 +661,10 @@ fn open_comment<'l>(
         own.push(&c.path[..n]);
     }
     for leaf in near {
-        add_prefixes(&leaf.path[..leaf.path.len().saturating_sub(1)], &mut candidates);
+        add_prefixes(
+            &leaf.path[..leaf.path.len().saturating_sub(1)],
+            &mut candidates,
+        );
     }
     for path in own.into_iter().chain(candidates) {
         if let Ok(plain) = token.open(key, &aad_for(path)) {
@@ -667,10 +689,20 @@ mod tests {
     /// Encrypts and decrypts with a bare data key; returns (ciphertext, plaintext).
     pub fn roundtrip(src: &str, syntax: Syntax) -> (String, String) {
         let key = DataKey::generate();
-        let (enc, _) = encrypt_with_key(src, syntax.format(), &key, vec![vec![]], None, &default_selection())
-            .unwrap_or_else(|e| panic!("encrypt failed: {e}"));
-        let sealed = Sealed::parse(&enc, syntax.format()).unwrap_or_else(|e| panic!("parse failed: {e}\n{}", &*enc));
-        let dec = sealed.decrypt(&key).unwrap_or_else(|e| panic!("decrypt failed: {e}\n{}", &*enc));
+        let (enc, _) = encrypt_with_key(
+            src,
+            syntax.format(),
+            &key,
+            vec![vec![]],
+            None,
+            &default_selection(),
+        )
+        .unwrap_or_else(|e| panic!("encrypt failed: {e}"));
+        let sealed = Sealed::parse(&enc, syntax.format())
+            .unwrap_or_else(|e| panic!("parse failed: {e}\n{}", &*enc));
+        let dec = sealed
+            .decrypt(&key)
+            .unwrap_or_else(|e| panic!("decrypt failed: {e}\n{}", &*enc));
         (enc.to_string(), dec.to_string())
     }
 

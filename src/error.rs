@@ -5,7 +5,6 @@
 //! No variant ever carries a secret value: syntax errors carry a position and a fixed
 //! description, never the offending source text.
 
-
 /// Exit codes shared with SOPS (`cmd/sops/codes`), so scripts written for sops keep working.
 pub mod exit {
     /// Anything without a more specific code.
@@ -47,8 +46,14 @@ impl Pos {
         let at = at.min(src.len());
         let before = &src.as_bytes()[..at];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let col = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
         Pos { line, col }
     }
 }
@@ -127,14 +132,21 @@ impl Error {
             Error::Syntax { .. } => exit::GENERIC,
             Error::Read { .. } => exit::READ,
             Error::Write { .. } => exit::WRITE,
-            Error::File { code, .. } | Error::Other { code, .. } | Error::Positioned { code, .. } => *code,
+            Error::File { code, .. }
+            | Error::Other { code, .. }
+            | Error::Positioned { code, .. } => *code,
         }
     }
 
     /// The same error with another exit code (positioned errors default to 1).
     pub fn with_code(self, code: i32) -> Error {
         match self {
-            Error::Syntax { file, pos, msg } if code != exit::GENERIC => Error::Positioned { file, pos, msg, code },
+            Error::Syntax { file, pos, msg } if code != exit::GENERIC => Error::Positioned {
+                file,
+                pos,
+                msg,
+                code,
+            },
             other => other,
         }
     }
@@ -168,4 +180,3 @@ pub fn display_path(p: &std::path::Path) -> String {
 
 /// Result with the crate error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-

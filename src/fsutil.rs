@@ -18,7 +18,10 @@ pub fn read_text(path: &Path) -> Result<Zeroizing<String>, Error> {
     } else {
         std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes).map(|_| ()))
     };
-    res.map_err(|source| Error::Read { file: name.clone(), source })?;
+    res.map_err(|source| Error::Read {
+        file: name.clone(),
+        source,
+    })?;
     match std::str::from_utf8(&bytes) {
         Ok(s) => Ok(Zeroizing::new(s.to_string())),
         Err(e) => {
@@ -37,7 +40,10 @@ pub fn read_text(path: &Path) -> Result<Zeroizing<String>, Error> {
 /// original is untouched and the temporary file removed.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
     let name = display_path(path);
-    let werr = |source| Error::Write { file: name.clone(), source };
+    let werr = |source| Error::Write {
+        file: name.clone(),
+        source,
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -48,7 +54,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
         .tempfile_in(dir)
         .map_err(werr)?;
     if let Ok(meta) = std::fs::metadata(path) {
-        tmp.as_file().set_permissions(meta.permissions()).map_err(werr)?;
+        tmp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(werr)?;
     }
     tmp.write_all(data).map_err(werr)?;
     tmp.as_file().sync_all().map_err(werr)?;
@@ -64,5 +72,8 @@ pub fn write_stdout(data: &[u8]) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     out.write_all(data)
         .and_then(|_| out.flush())
-        .map_err(|source| Error::Write { file: "<stdout>".into(), source })
+        .map_err(|source| Error::Write {
+            file: "<stdout>".into(),
+            source,
+        })
 }

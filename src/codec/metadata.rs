@@ -162,7 +162,10 @@ impl Metadata {
                 m.insert("key_groups".into(), Value::Array(groups));
             }
             None => {
-                m.insert("age".into(), entries(self.groups.first().map_or(&[], |g| g)));
+                m.insert(
+                    "age".into(),
+                    entries(self.groups.first().map_or(&[], |g| g)),
+                );
             }
         }
         m.insert("lastmodified".into(), json!(self.lastmodified));
@@ -221,7 +224,16 @@ mod tests {
         };
         let v = md.to_value();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["age", "lastmodified", "mac", "unencrypted_suffix", "version"]);
+        assert_eq!(
+            keys,
+            [
+                "age",
+                "lastmodified",
+                "mac",
+                "unencrypted_suffix",
+                "version"
+            ]
+        );
         assert_eq!(Metadata::from_value(&v).unwrap(), md);
     }
 }

@@ -2,8 +2,8 @@
 //! and the `sops` metadata block. Nothing here knows about document syntax.
 
 pub mod mac;
-pub mod shamir;
 pub mod metadata;
+pub mod shamir;
 pub mod token;
 pub mod value;
 

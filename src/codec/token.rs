@@ -92,7 +92,9 @@ impl Token {
             .ok_or(CodecError::MalformedToken)?;
         let (data, rest) = body.split_once(",iv:").ok_or(CodecError::MalformedToken)?;
         let (iv, rest) = rest.split_once(",tag:").ok_or(CodecError::MalformedToken)?;
-        let (tag, kind) = rest.split_once(",type:").ok_or(CodecError::MalformedToken)?;
+        let (tag, kind) = rest
+            .split_once(",type:")
+            .ok_or(CodecError::MalformedToken)?;
         let decode = |x: &str| B64.decode(x).map_err(|_| CodecError::MalformedToken);
         let token = Token {
             data: decode(data)?,
@@ -134,7 +136,13 @@ impl Token {
 
     /// Encrypts with a given IV. Only for re-creating the identical token of an unchanged
     /// (key path, plaintext) pair; never call it with an IV used for anything else.
-    pub fn seal_with_iv(plaintext: &[u8], key: &DataKey, aad: &str, kind: &str, iv: Vec<u8>) -> Token {
+    pub fn seal_with_iv(
+        plaintext: &[u8],
+        key: &DataKey,
+        aad: &str,
+        kind: &str,
+        iv: Vec<u8>,
+    ) -> Token {
         let mut data = plaintext.to_vec();
         let tag = key
             .cipher()
@@ -187,7 +195,11 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["ENC[AES256_GCM,data:,iv:,tag:,type:str]", "ENC[AES256_GCM,data:YQ==]", "plain"] {
+        for bad in [
+            "ENC[AES256_GCM,data:,iv:,tag:,type:str]",
+            "ENC[AES256_GCM,data:YQ==]",
+            "plain",
+        ] {
             assert_eq!(Token::parse(bad), Err(CodecError::MalformedToken), "{bad}");
         }
     }

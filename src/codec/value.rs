@@ -11,7 +11,11 @@ pub fn go_float(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else {
         format!("{f}")
     }
@@ -25,7 +29,10 @@ pub fn encode(value: &Scalar) -> Option<(Zeroizing<Vec<u8>>, &'static str)> {
         Scalar::Str(s) => (s.as_bytes().to_vec(), "str"),
         Scalar::Int(i) => (i.to_string().into_bytes(), "int"),
         Scalar::Float(f) => (go_float(*f).into_bytes(), "float"),
-        Scalar::Bool(b) => ((if *b { "True" } else { "False" }).as_bytes().to_vec(), "bool"),
+        Scalar::Bool(b) => (
+            (if *b { "True" } else { "False" }).as_bytes().to_vec(),
+            "bool",
+        ),
         Scalar::Time(t) => (t.as_bytes().to_vec(), "time"),
     };
     Some((Zeroizing::new(bytes), kind))

@@ -13,8 +13,12 @@ pub fn run(io: &Io) -> Result<(), Error> {
     let src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
     let sealed = Sealed::parse(&src, syntax.format()).map_err(|e| engine_error(&name, &src, e))?;
-    let identities = IdentitySet::discover().map_err(|e| Error::other(exit::NO_KEY, e.to_string()))?;
-    let key = unwrap_data_key(&sealed.metadata, &identities).map_err(|e| engine_error(&name, &src, e))?;
-    let plain = sealed.decrypt(&key).map_err(|e| engine_error(&name, &src, e))?;
+    let identities =
+        IdentitySet::discover().map_err(|e| Error::other(exit::NO_KEY, e.to_string()))?;
+    let key =
+        unwrap_data_key(&sealed.metadata, &identities).map_err(|e| engine_error(&name, &src, e))?;
+    let plain = sealed
+        .decrypt(&key)
+        .map_err(|e| engine_error(&name, &src, e))?;
     io.write(plain.as_bytes())
 }

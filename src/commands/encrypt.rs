@@ -45,17 +45,25 @@ pub fn run(io: &Io, opts: &EncryptOptions) -> Result<(), Error> {
 
 /// The `.sops.yaml` rule for `file`: `--config`, else the nearest config above the file,
 /// else above the working directory.
-pub fn matching_rule(file: &Path, explicit: Option<&Path>) -> Result<(Option<CreationRule>, Option<PathBuf>), Error> {
+pub fn matching_rule(
+    file: &Path,
+    explicit: Option<&Path>,
+) -> Result<(Option<CreationRule>, Option<PathBuf>), Error> {
     let path = match explicit {
         Some(p) => Some(p.to_path_buf()),
         None => {
             let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
             let dir = abs.parent().map(Path::to_path_buf);
-            dir.and_then(|d| Config::discover(&d))
-                .or_else(|| std::env::current_dir().ok().and_then(|d| Config::discover(&d)))
+            dir.and_then(|d| Config::discover(&d)).or_else(|| {
+                std::env::current_dir()
+                    .ok()
+                    .and_then(|d| Config::discover(&d))
+            })
         }
     };
-    let Some(path) = path else { return Ok((None, None)) };
+    let Some(path) = path else {
+        return Ok((None, None));
+    };
     let config = Config::load(&path).map_err(|e| Error::other(exit::CONFIG, e.to_string()))?;
     let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     Ok((config.rule_for(&abs).cloned(), Some(path)))
@@ -69,10 +77,21 @@ fn parse_list(list: &str) -> Result<Vec<Recipient>, Error> {
         .collect()
 }
 
-fn key_plan(opts: &EncryptOptions, rule: Option<&CreationRule>, config: Option<&Path>) -> Result<KeyPlan, Error> {
-    let from_flag = opts.age.clone().or_else(|| std::env::var("SOPS_AGE_RECIPIENTS").ok().filter(|s| !s.trim().is_empty()));
+fn key_plan(
+    opts: &EncryptOptions,
+    rule: Option<&CreationRule>,
+    config: Option<&Path>,
+) -> Result<KeyPlan, Error> {
+    let from_flag = opts.age.clone().or_else(|| {
+        std::env::var("SOPS_AGE_RECIPIENTS")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+    });
     if let Some(list) = from_flag {
-        return Ok(KeyPlan { groups: vec![parse_list(&list)?], threshold: None });
+        return Ok(KeyPlan {
+            groups: vec![parse_list(&list)?],
+            threshold: None,
+        });
     }
     let Some(rule) = rule else {
         return Err(Error::other(
@@ -87,14 +106,28 @@ fn key_plan(opts: &EncryptOptions, rule: Option<&CreationRule>, config: Option<&
     for g in &rule.key_groups {
         let mut rs = Vec::new();
         for r in g {
-            rs.push(Recipient::parse(r).map_err(|e| Error::other(exit::CONFIG, format!("{}: {e}", config.map(|c| c.display().to_string()).unwrap_or_default())))?);
+            rs.push(Recipient::parse(r).map_err(|e| {
+                Error::other(
+                    exit::CONFIG,
+                    format!(
+                        "{}: {e}",
+                        config.map(|c| c.display().to_string()).unwrap_or_default()
+                    ),
+                )
+            })?);
         }
         groups.push(rs);
     }
     if groups.iter().all(Vec::is_empty) {
-        return Err(Error::other(exit::NO_RECIPIENT, "the matching .sops.yaml rule has no age recipients"));
+        return Err(Error::other(
+            exit::NO_RECIPIENT,
+            "the matching .sops.yaml rule has no age recipients",
+        ));
     }
-    Ok(KeyPlan { groups, threshold: opts.shamir_threshold.or(rule.shamir_threshold) })
+    Ok(KeyPlan {
+        groups,
+        threshold: opts.shamir_threshold.or(rule.shamir_threshold),
+    })
 }
 
 fn count(sel: &Selection) -> usize {

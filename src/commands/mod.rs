@@ -41,7 +41,10 @@ impl Io {
     pub fn syntax(&self) -> Result<Syntax, Error> {
         if let Some(t) = &self.input_type {
             return Syntax::from_name(t).ok_or_else(|| {
-                Error::other(exit::CONFLICT, format!("unknown --input-type {t:?}: use yaml, json or dotenv"))
+                Error::other(
+                    exit::CONFLICT,
+                    format!("unknown --input-type {t:?}: use yaml, json or dotenv"),
+                )
             });
         }
         Syntax::from_path(self.logical_path()).ok_or_else(|| {
@@ -56,10 +59,16 @@ impl Io {
     /// Checks flag combinations.
     pub fn validate(&self) -> Result<(), Error> {
         if self.in_place && self.output.is_some() {
-            return Err(Error::other(exit::CONFLICT, "--in-place and --output cannot be used together"));
+            return Err(Error::other(
+                exit::CONFLICT,
+                "--in-place and --output cannot be used together",
+            ));
         }
         if self.in_place && self.file.as_os_str() == "-" {
-            return Err(Error::other(exit::CONFLICT, "--in-place needs a file, not stdin"));
+            return Err(Error::other(
+                exit::CONFLICT,
+                "--in-place needs a file, not stdin",
+            ));
         }
         Ok(())
     }

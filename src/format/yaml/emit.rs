@@ -9,13 +9,16 @@ use crate::format::{Scalar, Style};
 
 /// Can `s` be written as a plain scalar and read back as the same string?
 pub fn plain_safe(s: &str, in_flow: bool) -> bool {
-    let Some(first) = s.chars().next() else { return false };
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
     if first.is_whitespace() || s.ends_with(char::is_whitespace) {
         return false;
     }
     if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
         let second = s[first.len_utf8()..].chars().next();
-        let indicator_ok = matches!(first, '-' | '?' | ':') && second.is_some_and(|c| !c.is_whitespace() && !(in_flow && ",[]{}".contains(c)));
+        let indicator_ok = matches!(first, '-' | '?' | ':')
+            && second.is_some_and(|c| !(c.is_whitespace() || in_flow && ",[]{}".contains(c)));
         if !indicator_ok {
             return false;
         }
@@ -23,7 +26,9 @@ pub fn plain_safe(s: &str, in_flow: bool) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.contains('\t') {
         return false;
     }
-    if s.chars().any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}') {
+    if s.chars().any(|c| {
+        c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}'
+    }) {
         return false;
     }
     if in_flow && s.contains([',', '[', ']', '{', '}']) {
@@ -53,8 +58,10 @@ pub fn double_quoted(s: &str) -> String {
             '\u{a0}' => out.push_str("\\_"),
             '\u{2028}' => out.push_str("\\L"),
             '\u{2029}' => out.push_str("\\P"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c == '\u{feff}' => out.push_str("\\ufeff"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            '\u{feff}' => out.push_str("\\ufeff"),
             c => out.push(c),
         }
     }
@@ -71,7 +78,11 @@ fn plain_typed(value: &Scalar) -> Option<String> {
         Scalar::Float(f) if f.is_infinite() => (if *f > 0.0 { ".inf" } else { "-.inf" }).into(),
         Scalar::Float(f) => {
             let s = go_float(*f);
-            if s.contains(['.', 'e', 'E']) { s } else { format!("{s}.0") }
+            if s.contains(['.', 'e', 'E']) {
+                s
+            } else {
+                format!("{s}.0")
+            }
         }
         Scalar::Time(t) => t.clone(),
         Scalar::Str(_) => return None,
@@ -83,13 +94,20 @@ pub fn render(style: &Style, in_flow: bool, value: &Scalar) -> String {
     if let Some(typed) = plain_typed(value) {
         return typed;
     }
-    let Scalar::Str(s) = value else { unreachable!("non-strings handled above") };
+    let Scalar::Str(s) = value else {
+        unreachable!("non-strings handled above")
+    };
     match style {
         Style::Plain if plain_safe(s, in_flow) => s.clone(),
         Style::SingleQuoted if !s.contains(['\n', '\r']) && !s.chars().any(char::is_control) => {
             format!("'{}'", s.replace('\'', "''"))
         }
-        Style::Block { indent, literal, eol, .. } => {
+        Style::Block {
+            indent,
+            literal,
+            eol,
+            ..
+        } => {
             let content = s.trim_end_matches('\n');
             if !*literal && content.contains('\n') {
                 // Folding is not reproduced canonically; the original spelling is kept.
@@ -97,7 +115,13 @@ pub fn render(style: &Style, in_flow: bool, value: &Scalar) -> String {
             }
             content
                 .split('\n')
-                .map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") })
+                .map(|l| {
+                    if l.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{indent}{l}")
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(eol)
         }
@@ -128,7 +152,11 @@ fn emit(v: &Value, indent: usize, lines: &mut Vec<String>, prefix: &str) {
                     Value::Object(m) if !m.is_empty() => {
                         let mut first = true;
                         for (k, val) in m {
-                            let lead = if first { format!("{}- ", pad(indent)) } else { pad(indent + 2) };
+                            let lead = if first {
+                                format!("{}- ", pad(indent))
+                            } else {
+                                pad(indent + 2)
+                            };
                             first = false;
                             emit_entry(k, val, indent + 2, lines, prefix, &lead);
                         }
@@ -141,7 +169,14 @@ fn emit(v: &Value, indent: usize, lines: &mut Vec<String>, prefix: &str) {
     }
 }
 
-fn emit_entry(k: &str, val: &Value, indent: usize, lines: &mut Vec<String>, prefix: &str, lead: &str) {
+fn emit_entry(
+    k: &str,
+    val: &Value,
+    indent: usize,
+    lines: &mut Vec<String>,
+    prefix: &str,
+    lead: &str,
+) {
     let key = scalar_text(&Value::String(k.to_string()));
     match val {
         Value::Object(m) if !m.is_empty() => {

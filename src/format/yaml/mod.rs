@@ -50,7 +50,9 @@ impl Format for Yaml {
         let ls = line_start(src, leaf.span.start);
         let before = &src[ls..leaf.span.start];
         match before.trim_start_matches(' ').strip_prefix('-') {
-            Some(rest) if rest.trim().is_empty() => ls + before.find('-').unwrap_or(0)..leaf.span.end,
+            Some(rest) if rest.trim().is_empty() => {
+                ls + before.find('-').unwrap_or(0)..leaf.span.end
+            }
             _ => leaf.span.clone(),
         }
     }
@@ -59,7 +61,10 @@ impl Format for Yaml {
         match doc.insertion {
             Insertion::Block { .. } => emit::metadata_block(meta, &doc.member_indent, outline.eol),
             Insertion::Flow { .. } => {
-                format!(" \"sops\": {}", serde_json::to_string(meta).unwrap_or_default())
+                format!(
+                    " \"sops\": {}",
+                    serde_json::to_string(meta).unwrap_or_default()
+                )
             }
         }
     }
@@ -119,7 +124,11 @@ fn column_of(src: &str, ls: usize, at: usize) -> usize {
 
 fn line_end(src: &str, at: usize) -> usize {
     let e = src[at..].find('\n').map_or(src.len(), |i| at + i);
-    if e > at && src.as_bytes()[e - 1] == b'\r' { e - 1 } else { e }
+    if e > at && src.as_bytes()[e - 1] == b'\r' {
+        e - 1
+    } else {
+        e
+    }
 }
 
 fn next_line(src: &str, at: usize) -> usize {
@@ -202,16 +211,22 @@ fn scalar_info(
                 let header_end = line_end(src, header_line);
                 let m = BLOCK_HEADER
                     .find(&src[header_line..header_end])
-                    .ok_or_else(|| SyntaxError::new(header_line, "block scalar header not recognised"))?;
+                    .ok_or_else(|| {
+                        SyntaxError::new(header_line, "block scalar header not recognised")
+                    })?;
                 (header_line + m.start(), header_line)
             };
             let header_end = line_end(src, indicator_at);
             let m = BLOCK_HEADER
                 .captures(&src[indicator_at..header_end])
                 .filter(|m| m.get(0).is_some_and(|g| g.start() == 0))
-                .ok_or_else(|| SyntaxError::new(indicator_at, "block scalar header not recognised"))?;
+                .ok_or_else(|| {
+                    SyntaxError::new(indicator_at, "block scalar header not recognised")
+                })?;
             let _ = header_line;
-            let chomp = m.get(2).and_then(|g| g.as_str().chars().find(|c| *c == '+' || *c == '-'));
+            let chomp = m
+                .get(2)
+                .and_then(|g| g.as_str().chars().find(|c| *c == '+' || *c == '-'));
             let content_start = next_line(src, indicator_at);
             let content_col = if has_props {
                 let mut at = content_start;
@@ -275,19 +290,33 @@ fn scalar_info(
             // A standard tag other than `!!str` must not stay on a token (`!!int ENC[...]`
             // is not an int); it is replaced along with the value and its spelling kept.
             let tag = tag.filter(|&t| {
-                let name = &src[t..src[t..].find([' ', '\t', '\n', '\r']).map_or(src.len(), |i| t + i)];
+                let name = &src[t..src[t..]
+                    .find([' ', '\t', '\n', '\r'])
+                    .map_or(src.len(), |i| t + i)];
                 name.starts_with("!!") && name != "!!str"
             });
             let b = src.as_bytes();
             let (value_end, style) = match style {
                 ScalarStyle::DoubleQuoted | ScalarStyle::SingleQuoted => {
-                    let q = if style == ScalarStyle::DoubleQuoted { b'"' } else { b'\'' };
+                    let q = if style == ScalarStyle::DoubleQuoted {
+                        b'"'
+                    } else {
+                        b'\''
+                    };
                     if b.get(value_start) != Some(&q) {
-                        return Err(SyntaxError::new(value_start, "quoted scalar not found where expected"));
+                        return Err(SyntaxError::new(
+                            value_start,
+                            "quoted scalar not found where expected",
+                        ));
                     }
-                    let e = quoted_end(src, value_start, q)
-                        .ok_or_else(|| SyntaxError::new(value_start, "unterminated quoted scalar"))?;
-                    let st = if q == b'"' { Style::DoubleQuoted } else { Style::SingleQuoted };
+                    let e = quoted_end(src, value_start, q).ok_or_else(|| {
+                        SyntaxError::new(value_start, "unterminated quoted scalar")
+                    })?;
+                    let st = if q == b'"' {
+                        Style::DoubleQuoted
+                    } else {
+                        Style::SingleQuoted
+                    };
                     (e, st)
                 }
                 _ => {
@@ -373,11 +402,14 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
     // extent is computed, the gap before it scanned for comments, then it is walked.
     let mut events = Parser::new_from_str(src).peekable();
     while let Some(ev) = events.next() {
-        let (ev, span) = ev.map_err(|e| SyntaxError::new(offs.byte(e.marker().index()), e.info().to_string()))?;
+        let (ev, span) =
+            ev.map_err(|e| SyntaxError::new(offs.byte(e.marker().index()), e.info().to_string()))?;
         let start = offs.byte(span.start.index());
         let end = offs.byte(span.end.index());
         let info = match &ev {
-            Event::Scalar(_, style, _, _) => Some(scalar_info(src, eol, *style, start, end, span.start.col())?),
+            Event::Scalar(_, style, _, _) => {
+                Some(scalar_info(src, eol, *style, start, end, span.start.col())?)
+            }
             _ => None,
         };
         match (&ev, &info) {
@@ -400,10 +432,21 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
             Some(Ok(n)) => Some(n),
             _ => None,
         };
-        w.event(&ev, start, end, span.start.col(), info.as_ref(), next, &offs)?;
+        w.event(
+            &ev,
+            start,
+            end,
+            span.start.col(),
+            info.as_ref(),
+            next,
+            &offs,
+        )?;
     }
     if w.docs.is_empty() {
-        return Err(SyntaxError::new(bom, "the file holds no document; the top level must be a mapping"));
+        return Err(SyntaxError::new(
+            bom,
+            "the file holds no document; the top level must be a mapping",
+        ));
     }
     Ok(Outline {
         docs: w.docs,
@@ -447,7 +490,11 @@ impl Walk<'_> {
     ) -> Result<(), SyntaxError> {
         match ev {
             Event::DocumentStart(_) => {
-                let doc_start = if self.docs.is_empty() { 0 } else { start.max(self.bom) };
+                let doc_start = if self.docs.is_empty() {
+                    0
+                } else {
+                    start.max(self.bom)
+                };
                 self.doc = Some(DocState {
                     start: doc_start,
                     top: None,
@@ -470,13 +517,21 @@ impl Walk<'_> {
                 // A block mapping's column is its first key's (the event may sit on a
                 // `--- !!tag` line or after `- `).
                 let col = match next {
-                    Some((Event::Scalar(..) | Event::Alias(_) | Event::MappingStart(..) | Event::SequenceStart(..), sp))
-                        if is_map =>
-                    {
+                    Some((
+                        Event::Scalar(..)
+                        | Event::Alias(_)
+                        | Event::MappingStart(..)
+                        | Event::SequenceStart(..),
+                        sp,
+                    )) if is_map => {
                         let at = offs.byte(sp.start.index());
                         let ls = line_start(self.src, at);
                         let before = self.src[ls..at].trim_end_matches([' ', '\t']);
-                        let key_at = if before.ends_with('?') { ls + before.len() - 1 } else { at };
+                        let key_at = if before.ends_with('?') {
+                            ls + before.len() - 1
+                        } else {
+                            at
+                        };
                         column_of(self.src, ls, key_at)
                     }
                     _ => col,
@@ -499,7 +554,11 @@ impl Walk<'_> {
                     self.flush_comments_deeper_than(next_col, start);
                 }
                 let frame = self.stack.pop();
-                let close_end = if frame.as_ref().is_some_and(|f| f.flow) { start + 1 } else { start };
+                let close_end = if frame.as_ref().is_some_and(|f| f.flow) {
+                    start + 1
+                } else {
+                    start
+                };
                 if frame.as_ref().is_some_and(|f| !f.flow) {
                     // Block collection: flush comments only when the next token comes.
                 } else {
@@ -526,7 +585,13 @@ impl Walk<'_> {
     }
 
     fn expecting_key(&self) -> bool {
-        matches!(self.stack.last(), Some(Frame { kind: Kind::Map { key: None }, .. }))
+        matches!(
+            self.stack.last(),
+            Some(Frame {
+                kind: Kind::Map { key: None },
+                ..
+            })
+        )
     }
 
     fn depth(&self) -> usize {
@@ -543,7 +608,11 @@ impl Walk<'_> {
 
     fn set_key(&mut self, key: String, key_start: usize) {
         let top_level = self.stack.len() == 1;
-        if let Some(Frame { kind: Kind::Map { key: k }, .. }) = self.stack.last_mut() {
+        if let Some(Frame {
+            kind: Kind::Map { key: k },
+            ..
+        }) = self.stack.last_mut()
+        {
             *k = Some(key);
         }
         let _ = (top_level, key_start);
@@ -552,7 +621,11 @@ impl Walk<'_> {
     /// Path of a value about to be read in the current frame.
     fn value_path(&self) -> Vec<String> {
         match self.stack.last() {
-            Some(Frame { kind: Kind::Map { key: Some(k) }, path, .. }) => {
+            Some(Frame {
+                kind: Kind::Map { key: Some(k) },
+                path,
+                ..
+            }) => {
                 let mut p = path.clone();
                 p.push(k.clone());
                 p
@@ -562,18 +635,32 @@ impl Walk<'_> {
         }
     }
 
-    fn open(&mut self, is_map: bool, start: usize, end: usize, col: usize) -> Result<(), SyntaxError> {
+    fn open(
+        &mut self,
+        is_map: bool,
+        start: usize,
+        end: usize,
+        col: usize,
+    ) -> Result<(), SyntaxError> {
         let (_, at) = skip_properties(self.src, start, end.max(start));
         let flow = at < end && matches!(self.src.as_bytes()[at], b'{' | b'[');
         if self.stack.is_empty() {
             if !is_map {
-                return Err(SyntaxError::new(start, "the top level of the document must be a mapping"));
+                return Err(SyntaxError::new(
+                    start,
+                    "the top level of the document must be a mapping",
+                ));
             }
             let doc = self.doc.as_mut().expect("inside a document");
             doc.top = Some((flow, col, start));
         } else if self.expecting_key() {
             // A complex key: skipped entirely.
-            self.skip = Some(Skip { depth: 1, sops: None, end, start });
+            self.skip = Some(Skip {
+                depth: 1,
+                sops: None,
+                end,
+                start,
+            });
             return Ok(());
         } else if self.stack.len() == 1
             && matches!(&self.stack[0].kind, Kind::Map { key: Some(k) } if k == "sops")
@@ -583,7 +670,10 @@ impl Walk<'_> {
             let key_start = self.sops_key_start;
             self.skip = Some(Skip {
                 depth: 1,
-                sops: Some(SopsSkip { key_start, prev_member_end: prev }),
+                sops: Some(SopsSkip {
+                    key_start,
+                    prev_member_end: prev,
+                }),
                 end: if flow { end } else { start },
                 start,
             });
@@ -597,11 +687,17 @@ impl Walk<'_> {
         } else {
             // Block sequence: the column of its `-`.
             let ls = line_start(self.src, start);
-            self.src[ls..start].rfind('-').map_or(col, |i| column_of(self.src, ls, ls + i))
+            self.src[ls..start]
+                .rfind('-')
+                .map_or(col, |i| column_of(self.src, ls, ls + i))
         };
         let path = self.value_path();
         self.stack.push(Frame {
-            kind: if is_map { Kind::Map { key: None } } else { Kind::Seq },
+            kind: if is_map {
+                Kind::Map { key: None }
+            } else {
+                Kind::Seq
+            },
             path,
             column,
             flow: flow || self.in_flow(),
@@ -617,7 +713,10 @@ impl Walk<'_> {
         info: &ScalarInfo,
     ) -> Result<(), SyntaxError> {
         if self.stack.is_empty() {
-            return Err(SyntaxError::new(info.node_start, "the top level of the document must be a mapping"));
+            return Err(SyntaxError::new(
+                info.node_start,
+                "the top level of the document must be a mapping",
+            ));
         }
         if self.expecting_key() {
             if self.stack.len() == 1 {
@@ -628,7 +727,9 @@ impl Walk<'_> {
             return Ok(());
         }
         let typed = match (tag, style) {
-            (Some(t), _) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => resolve::tagged(&t.suffix, value),
+            (Some(t), _) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => {
+                resolve::tagged(&t.suffix, value)
+            }
             (Some(_), _) => Scalar::Str(value.to_string()),
             (None, ScalarStyle::Plain) => resolve::plain(value),
             (None, _) => Scalar::Str(value.to_string()),
@@ -659,14 +760,16 @@ impl Walk<'_> {
     fn value_done(&mut self, end: usize) {
         self.last_token_end = end;
         let depth = self.depth();
-        let Some(frame) = self.stack.last_mut() else { return };
+        let Some(frame) = self.stack.last_mut() else {
+            return;
+        };
         if let Kind::Map { key } = &mut frame.kind {
             *key = None;
         }
-        if self.stack.len() == 1 {
-            if let Some(doc) = self.doc.as_mut() {
-                doc.last_member_end = Some(end);
-            }
+        if self.stack.len() == 1
+            && let Some(doc) = self.doc.as_mut()
+        {
+            doc.last_member_end = Some(end);
         }
         self.items().push(Item::EntryEnd(depth));
     }
@@ -691,7 +794,9 @@ impl Walk<'_> {
         }
         // Comments inside a skipped subtree are not items.
         let skip_end = skip.end;
-        while self.next_comment < self.comments.len() && self.comments[self.next_comment].0 < skip_end.max(start) {
+        while self.next_comment < self.comments.len()
+            && self.comments[self.next_comment].0 < skip_end.max(start)
+        {
             self.next_comment += 1;
         }
         if self.skip.as_ref().is_some_and(|s| s.depth == 0) {
@@ -708,7 +813,11 @@ impl Walk<'_> {
 
     fn finish_sops(&mut self, s: SopsSkip, value_end: usize) {
         let src = self.src;
-        let (flow, _, top_start) = self.doc.as_ref().and_then(|d| d.top).unwrap_or((false, 0, 0));
+        let (flow, _, top_start) = self
+            .doc
+            .as_ref()
+            .and_then(|d| d.top)
+            .unwrap_or((false, 0, 0));
         let removal = if flow {
             let start = s.prev_member_end.unwrap_or(top_start + 1);
             let mut end = value_end;
@@ -724,13 +833,21 @@ impl Walk<'_> {
             let ls = line_start(src, s.key_start);
             let doc_start = self.doc.as_ref().map_or(0, |d| d.start);
             if ls > doc_start && ls > 0 {
-                let eol_len = if ls >= 2 && &src[ls - 2..ls] == "\r\n" { 2 } else { 1 };
+                let eol_len = if ls >= 2 && &src[ls - 2..ls] == "\r\n" {
+                    2
+                } else {
+                    1
+                };
                 ls - eol_len..value_end
             } else {
                 ls..next_line(src, value_end)
             }
         };
-        let text_start = if flow { s.key_start } else { line_start(src, s.key_start) };
+        let text_start = if flow {
+            s.key_start
+        } else {
+            line_start(src, s.key_start)
+        };
         let value = yaml_value::load(&src[text_start..value_end])
             .ok()
             .and_then(|docs| docs.into_iter().next())
@@ -740,7 +857,11 @@ impl Walk<'_> {
         if let Some(doc) = self.doc.as_mut() {
             doc.sops = Some(entry);
         }
-        if let Some(Frame { kind: Kind::Map { key }, .. }) = self.stack.last_mut() {
+        if let Some(Frame {
+            kind: Kind::Map { key },
+            ..
+        }) = self.stack.last_mut()
+        {
             *key = None;
         }
     }
@@ -772,7 +893,9 @@ impl Walk<'_> {
         let b = src.as_bytes();
         let mut i = self.scan_pos;
         while i < to {
-            let Some(k) = memchr(b'#', &b[i..to]) else { break };
+            let Some(k) = memchr(b'#', &b[i..to]) else {
+                break;
+            };
             let h = i + k;
             let prev_ok = h == 0
                 || matches!(b[h - 1], b' ' | b'\t' | b'\n' | b'\r')
@@ -791,7 +914,8 @@ impl Walk<'_> {
     /// Flushes comments before `before` into frame `force` (or the innermost frame whose
     /// column the comment does not precede).
     fn flush_comments_into(&mut self, before: usize, force: Option<usize>) {
-        while self.next_comment < self.comments.len() && self.comments[self.next_comment].0 < before {
+        while self.next_comment < self.comments.len() && self.comments[self.next_comment].0 < before
+        {
             let (hash, span) = self.comments[self.next_comment].clone();
             self.next_comment += 1;
             if self.doc.is_none() {
@@ -804,20 +928,39 @@ impl Walk<'_> {
                     .rposition(|f| f.flow || col >= f.column)
                     .unwrap_or(0)
             });
-            let path = self.stack.get(idx).map(|f| f.path.clone()).unwrap_or_default();
-            self.items().push(Item::Comment(Comment { path, span, depth: idx }));
+            let path = self
+                .stack
+                .get(idx)
+                .map(|f| f.path.clone())
+                .unwrap_or_default();
+            self.items().push(Item::Comment(Comment {
+                path,
+                span,
+                depth: idx,
+            }));
         }
     }
 
     fn finish_doc(&mut self, doc_end: usize) -> Result<(), SyntaxError> {
-        let Some(doc) = self.doc.take() else { return Ok(()) };
+        let Some(doc) = self.doc.take() else {
+            return Ok(());
+        };
         let Some((flow, column, top_start)) = doc.top else {
-            return Err(SyntaxError::new(doc.start.max(self.bom), "the top level of the document must be a mapping"));
+            return Err(SyntaxError::new(
+                doc.start.max(self.bom),
+                "the top level of the document must be a mapping",
+            ));
         };
         let insertion = if flow {
-            match doc.last_member_end.filter(|_| doc.items.iter().any(|i| matches!(i, Item::EntryEnd(0)))) {
+            match doc
+                .last_member_end
+                .filter(|_| doc.items.iter().any(|i| matches!(i, Item::EntryEnd(0))))
+            {
                 Some(at) => Insertion::Flow { at, empty: false },
-                None => Insertion::Flow { at: top_start + 1, empty: true },
+                None => Insertion::Flow {
+                    at: top_start + 1,
+                    empty: true,
+                },
             }
         } else {
             let content = &self.src[..doc_end];
@@ -828,7 +971,9 @@ impl Walk<'_> {
             } else {
                 doc_end
             };
-            Insertion::Block { at: at.max(doc.start) }
+            Insertion::Block {
+                at: at.max(doc.start),
+            }
         };
         let _ = self.eol;
         self.docs.push(Document {
@@ -844,7 +989,13 @@ impl Walk<'_> {
 
 /// End offset of a document whose DocumentEnd event spans `start..end`: a `...` marker's
 /// start, the start of the next explicit `---` line, or the end of the file.
-fn document_end(src: &str, start: usize, end: usize, next: Option<&(Event<'_>, Span)>, offs: &Offsets) -> usize {
+fn document_end(
+    src: &str,
+    start: usize,
+    end: usize,
+    next: Option<&(Event<'_>, Span)>,
+    offs: &Offsets,
+) -> usize {
     if end > start && src[start..end].starts_with("...") {
         return line_start(src, start);
     }

@@ -44,7 +44,10 @@ fn go_parse_int(s: &str) -> Option<i64> {
 /// zone is UTC).
 fn timestamp(s: &str) -> Option<String> {
     let c = TIMESTAMP.captures(s)?;
-    let num = |i: usize| c.get(i).map_or(0, |m| m.as_str().parse::<u32>().unwrap_or(0));
+    let num = |i: usize| {
+        c.get(i)
+            .map_or(0, |m| m.as_str().parse::<u32>().unwrap_or(0))
+    };
     let (y, mo, d) = (num(1), num(2), num(3));
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
         return None;
@@ -61,7 +64,10 @@ fn timestamp(s: &str) -> Option<String> {
             let (hh, mm) = if rest.len() <= 2 {
                 (rest.parse::<u32>().ok()?, 0)
             } else {
-                (rest[..rest.len() - 2].parse().ok()?, rest[rest.len() - 2..].parse().ok()?)
+                (
+                    rest[..rest.len() - 2].parse().ok()?,
+                    rest[rest.len() - 2..].parse().ok()?,
+                )
             };
             if hh == 0 && mm == 0 {
                 "Z".to_string()
@@ -70,7 +76,9 @@ fn timestamp(s: &str) -> Option<String> {
             }
         }
     };
-    Some(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}{zone}"))
+    Some(format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}{zone}"
+    ))
 }
 
 /// Types a plain (unquoted, untagged) scalar as yaml.v3 does.
@@ -79,7 +87,9 @@ pub fn plain(s: &str) -> Scalar {
         "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
         "true" | "True" | "TRUE" => return Scalar::Bool(true),
         "false" | "False" | "FALSE" => return Scalar::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Scalar::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Scalar::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
         _ => {}
@@ -92,15 +102,15 @@ pub fn plain(s: &str) -> Scalar {
     if let Some(i) = go_parse_int(&plain) {
         return Scalar::Int(i);
     }
-    if FLOAT.is_match(&plain) {
-        if let Ok(f) = plain.parse::<f64>() {
-            return Scalar::Float(f);
-        }
+    if FLOAT.is_match(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+    {
+        return Scalar::Float(f);
     }
-    if first.is_ascii_digit() {
-        if let Some(t) = timestamp(s) {
-            return Scalar::Time(t);
-        }
+    if first.is_ascii_digit()
+        && let Some(t) = timestamp(s)
+    {
+        return Scalar::Time(t);
     }
     Scalar::Str(s.to_string())
 }
@@ -140,7 +150,10 @@ mod tests {
         assert_eq!(plain("1e3"), Scalar::Float(1000.0));
         assert_eq!(plain("1_000"), Scalar::Int(1000));
         assert_eq!(plain("3.11.0"), Scalar::Str("3.11.0".into()));
-        assert_eq!(plain("2024-01-01"), Scalar::Time("2024-01-01T00:00:00Z".into()));
+        assert_eq!(
+            plain("2024-01-01"),
+            Scalar::Time("2024-01-01T00:00:00Z".into())
+        );
         assert_eq!(
             plain("2001-12-14 21:59:43.10 -5"),
             Scalar::Time("2001-12-14T21:59:43-05:00".into())
