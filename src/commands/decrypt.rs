@@ -6,8 +6,16 @@ use crate::engine::{Sealed, unwrap_data_key};
 use crate::error::{Error, exit};
 use crate::keys::IdentitySet;
 
+/// `sealed decrypt`: decrypt a file; the MAC is verified before anything is printed.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    io: Io,
+}
+
 /// Runs `sealed decrypt`.
-pub fn run(io: &Io) -> Result<(), Error> {
+pub fn run(args: &Args) -> Result<(), Error> {
+    let io = &args.io;
     io.validate()?;
     let syntax = io.syntax()?;
     let src = crate::fsutil::read_text(&io.file)?;

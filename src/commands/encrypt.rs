@@ -10,28 +10,90 @@ use crate::engine::{self, KeyPlan};
 use crate::error::{Error, exit};
 use crate::keys::Recipient;
 
-/// Options of `sealed encrypt`.
-#[derive(Debug, Clone, Default)]
+/// `sealed encrypt`: encrypt the values (and comments) of a YAML, JSON or .env file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    io: Io,
+    #[command(flatten)]
+    opts: EncryptOptions,
+}
+
+/// Options of `sealed encrypt` beyond input and output.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct EncryptOptions {
-    /// `--age`: comma-separated recipients.
+    /// Age recipients, comma-separated (age1…, ssh-ed25519 …, ssh-rsa …).
+    #[arg(long, value_name = "RECIPIENTS")]
     pub age: Option<String>,
-    /// `--config`: an explicit `.sops.yaml`.
+    /// Use this .sops.yaml instead of searching for one.
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Selection flags given on the command line.
-    pub selection: Selection,
-    /// `--shamir-secret-sharing-threshold`.
+    /// Selection rules given on the command line.
+    #[command(flatten)]
+    pub selection: SelectionFlags,
+    /// Shamir threshold when the rule has several key groups.
+    #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
     pub shamir_threshold: Option<usize>,
 }
 
+/// SOPS's selection flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SelectionFlags {
+    /// Leave values whose key ends with this suffix in clear text (default `_unencrypted`).
+    #[arg(long, value_name = "SUFFIX")]
+    pub unencrypted_suffix: Option<String>,
+    /// Encrypt only values whose key ends with this suffix.
+    #[arg(long, value_name = "SUFFIX")]
+    pub encrypted_suffix: Option<String>,
+    /// Leave values whose key matches this regex in clear text.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_regex: Option<String>,
+    /// Encrypt only values whose key matches this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_regex: Option<String>,
+    /// Leave values after a comment matching this regex in clear text.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_comment_regex: Option<String>,
+    /// Encrypt only values after a comment matching this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_comment_regex: Option<String>,
+    /// Compute the MAC over encrypted values only.
+    #[arg(long)]
+    pub mac_only_encrypted: bool,
+}
+
+impl SelectionFlags {
+    /// As a [`Selection`].
+    pub fn to_selection(&self) -> Selection {
+        Selection {
+            unencrypted_suffix: self.unencrypted_suffix.clone(),
+            encrypted_suffix: self.encrypted_suffix.clone(),
+            unencrypted_regex: self.unencrypted_regex.clone(),
+            encrypted_regex: self.encrypted_regex.clone(),
+            unencrypted_comment_regex: self.unencrypted_comment_regex.clone(),
+            encrypted_comment_regex: self.encrypted_comment_regex.clone(),
+            mac_only_encrypted: self.mac_only_encrypted,
+        }
+    }
+}
+
 /// Runs `sealed encrypt`.
-pub fn run(io: &Io, opts: &EncryptOptions) -> Result<(), Error> {
+pub fn run(args: &Args) -> Result<(), Error> {
+    run_with(&args.io, &args.opts)
+}
+
+/// Encrypts what `io` names with `opts`.
+pub fn run_with(io: &Io, opts: &EncryptOptions) -> Result<(), Error> {
     io.validate()?;
     let syntax = io.syntax()?;
     let src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
     let (rule, config_path) = matching_rule(io.logical_path(), opts.config.as_deref())?;
     let plan = key_plan(opts, rule.as_ref(), config_path.as_deref())?;
-    let selection = choose_selection(&opts.selection, rule.as_ref().map(|r| &r.selection))?;
+    let selection = choose_selection(
+        &opts.selection.to_selection(),
+        rule.as_ref().map(|r| &r.selection),
+    )?;
     let (out, report) = engine::encrypt(&src, syntax.format(), &plan, &selection)
         .map_err(|e| engine_error(&name, &src, e))?;
     io.write(out.as_bytes())?;

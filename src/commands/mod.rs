@@ -11,18 +11,23 @@ use crate::engine::EngineError;
 use crate::error::{Error, Pos, display_path, exit};
 use crate::format::Syntax;
 
-/// Where a command reads and writes.
-#[derive(Debug, Clone)]
+/// Where a command reads and writes (the flags shared by encrypt and decrypt).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Io {
-    /// The input file, `-` for stdin.
+    /// The file, or `-` for standard input.
+    #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Replace the input file (atomically).
+    /// Write the result back to the file, atomically.
+    #[arg(short, long)]
     pub in_place: bool,
-    /// Write to this file instead of stdout.
+    /// Write the result to this file.
+    #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// `--input-type`.
+    /// The syntax: yaml, json or dotenv (default: from the file name).
+    #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
-    /// `--filename-override`: the name used to pick the format and the config rule.
+    /// Use this name to pick the format and the .sops.yaml rule (useful with stdin).
+    #[arg(long, value_name = "PATH")]
     pub filename_override: Option<PathBuf>,
 }
 
