@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Encrypt the values (and comments) of a YAML, JSON or .env file.
-    Encrypt(encrypt::Args),
+    Encrypt(Box<encrypt::Args>),
     /// Decrypt a file; the MAC is verified before anything is printed.
     Decrypt(decrypt::Args),
     /// Generate a new age identity (file mode 0600); the public key is printed on stderr.
