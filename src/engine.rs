@@ -8,11 +8,12 @@
 //! how it was written, the original spelling travels encrypted in the metadata's
 //! `sealed` field, keyed by the value token's IV, so decrypt restores it byte for byte.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use aes_gcm::aead::{OsRng, rand_core::RngCore};
 use regex::Regex;
+use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::codec::mac::{MacHasher, open_mac, seal_mac};
@@ -330,6 +331,79 @@ pub fn encrypt_with_key(
     shamir_threshold: Option<usize>,
     selection: &Selection,
 ) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
+    let template = Metadata {
+        groups,
+        shamir_threshold,
+        foreign_keys: 0,
+        mac: String::new(),
+        lastmodified: String::new(),
+        selection: selection.clone(),
+        version: SOPS_VERSION.to_string(),
+        sealed: None,
+    }
+    .to_value();
+    seal_document(src, format, key, selection, &template, None)
+}
+
+/// Re-encrypts `plain` — an edited decryption of `old` — under `old`'s data key and
+/// metadata (recipients, rules, and any field sealed does not know, such as pgp keys).
+/// Every value and comment whose key path and plaintext are unchanged keeps its exact
+/// token (same IV, so the same ciphertext); only changed or new ones get fresh IVs.
+/// When `plain` is exactly `old`'s decryption, `old` is returned unchanged.
+pub fn reencrypt(plain: &str, old: &Sealed<'_>, key: &DataKey) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
+    let mut reuse = Reuse::default();
+    let old_plain = old.decrypt_inner(key, Some(&mut reuse))?;
+    if old_plain.as_str() == plain {
+        return Ok((Zeroizing::new(old.src.to_string()), EncryptReport { aliases: old.outline.aliases }));
+    }
+    let template = old.metadata_value();
+    seal_document(plain, old.format, key, &old.metadata.selection, &template, Some(&reuse))
+}
+
+/// The IVs of an existing document's tokens, by (key path, type, plaintext) digest: what
+/// [`reencrypt`] may reuse. Holds no plaintext.
+#[derive(Default)]
+pub struct Reuse {
+    ivs: HashMap<[u8; 32], Vec<u8>>,
+}
+
+impl Reuse {
+    fn digest(aad: &str, kind: &str, plain: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update((aad.len() as u64).to_le_bytes());
+        h.update(aad.as_bytes());
+        h.update((kind.len() as u64).to_le_bytes());
+        h.update(kind.as_bytes());
+        h.update(plain);
+        h.finalize().into()
+    }
+
+    fn remember(&mut self, aad: &str, kind: &str, plain: &[u8], iv: &[u8]) {
+        self.ivs.insert(Reuse::digest(aad, kind, plain), iv.to_vec());
+    }
+
+    fn iv(&self, aad: &str, kind: &str, plain: &[u8]) -> Option<Vec<u8>> {
+        self.ivs.get(&Reuse::digest(aad, kind, plain)).cloned()
+    }
+}
+
+/// Seals one value: the reused IV of an identical (path, type, plaintext) if there is one,
+/// else a fresh one.
+fn seal_value(plain: &[u8], key: &DataKey, aad: &str, kind: &str, reuse: Option<&Reuse>, ivs: &mut IvPool) -> Token {
+    let iv = reuse.and_then(|r| r.iv(aad, kind, plain)).unwrap_or_else(|| ivs.take());
+    Token::seal_with_iv(plain, key, aad, kind, iv)
+}
+
+/// The shared encryption pass: seals every selected value and comment of `src`, then
+/// appends `template` (a metadata tree) with fresh `lastmodified`, `mac` and `sealed`.
+fn seal_document(
+    src: &str,
+    format: &dyn Format,
+    key: &DataKey,
+    selection: &Selection,
+    template: &serde_json::Value,
+    reuse: Option<&Reuse>,
+) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
     let outline = format.parse(src).map_err(EngineError::Syntax)?;
     if outline.docs.iter().any(|d| d.sops.is_some()) {
         return Err(EngineError::AlreadyEncrypted);
@@ -353,8 +427,7 @@ pub fn encrypt_with_key(
                     if !encrypt || bytes.is_empty() {
                         continue;
                     }
-                    let token =
-                        Token::seal_with_iv(&bytes, key, &aad_for(&leaf.path), kind, ivs.take());
+                    let token = seal_value(&bytes, key, &aad_for(&leaf.path), kind, reuse, &mut ivs);
                     let (text, token_style) = format.token_text(leaf, &token.to_string());
                     let original = &src[leaf.span.clone()];
                     let mut canonical = format.render(&token_style, leaf.in_flow, &leaf.value);
@@ -374,13 +447,7 @@ pub fn encrypt_with_key(
                     if !encrypt || text.is_empty() {
                         continue;
                     }
-                    let token = Token::seal_with_iv(
-                        text.as_bytes(),
-                        key,
-                        &aad_for(&c.path),
-                        "comment",
-                        ivs.take(),
-                    );
+                    let token = seal_value(text.as_bytes(), key, &aad_for(&c.path), "comment", reuse, &mut ivs);
                     splices.push(Splice {
                         range: c.span.clone(),
                         text: Zeroizing::new(token.to_string()),
@@ -392,41 +459,44 @@ pub fn encrypt_with_key(
     }
 
     let lastmodified = now_rfc3339();
-    let sealed = if spellings.is_empty() {
-        None
-    } else {
-        let json = Zeroizing::new(serde_json::json!({ "v": 1, "spell": spellings }).to_string());
-        for v in spellings.values_mut() {
-            v.zeroize();
+    let mut meta_value = template.clone();
+    if let Some(m) = meta_value.as_object_mut() {
+        m.insert("lastmodified".into(), lastmodified.clone().into());
+        m.insert("mac".into(), seal_mac(&mac.finish(), key, &lastmodified).into());
+        m.shift_remove(SEALED_FIELD);
+        if !spellings.is_empty() {
+            let json = Zeroizing::new(serde_json::json!({ "v": 1, "spell": spellings }).to_string());
+            for v in spellings.values_mut() {
+                v.zeroize();
+            }
+            let token = seal_value(json.as_bytes(), key, SEALED_AAD, "str", reuse, &mut ivs);
+            m.insert(SEALED_FIELD.into(), token.to_string().into());
         }
-        Some(Token::seal(json.as_bytes(), key, SEALED_AAD, "str").to_string())
-    };
-    let metadata = Metadata {
-        groups,
-        shamir_threshold,
-        foreign_keys: 0,
-        mac: seal_mac(&mac.finish(), key, &lastmodified),
-        lastmodified,
-        selection: selection.clone(),
-        version: SOPS_VERSION.to_string(),
-        sealed,
-    };
-    let meta_value = metadata.to_value();
-    for doc in &outline.docs {
-        let text = format.metadata_text(&meta_value, &outline, doc);
-        let (at, text) = match doc.insertion {
-            Insertion::Block { at } => (at, format!("{}{text}", outline.eol)),
-            Insertion::Flow { at, empty } => (at, if empty { text } else { format!(",{text}") }),
-        };
-        splices.push(Splice {
-            range: at..at,
-            text: Zeroizing::new(text),
-        });
     }
+    splices.extend(metadata_splices(format, &outline, &meta_value));
     let report = EncryptReport {
         aliases: outline.aliases,
     };
     Ok((apply(src, splices), report))
+}
+
+/// The insertions that add `meta` to every document of a file that has none.
+fn metadata_splices(format: &dyn Format, outline: &Outline, meta: &serde_json::Value) -> Vec<Splice> {
+    outline
+        .docs
+        .iter()
+        .map(|doc| {
+            let text = format.metadata_text(meta, outline, doc);
+            let (at, text) = match doc.insertion {
+                Insertion::Block { at } => (at, format!("{}{text}", outline.eol)),
+                Insertion::Flow { at, empty } => (at, if empty { text } else { format!(",{text}") }),
+            };
+            Splice {
+                range: at..at,
+                text: Zeroizing::new(text),
+            }
+        })
+        .collect()
 }
 
 /// Recovers the data key from the metadata with the identities available.
@@ -487,12 +557,45 @@ impl<'a> Sealed<'a> {
 
     /// Decrypts, verifying the MAC before returning anything.
     pub fn decrypt(&self, key: &DataKey) -> Result<Zeroizing<String>, EngineError> {
+        self.decrypt_inner(key, None)
+    }
+
+    /// The metadata tree as stored (the first document's), fields sealed does not know
+    /// included.
+    pub fn metadata_value(&self) -> serde_json::Value {
+        self.outline
+            .docs
+            .iter()
+            .find_map(|d| d.sops.as_ref())
+            .map(|s| s.value.clone())
+            .unwrap_or_default()
+    }
+
+    /// The same ciphertext with `meta` as its metadata (for re-wrapping the data key to
+    /// other recipients): values, comments and layout are untouched.
+    pub fn with_metadata(&self, meta: &serde_json::Value) -> Result<Zeroizing<String>, EngineError> {
+        let removals = self
+            .outline
+            .docs
+            .iter()
+            .filter_map(|d| d.sops.as_ref())
+            .map(|s| Splice {
+                range: s.removal.clone(),
+                text: Zeroizing::new(String::new()),
+            })
+            .collect();
+        let bare = apply(self.src, removals);
+        let outline = self.format.parse(&bare).map_err(EngineError::Syntax)?;
+        Ok(apply(&bare, metadata_splices(self.format, &outline, meta)))
+    }
+
+    fn decrypt_inner(&self, key: &DataKey, mut reuse: Option<&mut Reuse>) -> Result<Zeroizing<String>, EngineError> {
         let src = self.src;
         let md = &self.metadata;
         if md.mac.is_empty() {
             return Err(EngineError::MacMissing);
         }
-        let spellings = self.spellings(key)?;
+        let spellings = self.spellings(key, reuse.as_deref_mut())?;
         let selector = Selector::new(&md.selection)?;
         let mut mac = MacHasher::new(md.selection.mac_only_encrypted);
         let mut splices = Vec::new();
@@ -511,7 +614,7 @@ impl<'a> Sealed<'a> {
                         let encrypted =
                             selector.should_encrypt(&leaf.path, stack.at(leaf.depth), false);
                         if let Some(s) =
-                            self.decrypt_leaf(leaf, encrypted, key, &spellings, &mut mac)?
+                            self.decrypt_leaf(leaf, encrypted, key, &spellings, &mut mac, reuse.as_deref_mut())?
                         {
                             splices.push(s);
                         }
@@ -525,7 +628,10 @@ impl<'a> Sealed<'a> {
                                 .into_iter()
                                 .flatten()
                                 .filter_map(|i| leaves.get(i));
-                            let plain = open_comment(text, c, near, key)?;
+                            let (plain, aad) = open_comment(text, c, near, key)?;
+                            if let (Some(r), Ok(t)) = (reuse.as_deref_mut(), Token::parse(text)) {
+                                r.remember(&aad, "comment", plain.as_bytes(), &t.iv);
+                            }
                             splices.push(Splice {
                                 range: c.span.clone(),
                                 text: plain,
@@ -553,7 +659,11 @@ impl<'a> Sealed<'a> {
         Ok(apply(src, splices))
     }
 
-    fn spellings(&self, key: &DataKey) -> Result<BTreeMap<String, Zeroizing<String>>, EngineError> {
+    fn spellings(
+        &self,
+        key: &DataKey,
+        reuse: Option<&mut Reuse>,
+    ) -> Result<BTreeMap<String, Zeroizing<String>>, EngineError> {
         let Some(field) = &self.metadata.sealed else {
             return Ok(BTreeMap::new());
         };
@@ -564,6 +674,9 @@ impl<'a> Sealed<'a> {
         };
         let token = Token::parse(field).map_err(bad)?;
         let json = token.open(key, SEALED_AAD).map_err(bad)?;
+        if let Some(r) = reuse {
+            r.remember(SEALED_AAD, "str", &json, &token.iv);
+        }
         let mut v: serde_json::Value =
             serde_json::from_slice(&json).map_err(|_| bad(CodecError::BadType("json".into())))?;
         let mut out = BTreeMap::new();
@@ -584,6 +697,7 @@ impl<'a> Sealed<'a> {
         key: &DataKey,
         spellings: &BTreeMap<String, Zeroizing<String>>,
         mac: &mut MacHasher,
+        reuse: Option<&mut Reuse>,
     ) -> Result<Option<Splice>, EngineError> {
         let path = || aad_for(&leaf.path);
         if !encrypted {
@@ -620,8 +734,11 @@ impl<'a> Sealed<'a> {
             }));
         }
         let value = value::decode(&plain, &token.kind).map_err(err)?;
-        if let Some((bytes, _)) = value::encode(&value) {
+        if let Some((bytes, kind)) = value::encode(&value) {
             mac.add(&bytes, true);
+            if let Some(r) = reuse {
+                r.remember(&path(), kind, &bytes, &token.iv);
+            }
         }
         let text = match spellings.get(&token.iv_b64()) {
             Some(raw) => raw.clone(),
@@ -643,7 +760,7 @@ fn open_comment<'l>(
     c: &Comment,
     near: impl Iterator<Item = &'l &'l Leaf>,
     key: &DataKey,
-) -> Result<Zeroizing<String>, EngineError> {
+) -> Result<(Zeroizing<String>, String), EngineError> {
     let err = || EngineError::Comment {
         offset: c.span.start,
     };
@@ -667,9 +784,10 @@ fn open_comment<'l>(
         );
     }
     for path in own.into_iter().chain(candidates) {
-        if let Ok(plain) = token.open(key, &aad_for(path)) {
+        let aad = aad_for(path);
+        if let Ok(plain) = token.open(key, &aad) {
             return String::from_utf8(plain.to_vec())
-                .map(Zeroizing::new)
+                .map(|p| (Zeroizing::new(p), aad))
                 .map_err(|_| err());
         }
     }
@@ -726,6 +844,67 @@ mod tests {
             let (enc, dec) = roundtrip(src, Syntax::Yaml);
             assert_eq!(dec, src, "ciphertext was:\n{enc}");
             assert!(enc.contains("ENC[AES256_GCM"));
+        }
+    }
+
+    fn tokens(text: &str) -> Vec<String> {
+        text.match_indices("ENC[")
+            .map(|(i, _)| text[i..i + text[i..].find(']').unwrap() + 1].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn reencrypt_changes_only_what_changed() {
+        let src = "# note\ndb:\n  user: admin\n  password: old-pass\nlist: [a, b]\n";
+        let key = DataKey::generate();
+        let (enc, _) =
+            encrypt_with_key(src, Syntax::Yaml.format(), &key, vec![vec![]], None, &default_selection()).unwrap();
+        let old = Sealed::parse(&enc, Syntax::Yaml.format()).unwrap();
+
+        let (same, _) = reencrypt(src, &old, &key).unwrap();
+        assert_eq!(same.as_str(), enc.as_str(), "a no-op keeps the file byte-identical");
+
+        let edited = src.replace("old-pass", "new-pass");
+        let (next, _) = reencrypt(&edited, &old, &key).unwrap();
+        let (before, after) = (tokens(&enc), tokens(&next));
+        assert_eq!(before.len(), after.len());
+        let changed: Vec<usize> = (0..before.len()).filter(|&i| before[i] != after[i]).collect();
+        // The password and the MAC change; the comment, user, list items keep their tokens.
+        assert_eq!(changed.len(), 2, "changed tokens: {changed:?}");
+        let again = Sealed::parse(&next, Syntax::Yaml.format()).unwrap();
+        assert_eq!(again.decrypt(&key).unwrap().as_str(), edited);
+    }
+
+    #[test]
+    fn with_metadata_keeps_values() {
+        for (src, syntax) in [
+            ("a: 1\nb: two\n", Syntax::Yaml),
+            ("{\n  \"a\": 1\n}\n", Syntax::Json),
+            ("A=1\nB=two\n", Syntax::Dotenv),
+        ] {
+            let key = DataKey::generate();
+            let (enc, _) =
+                encrypt_with_key(src, syntax.format(), &key, vec![vec![]], None, &default_selection()).unwrap();
+            let sealed = Sealed::parse(&enc, syntax.format()).unwrap();
+            let mut meta = sealed.metadata_value();
+            meta["version"] = "9.9.9".into();
+            let rewritten = sealed.with_metadata(&meta).unwrap();
+            assert_eq!(tokens(&rewritten)[..2], tokens(&enc)[..2]);
+            let again = Sealed::parse(&rewritten, syntax.format()).unwrap();
+            assert_eq!(again.metadata.version, "9.9.9");
+            assert_eq!(again.decrypt(&key).unwrap().as_str(), src);
+        }
+    }
+
+    #[test]
+    fn json_and_dotenv_roundtrip() {
+        for (src, syntax) in [
+            ("{\"a\": \"x\", \"n\": 1.50, \"l\": [true, null]}", Syntax::Json),
+            ("{\r\n\t\"a\": \"\\u00e9\"\r\n}\r\n", Syntax::Json),
+            ("# c\nexport A=1\nB=\"two words\" # not a comment for sops\nC='x'\nM=\"l1\nl2\"\nE=", Syntax::Dotenv),
+        ] {
+            let (_, dec) = roundtrip(src, syntax);
+            assert_eq!(dec, src);
         }
     }
 }
