@@ -350,14 +350,64 @@ pub fn encrypt_with_key(
 /// Every value and comment whose key path and plaintext are unchanged keeps its exact
 /// token (same IV, so the same ciphertext); only changed or new ones get fresh IVs.
 /// When `plain` is exactly `old`'s decryption, `old` is returned unchanged.
-pub fn reencrypt(plain: &str, old: &Sealed<'_>, key: &DataKey) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
+pub fn reencrypt(
+    plain: &str,
+    old: &Sealed<'_>,
+    key: &DataKey,
+) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
     let mut reuse = Reuse::default();
     let old_plain = old.decrypt_inner(key, Some(&mut reuse))?;
     if old_plain.as_str() == plain {
-        return Ok((Zeroizing::new(old.src.to_string()), EncryptReport { aliases: old.outline.aliases }));
+        return Ok((
+            Zeroizing::new(old.src.to_string()),
+            EncryptReport {
+                aliases: old.outline.aliases,
+            },
+        ));
     }
     let template = old.metadata_value();
-    seal_document(plain, old.format, key, &old.metadata.selection, &template, Some(&reuse))
+    seal_document(
+        plain,
+        old.format,
+        key,
+        &old.metadata.selection,
+        &template,
+        Some(&reuse),
+    )
+}
+
+/// Like [`reencrypt`], reusing tokens from `old` and from `others` (other versions of the
+/// same file, e.g. both sides of a merge) that are under the same data key; `old` gives
+/// the metadata.
+pub fn reencrypt_from_many(
+    plain: &str,
+    old: &Sealed<'_>,
+    others: &[&Sealed<'_>],
+    key: &DataKey,
+) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
+    let mut reuse = Reuse::default();
+    let old_plain = old.decrypt_inner(key, Some(&mut reuse))?;
+    if old_plain.as_str() == plain {
+        return Ok((
+            Zeroizing::new(old.src.to_string()),
+            EncryptReport {
+                aliases: old.outline.aliases,
+            },
+        ));
+    }
+    for other in others {
+        // A version under another data key (rotated on one branch) cannot share tokens.
+        let _ = other.decrypt_inner(key, Some(&mut reuse));
+    }
+    let template = old.metadata_value();
+    seal_document(
+        plain,
+        old.format,
+        key,
+        &old.metadata.selection,
+        &template,
+        Some(&reuse),
+    )
 }
 
 /// The IVs of an existing document's tokens, by (key path, type, plaintext) digest: what
@@ -379,7 +429,8 @@ impl Reuse {
     }
 
     fn remember(&mut self, aad: &str, kind: &str, plain: &[u8], iv: &[u8]) {
-        self.ivs.insert(Reuse::digest(aad, kind, plain), iv.to_vec());
+        self.ivs
+            .insert(Reuse::digest(aad, kind, plain), iv.to_vec());
     }
 
     fn iv(&self, aad: &str, kind: &str, plain: &[u8]) -> Option<Vec<u8>> {
@@ -389,8 +440,17 @@ impl Reuse {
 
 /// Seals one value: the reused IV of an identical (path, type, plaintext) if there is one,
 /// else a fresh one.
-fn seal_value(plain: &[u8], key: &DataKey, aad: &str, kind: &str, reuse: Option<&Reuse>, ivs: &mut IvPool) -> Token {
-    let iv = reuse.and_then(|r| r.iv(aad, kind, plain)).unwrap_or_else(|| ivs.take());
+fn seal_value(
+    plain: &[u8],
+    key: &DataKey,
+    aad: &str,
+    kind: &str,
+    reuse: Option<&Reuse>,
+    ivs: &mut IvPool,
+) -> Token {
+    let iv = reuse
+        .and_then(|r| r.iv(aad, kind, plain))
+        .unwrap_or_else(|| ivs.take());
     Token::seal_with_iv(plain, key, aad, kind, iv)
 }
 
@@ -427,7 +487,8 @@ fn seal_document(
                     if !encrypt || bytes.is_empty() {
                         continue;
                     }
-                    let token = seal_value(&bytes, key, &aad_for(&leaf.path), kind, reuse, &mut ivs);
+                    let token =
+                        seal_value(&bytes, key, &aad_for(&leaf.path), kind, reuse, &mut ivs);
                     let (text, token_style) = format.token_text(leaf, &token.to_string());
                     let original = &src[leaf.span.clone()];
                     let mut canonical = format.render(&token_style, leaf.in_flow, &leaf.value);
@@ -447,7 +508,14 @@ fn seal_document(
                     if !encrypt || text.is_empty() {
                         continue;
                     }
-                    let token = seal_value(text.as_bytes(), key, &aad_for(&c.path), "comment", reuse, &mut ivs);
+                    let token = seal_value(
+                        text.as_bytes(),
+                        key,
+                        &aad_for(&c.path),
+                        "comment",
+                        reuse,
+                        &mut ivs,
+                    );
                     splices.push(Splice {
                         range: c.span.clone(),
                         text: Zeroizing::new(token.to_string()),
@@ -462,10 +530,14 @@ fn seal_document(
     let mut meta_value = template.clone();
     if let Some(m) = meta_value.as_object_mut() {
         m.insert("lastmodified".into(), lastmodified.clone().into());
-        m.insert("mac".into(), seal_mac(&mac.finish(), key, &lastmodified).into());
+        m.insert(
+            "mac".into(),
+            seal_mac(&mac.finish(), key, &lastmodified).into(),
+        );
         m.shift_remove(SEALED_FIELD);
         if !spellings.is_empty() {
-            let json = Zeroizing::new(serde_json::json!({ "v": 1, "spell": spellings }).to_string());
+            let json =
+                Zeroizing::new(serde_json::json!({ "v": 1, "spell": spellings }).to_string());
             for v in spellings.values_mut() {
                 v.zeroize();
             }
@@ -481,7 +553,11 @@ fn seal_document(
 }
 
 /// The insertions that add `meta` to every document of a file that has none.
-fn metadata_splices(format: &dyn Format, outline: &Outline, meta: &serde_json::Value) -> Vec<Splice> {
+fn metadata_splices(
+    format: &dyn Format,
+    outline: &Outline,
+    meta: &serde_json::Value,
+) -> Vec<Splice> {
     outline
         .docs
         .iter()
@@ -489,7 +565,9 @@ fn metadata_splices(format: &dyn Format, outline: &Outline, meta: &serde_json::V
             let text = format.metadata_text(meta, outline, doc);
             let (at, text) = match doc.insertion {
                 Insertion::Block { at } => (at, format!("{}{text}", outline.eol)),
-                Insertion::Flow { at, empty } => (at, if empty { text } else { format!(",{text}") }),
+                Insertion::Flow { at, empty } => {
+                    (at, if empty { text } else { format!(",{text}") })
+                }
             };
             Splice {
                 range: at..at,
@@ -555,6 +633,38 @@ impl<'a> Sealed<'a> {
         })
     }
 
+    /// Key paths (and byte offsets) of values the rules say are encrypted but that are
+    /// stored in clear text — what a blob staged around the filter looks like. Needs no key.
+    pub fn unprotected_values(&self) -> Result<Vec<(String, usize)>, EngineError> {
+        let selector = Selector::new(&self.metadata.selection)?;
+        let mut out = Vec::new();
+        for doc in &self.outline.docs {
+            let mut stack = CommentStack::default();
+            for item in &doc.items {
+                match item {
+                    Item::Leaf(leaf) => {
+                        if !selector.should_encrypt(&leaf.path, stack.at(leaf.depth), false) {
+                            continue;
+                        }
+                        let clear = match &leaf.value {
+                            Scalar::Null => false,
+                            Scalar::Str(s) => !s.is_empty() && !is_token(s),
+                            _ => true,
+                        };
+                        if clear {
+                            out.push((aad_for(&leaf.path), leaf.span.start));
+                        }
+                    }
+                    Item::Comment(c) => {
+                        stack.push(c.depth, &self.src[c.span.clone()], true);
+                    }
+                    Item::EntryEnd(depth) => stack.entry_end(*depth),
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Decrypts, verifying the MAC before returning anything.
     pub fn decrypt(&self, key: &DataKey) -> Result<Zeroizing<String>, EngineError> {
         self.decrypt_inner(key, None)
@@ -573,7 +683,10 @@ impl<'a> Sealed<'a> {
 
     /// The same ciphertext with `meta` as its metadata (for re-wrapping the data key to
     /// other recipients): values, comments and layout are untouched.
-    pub fn with_metadata(&self, meta: &serde_json::Value) -> Result<Zeroizing<String>, EngineError> {
+    pub fn with_metadata(
+        &self,
+        meta: &serde_json::Value,
+    ) -> Result<Zeroizing<String>, EngineError> {
         let removals = self
             .outline
             .docs
@@ -589,7 +702,11 @@ impl<'a> Sealed<'a> {
         Ok(apply(&bare, metadata_splices(self.format, &outline, meta)))
     }
 
-    fn decrypt_inner(&self, key: &DataKey, mut reuse: Option<&mut Reuse>) -> Result<Zeroizing<String>, EngineError> {
+    fn decrypt_inner(
+        &self,
+        key: &DataKey,
+        mut reuse: Option<&mut Reuse>,
+    ) -> Result<Zeroizing<String>, EngineError> {
         let src = self.src;
         let md = &self.metadata;
         if md.mac.is_empty() {
@@ -613,9 +730,14 @@ impl<'a> Sealed<'a> {
                         next_leaf += 1;
                         let encrypted =
                             selector.should_encrypt(&leaf.path, stack.at(leaf.depth), false);
-                        if let Some(s) =
-                            self.decrypt_leaf(leaf, encrypted, key, &spellings, &mut mac, reuse.as_deref_mut())?
-                        {
+                        if let Some(s) = self.decrypt_leaf(
+                            leaf,
+                            encrypted,
+                            key,
+                            &spellings,
+                            &mut mac,
+                            reuse.as_deref_mut(),
+                        )? {
                             splices.push(s);
                         }
                     }
@@ -857,18 +979,31 @@ mod tests {
     fn reencrypt_changes_only_what_changed() {
         let src = "# note\ndb:\n  user: admin\n  password: old-pass\nlist: [a, b]\n";
         let key = DataKey::generate();
-        let (enc, _) =
-            encrypt_with_key(src, Syntax::Yaml.format(), &key, vec![vec![]], None, &default_selection()).unwrap();
+        let (enc, _) = encrypt_with_key(
+            src,
+            Syntax::Yaml.format(),
+            &key,
+            vec![vec![]],
+            None,
+            &default_selection(),
+        )
+        .unwrap();
         let old = Sealed::parse(&enc, Syntax::Yaml.format()).unwrap();
 
         let (same, _) = reencrypt(src, &old, &key).unwrap();
-        assert_eq!(same.as_str(), enc.as_str(), "a no-op keeps the file byte-identical");
+        assert_eq!(
+            same.as_str(),
+            enc.as_str(),
+            "a no-op keeps the file byte-identical"
+        );
 
         let edited = src.replace("old-pass", "new-pass");
         let (next, _) = reencrypt(&edited, &old, &key).unwrap();
         let (before, after) = (tokens(&enc), tokens(&next));
         assert_eq!(before.len(), after.len());
-        let changed: Vec<usize> = (0..before.len()).filter(|&i| before[i] != after[i]).collect();
+        let changed: Vec<usize> = (0..before.len())
+            .filter(|&i| before[i] != after[i])
+            .collect();
         // The password and the MAC change; the comment, user, list items keep their tokens.
         assert_eq!(changed.len(), 2, "changed tokens: {changed:?}");
         let again = Sealed::parse(&next, Syntax::Yaml.format()).unwrap();
@@ -883,8 +1018,15 @@ mod tests {
             ("A=1\nB=two\n", Syntax::Dotenv),
         ] {
             let key = DataKey::generate();
-            let (enc, _) =
-                encrypt_with_key(src, syntax.format(), &key, vec![vec![]], None, &default_selection()).unwrap();
+            let (enc, _) = encrypt_with_key(
+                src,
+                syntax.format(),
+                &key,
+                vec![vec![]],
+                None,
+                &default_selection(),
+            )
+            .unwrap();
             let sealed = Sealed::parse(&enc, syntax.format()).unwrap();
             let mut meta = sealed.metadata_value();
             meta["version"] = "9.9.9".into();
@@ -899,9 +1041,15 @@ mod tests {
     #[test]
     fn json_and_dotenv_roundtrip() {
         for (src, syntax) in [
-            ("{\"a\": \"x\", \"n\": 1.50, \"l\": [true, null]}", Syntax::Json),
+            (
+                "{\"a\": \"x\", \"n\": 1.50, \"l\": [true, null]}",
+                Syntax::Json,
+            ),
             ("{\r\n\t\"a\": \"\\u00e9\"\r\n}\r\n", Syntax::Json),
-            ("# c\nexport A=1\nB=\"two words\" # not a comment for sops\nC='x'\nM=\"l1\nl2\"\nE=", Syntax::Dotenv),
+            (
+                "# c\nexport A=1\nB=\"two words\" # not a comment for sops\nC='x'\nM=\"l1\nl2\"\nE=",
+                Syntax::Dotenv,
+            ),
         ] {
             let (_, dec) = roundtrip(src, syntax);
             assert_eq!(dec, src);

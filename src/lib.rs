@@ -18,4 +18,5 @@ pub mod engine;
 pub mod error;
 pub mod format;
 pub mod fsutil;
+pub mod git;
 pub mod keys;

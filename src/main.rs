@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sealed::commands::{decrypt, encrypt, keygen};
+use sealed::commands::{decrypt, encrypt, git, keygen};
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
 #[derive(Parser)]
@@ -22,6 +22,8 @@ enum Command {
     Decrypt(decrypt::Args),
     /// Generate a new age identity (file mode 0600); the public key is printed on stderr.
     Keygen(keygen::Args),
+    /// Keep protected files plaintext in the work tree and ciphertext in every commit.
+    Git(git::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         Command::Encrypt(args) => encrypt::run(&args),
         Command::Decrypt(args) => decrypt::run(&args),
         Command::Keygen(args) => keygen::run(&args),
+        Command::Git(args) => git::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -223,3 +223,15 @@ fn choose_selection(flags: &Selection, rule: Option<&Selection>) -> Result<Selec
     sel.mac_only_encrypted = flags.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
     Ok(sel)
 }
+
+/// The recipients and selection rules `sealed encrypt` would use for `file` (used by the
+/// git filter for files new to the index).
+pub fn plan_for(file: &Path, opts: &EncryptOptions) -> Result<(KeyPlan, Selection), Error> {
+    let (rule, config_path) = matching_rule(file, opts.config.as_deref())?;
+    let plan = key_plan(opts, rule.as_ref(), config_path.as_deref())?;
+    let selection = choose_selection(
+        &opts.selection.to_selection(),
+        rule.as_ref().map(|r| &r.selection),
+    )?;
+    Ok((plan, selection))
+}

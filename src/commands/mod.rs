@@ -3,6 +3,7 @@
 
 pub mod decrypt;
 pub mod encrypt;
+pub mod git;
 pub mod keygen;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,231 @@
+//! The clean and smudge filters: plaintext in the work tree, SOPS ciphertext in the index.
+//!
+//! Clean is stable: when the work-tree file decrypts to what the index (or HEAD) holds,
+//! the stored blob comes back unchanged; when some values changed, the data key and the
+//! untouched values' tokens are reused, so a blob diff shows only the changed values, the
+//! MAC and `lastmodified`. Clean never lets plaintext through: what it cannot parse or
+//! encrypt is an error (with `filter.sealed.required`, `git add` fails). Ciphertext given to
+//! clean passes through unchanged. Smudge decrypts; without a usable identity it leaves the
+//! ciphertext in place (so `git status` stays clean) and warns once per process.
+
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::commands::encrypt::{EncryptOptions, plan_for};
+use crate::engine::{self, EngineError, Sealed, unwrap_data_key};
+use crate::format::Syntax;
+use crate::keys::IdentitySet;
+
+/// A filter failure, reported to git for one path. Never holds plaintext.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {msg}")]
+pub struct FilterError {
+    /// The path git asked about.
+    pub path: String,
+    /// What went wrong.
+    pub msg: String,
+}
+
+impl FilterError {
+    fn new(path: &str, msg: impl Into<String>) -> FilterError {
+        FilterError {
+            path: path.to_string(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// One filter session: the repository and the identities, opened once for many files.
+pub struct Filter {
+    repo: Option<git2::Repository>,
+    identities: Option<Result<IdentitySet, String>>,
+    warned_no_key: bool,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter::new()
+    }
+}
+
+impl Filter {
+    /// A session for the repository around the working directory.
+    pub fn new() -> Filter {
+        Filter {
+            repo: git2::Repository::open_from_env().ok(),
+            identities: None,
+            warned_no_key: false,
+        }
+    }
+
+    /// The identities, discovered (and unlocked) once.
+    fn identities(&mut self) -> Result<&IdentitySet, String> {
+        if self.identities.is_none() {
+            self.identities = Some(IdentitySet::discover().map_err(|e| e.to_string()));
+        }
+        match self.identities.as_ref().expect("set above") {
+            Ok(ids) => Ok(ids),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    fn warn_no_key(&mut self, path: &str, why: &str) {
+        if !self.warned_no_key {
+            self.warned_no_key = true;
+            eprintln!(
+                "sealed: warning: cannot decrypt {path} ({why}); encrypted files stay encrypted in the work tree. \
+                 Set SOPS_AGE_KEY_FILE or run `sealed keygen`, then `sealed git init` again"
+            );
+        }
+    }
+
+    /// What the index (stage 0) or HEAD holds for `path`.
+    fn previous_blob(&self, path: &str) -> Option<Vec<u8>> {
+        let repo = self.repo.as_ref()?;
+        if let Some(entry) = repo.index().ok()?.get_path(Path::new(path), 0) {
+            return repo.find_blob(entry.id).ok().map(|b| b.content().to_vec());
+        }
+        let tree = repo.head().ok()?.peel_to_tree().ok()?;
+        let entry = tree.get_path(Path::new(path)).ok()?;
+        repo.find_blob(entry.id())
+            .ok()
+            .map(|b| b.content().to_vec())
+    }
+
+    /// The path as the config sees it: relative to the work tree root.
+    fn work_path(&self, path: &str) -> std::path::PathBuf {
+        match self.repo.as_ref().and_then(|r| r.workdir()) {
+            Some(root) => root.join(path),
+            None => Path::new(path).to_path_buf(),
+        }
+    }
+
+    /// Work tree → index.
+    pub fn clean(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, FilterError> {
+        let syntax = syntax_of(path)?;
+        let text = std::str::from_utf8(input)
+            .map_err(|_| FilterError::new(path, "not valid UTF-8; refusing to stage it"))?;
+        match Sealed::parse(text, syntax.format()) {
+            Ok(_) => return Ok(input.to_vec()),
+            Err(EngineError::NotEncrypted) => {}
+            Err(e) => return Err(positioned(path, text, e, "refusing to stage it")),
+        }
+        if let Some(prev) = self.previous_blob(path)
+            && let Some(out) = self.reencrypt_over(path, text, &prev, syntax)?
+        {
+            return Ok(out);
+        }
+        let (plan, selection) = plan_for(&self.work_path(path), &EncryptOptions::default())
+            .map_err(|e| FilterError::new(path, e.to_string()))?;
+        let (out, _) = engine::encrypt(text, syntax.format(), &plan, &selection)
+            .map_err(|e| positioned(path, text, e, "refusing to stage it"))?;
+        Ok(out.as_bytes().to_vec())
+    }
+
+    /// Re-encrypts `text` over the previous ciphertext when that can be decrypted.
+    fn reencrypt_over(
+        &mut self,
+        path: &str,
+        text: &str,
+        prev: &[u8],
+        syntax: Syntax,
+    ) -> Result<Option<Vec<u8>>, FilterError> {
+        let Ok(prev_text) = std::str::from_utf8(prev) else {
+            return Ok(None);
+        };
+        let Ok(old) = Sealed::parse(prev_text, syntax.format()) else {
+            return Ok(None);
+        };
+        let Ok(ids) = self.identities() else {
+            return Ok(None);
+        };
+        let Ok(key) = unwrap_data_key(&old.metadata, ids) else {
+            return Ok(None);
+        };
+        match engine::reencrypt(text, &old, &key) {
+            Ok((out, _)) => Ok(Some(out.as_bytes().to_vec())),
+            // The previous blob does not verify (tampered): encrypt afresh instead.
+            Err(
+                EngineError::MacMismatch | EngineError::Value { .. } | EngineError::Comment { .. },
+            ) => Ok(None),
+            Err(e) => Err(positioned(path, text, e, "refusing to stage it")),
+        }
+    }
+
+    /// Index → work tree.
+    pub fn smudge(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, FilterError> {
+        let Some(syntax) = Syntax::from_path(Path::new(path)) else {
+            return Ok(input.to_vec());
+        };
+        let Ok(text) = std::str::from_utf8(input) else {
+            return Ok(input.to_vec());
+        };
+        let Ok(sealed) = Sealed::parse(text, syntax.format()) else {
+            // Not ciphertext (committed before sealed was set up): leave it.
+            return Ok(input.to_vec());
+        };
+        let key = match self.identities() {
+            Ok(ids) => unwrap_data_key(&sealed.metadata, ids),
+            Err(e) => {
+                self.warn_no_key(path, &e);
+                return Ok(input.to_vec());
+            }
+        };
+        let key = match key {
+            Ok(k) => k,
+            Err(_) => {
+                self.warn_no_key(path, "no identity for its recipients");
+                return Ok(input.to_vec());
+            }
+        };
+        match sealed.decrypt(&key) {
+            Ok(plain) => Ok(plain.as_bytes().to_vec()),
+            Err(e) => {
+                eprintln!("sealed: warning: {path}: {e}; left encrypted in the work tree");
+                Ok(input.to_vec())
+            }
+        }
+    }
+
+    /// Decrypts for display (`diff.sealed.textconv`); anything that cannot be decrypted is
+    /// shown as it is. Works on any path: git hands textconv a temporary file.
+    pub fn textconv(&mut self, path: &str, input: &[u8]) -> Zeroizing<Vec<u8>> {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let syntax = Syntax::from_path(Path::new(name));
+        let (Some(syntax), Ok(text)) = (syntax, std::str::from_utf8(input)) else {
+            return Zeroizing::new(input.to_vec());
+        };
+        let Ok(sealed) = Sealed::parse(text, syntax.format()) else {
+            return Zeroizing::new(input.to_vec());
+        };
+        let Ok(ids) = self.identities() else {
+            return Zeroizing::new(input.to_vec());
+        };
+        let Ok(key) = unwrap_data_key(&sealed.metadata, ids) else {
+            return Zeroizing::new(input.to_vec());
+        };
+        match sealed.decrypt(&key) {
+            Ok(plain) => Zeroizing::new(plain.as_bytes().to_vec()),
+            Err(_) => Zeroizing::new(input.to_vec()),
+        }
+    }
+}
+
+/// The syntax of a path, or an error for clean (which must never pass plaintext through).
+fn syntax_of(path: &str) -> Result<Syntax, FilterError> {
+    Syntax::from_path(Path::new(path)).ok_or_else(|| {
+        FilterError::new(
+            path,
+            "cannot tell YAML, JSON or .env from the name; refusing to stage it",
+        )
+    })
+}
+
+fn positioned(path: &str, text: &str, e: EngineError, what: &str) -> FilterError {
+    let at = e
+        .offset()
+        .map(|o| format!(":{}", crate::error::Pos::of_offset(text, o)))
+        .unwrap_or_default();
+    FilterError::new(&format!("{path}{at}"), format!("{e}; {what}"))
+}
