@@ -14,6 +14,7 @@
 pub mod codec;
 pub mod commands;
 pub mod config;
+pub mod data;
 pub mod engine;
 pub mod error;
 pub mod format;

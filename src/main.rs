@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sealed::commands::{decrypt, encrypt, git, keygen};
+use sealed::commands::{decrypt, encrypt, exec, git, keygen};
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
 #[derive(Parser)]
@@ -20,6 +20,9 @@ enum Command {
     Encrypt(Box<encrypt::Args>),
     /// Decrypt a file; the MAC is verified before anything is printed.
     Decrypt(decrypt::Args),
+    /// Run a command with the decrypted values in its environment.
+    #[command(long_about = exec::LONG_ABOUT)]
+    Exec(Box<exec::Args>),
     /// Generate a new age identity (file mode 0600); the public key is printed on stderr.
     Keygen(keygen::Args),
     /// Keep protected files plaintext in the work tree and ciphertext in every commit.
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Encrypt(args) => encrypt::run(&args),
         Command::Decrypt(args) => decrypt::run(&args),
+        Command::Exec(args) => exec::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::Git(args) => git::run(&args),
     };

@@ -1,32 +1,167 @@
 //! `sealed decrypt`: the data key is unwrapped with the identities SOPS would find, the
-//! MAC verified, and only then is plaintext written.
+//! MAC verified, and only then is plaintext written — the file byte for byte, or one value
+//! (`--extract`), or the values in another shape (`--output-type`).
 
 use super::{Io, engine_error};
+use crate::data::emit::{self, OutputType};
+use crate::data::{self, DataError, Node, path};
 use crate::engine::{Sealed, unwrap_data_key};
-use crate::error::{Error, exit};
+use crate::error::{Error, Pos, exit};
+use crate::format::Syntax;
 use crate::keys::IdentitySet;
+use zeroize::Zeroizing;
 
 /// `sealed decrypt`: decrypt a file; the MAC is verified before anything is printed.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     io: Io,
+    /// Print only the value at this path, in SOPS's syntax: '["db"]["password"]',
+    /// '["hosts"][0]'. A scalar prints raw (no added line break); a mapping or list prints
+    /// in the file's format, or in --output-type.
+    #[arg(long, value_name = "PATH")]
+    extract: Option<String>,
+    /// Print the values in another shape: json, yaml, dotenv (flattened as `sealed exec`
+    /// names variables) or export (`export NAME='value'` lines for `eval`). The file's own
+    /// type gives its exact bytes.
+    #[arg(long, value_name = "TYPE", value_enum)]
+    output_type: Option<OutputTypeArg>,
+}
+
+/// `--output-type` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputTypeArg {
+    /// JSON, numbers and booleans typed.
+    Json,
+    /// YAML.
+    Yaml,
+    /// dotenv `NAME=value` lines.
+    Dotenv,
+    /// `export NAME='value'` lines for a POSIX shell.
+    Export,
+}
+
+impl From<OutputTypeArg> for OutputType {
+    fn from(a: OutputTypeArg) -> OutputType {
+        match a {
+            OutputTypeArg::Json => OutputType::Json,
+            OutputTypeArg::Yaml => OutputType::Yaml,
+            OutputTypeArg::Dotenv => OutputType::Dotenv,
+            OutputTypeArg::Export => OutputType::Export,
+        }
+    }
+}
+
+/// A decrypted, MAC-verified document.
+pub struct Plaintext {
+    /// The decrypted text, byte for byte the original file. Wiped on drop.
+    pub text: Zeroizing<String>,
+    /// Its syntax.
+    pub syntax: Syntax,
+    /// The file's name for messages.
+    pub name: String,
+}
+
+impl Plaintext {
+    /// The document's values as a tree.
+    pub fn data(&self) -> Result<data::Data, Error> {
+        data::load(&self.text, self.syntax).map_err(|e| self.data_error(e))
+    }
+
+    /// A view error as a one-line error naming the file (and the line in the decrypted
+    /// text, when there is one).
+    pub fn data_error(&self, e: DataError) -> Error {
+        match e.offset() {
+            Some(offset) => Error::Syntax {
+                file: self.name.clone(),
+                pos: Pos::of_offset(&self.text, offset),
+                msg: format!("{e} (in the decrypted text)"),
+            },
+            None => Error::file(&self.name, exit::GENERIC, e.to_string()),
+        }
+    }
+}
+
+/// Reads, parses and decrypts what `io` names, verifying the MAC.
+pub fn decrypt(io: &Io, identities: &mut Identities) -> Result<Plaintext, Error> {
+    let syntax = io.syntax()?;
+    let src = crate::fsutil::read_text(&io.file)?;
+    let name = io.name();
+    let sealed = Sealed::parse(&src, syntax.format()).map_err(|e| engine_error(&name, &src, e))?;
+    let key = unwrap_data_key(&sealed.metadata, identities.get()?)
+        .map_err(|e| engine_error(&name, &src, e))?;
+    let text = sealed
+        .decrypt(&key)
+        .map_err(|e| engine_error(&name, &src, e))?;
+    Ok(Plaintext { text, syntax, name })
+}
+
+/// The identities SOPS would use, looked for when a file first needs them (an identity
+/// file may ask for its passphrase, so nothing is asked before a file is known to be
+/// readable and encrypted), then kept for the next files.
+#[derive(Default)]
+pub struct Identities(Option<IdentitySet>);
+
+impl Identities {
+    /// The identities, discovered on the first call.
+    pub fn get(&mut self) -> Result<&IdentitySet, Error> {
+        let set = match self.0.take() {
+            Some(set) => set,
+            None => {
+                IdentitySet::discover().map_err(|e| Error::other(exit::NO_KEY, e.to_string()))?
+            }
+        };
+        Ok(self.0.insert(set))
+    }
 }
 
 /// Runs `sealed decrypt`.
 pub fn run(args: &Args) -> Result<(), Error> {
     let io = &args.io;
     io.validate()?;
-    let syntax = io.syntax()?;
-    let src = crate::fsutil::read_text(&io.file)?;
-    let name = io.name();
-    let sealed = Sealed::parse(&src, syntax.format()).map_err(|e| engine_error(&name, &src, e))?;
-    let identities =
-        IdentitySet::discover().map_err(|e| Error::other(exit::NO_KEY, e.to_string()))?;
-    let key =
-        unwrap_data_key(&sealed.metadata, &identities).map_err(|e| engine_error(&name, &src, e))?;
-    let plain = sealed
-        .decrypt(&key)
-        .map_err(|e| engine_error(&name, &src, e))?;
-    io.write(plain.as_bytes())
+    if io.in_place && (args.extract.is_some() || args.output_type.is_some()) {
+        return Err(Error::other(
+            exit::CONFLICT,
+            "--in-place cannot be used with --extract or --output-type",
+        ));
+    }
+    // A malformed path is reported before anything is decrypted.
+    let steps = match &args.extract {
+        Some(p) => Some(path::parse(p).map_err(|e| Error::other(exit::GENERIC, e.to_string()))?),
+        None => None,
+    };
+    let output_type = args.output_type.map(OutputType::from);
+    let plain = decrypt(io, &mut Identities::default())?;
+    let out = match (&steps, output_type) {
+        (None, None) => return io.write(plain.text.as_bytes()),
+        (None, Some(ty)) if ty.syntax() == Some(plain.syntax) => {
+            return io.write(plain.text.as_bytes());
+        }
+        (None, Some(ty)) => {
+            let data = plain.data()?;
+            emit::emit(&data.root, data.syntax, ty).map_err(|e| plain.data_error(e))?
+        }
+        (Some(steps), ty) => {
+            let data = plain.data()?;
+            let node = path::select(&data.root, steps).map_err(|e| plain.data_error(e))?;
+            extracted(node, data.syntax, ty).map_err(|e| plain.data_error(e))?
+        }
+    };
+    io.write(out.as_bytes())
+}
+
+/// What `--extract` prints: a scalar's text raw, a subtree in `ty` or the file's format.
+fn extracted(
+    node: &Node,
+    syntax: Syntax,
+    ty: Option<OutputType>,
+) -> Result<Zeroizing<String>, DataError> {
+    match node {
+        Node::Scalar(s) => Ok(Zeroizing::new(s.value_text().to_string())),
+        _ => emit::emit(
+            node,
+            syntax,
+            ty.unwrap_or_else(|| OutputType::of_syntax(syntax)),
+        ),
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod decrypt;
 pub mod encrypt;
+pub mod exec;
 pub mod git;
 pub mod keygen;
 
