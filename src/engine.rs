@@ -63,6 +63,14 @@ pub enum EngineError {
         /// Where identities were looked for.
         searched: Vec<String>,
     },
+    /// An identity that could open the file could not be used.
+    #[error("cannot use the identity for this file ({reason}); it is encrypted for: {}", .recipients.join(", "))]
+    NoKeyBecause {
+        /// The file's recipients.
+        recipients: Vec<String>,
+        /// Why (a locked key file without a terminal, a wrong passphrase…).
+        reason: String,
+    },
     /// A value token failed to decrypt.
     #[error("cannot decrypt the value at key path '{path}': {cause}")]
     Value {
@@ -115,7 +123,7 @@ impl EngineError {
         use crate::error::exit;
         match self {
             EngineError::AlreadyEncrypted => exit::ALREADY_ENCRYPTED,
-            EngineError::NoKey { .. } => exit::NO_KEY,
+            EngineError::NoKey { .. } | EngineError::NoKeyBecause { .. } => exit::NO_KEY,
             EngineError::NoRecipients => exit::NO_RECIPIENT,
             EngineError::Value { .. }
             | EngineError::Unencrypted { .. }
@@ -584,11 +592,34 @@ pub fn unwrap_data_key(md: &Metadata, identities: &IdentitySet) -> Result<DataKe
         searched: identities.searched().to_vec(),
     };
     let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    // Why an identity could not be used (a locked key file without a terminal, a wrong
+    // passphrase, a malformed entry) matters more than "no identity matched".
+    let mut reason: Option<KeyError> = None;
     for group in &md.groups {
-        if let Some(part) = group.iter().find_map(|e| identities.unwrap(&e.enc).ok()) {
+        let mut found = None;
+        for entry in group {
+            match identities.unwrap(&entry.enc) {
+                Ok(part) => {
+                    found = Some(part);
+                    break;
+                }
+                Err(KeyError::NoMatchingIdentity) => {}
+                Err(e) => {
+                    reason.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(part) = found {
             parts.push(part);
         }
     }
+    let no_key = || match &reason {
+        Some(e) => EngineError::NoKeyBecause {
+            recipients: md.recipients().map(str::to_string).collect(),
+            reason: e.to_string(),
+        },
+        None => no_key(),
+    };
     let key = match md.shamir_threshold {
         Some(t) => {
             if parts.len() < t.max(1) {

@@ -256,7 +256,6 @@ fn passphrase_protected_identity_without_terminal_is_a_clean_error() {
 }
 
 #[test]
-#[ignore = "bug: the reason a passphrase-protected identity could not be used (no terminal) is dropped; only 'no identity can decrypt this file' is printed"]
 fn passphrase_protected_identity_without_terminal_says_why() {
     let dir = tempdir();
     let (key_file, public) = passphrase_identity(dir.path(), true);
@@ -290,7 +289,6 @@ fn quote(p: &Path) -> String {
 }
 
 #[test]
-#[ignore = "bug: scrypt::Identity keeps the age crate's speed-based max work factor (measured +4): `age -p` files (log_n 18) are refused in debug builds and on slow machines, reported only as 'no identity can decrypt'; set_max_work_factor(22) as Go age does"]
 fn passphrase_protected_identity_from_age_p_is_unlocked_on_the_terminal() {
     let (Some(age), Some(_)) = (peer("age"), peer("script")) else {
         return;

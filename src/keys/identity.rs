@@ -402,7 +402,11 @@ impl Locked {
             LockedKind::AgeFile(data) => {
                 let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(&data[..]))
                     .map_err(|e| format!("cannot read the encrypted identity file: {e}"))?;
-                let identity = age::scrypt::Identity::new(secret);
+                let mut identity = age::scrypt::Identity::new(secret);
+                // age's default limit is calibrated to this machine's speed and can refuse
+                // files made by `age -p` (work factor 18) on a slow or busy machine or in a
+                // debug build; 22 is rage's own ceiling for passphrase files.
+                identity.set_max_work_factor(22);
                 let mut reader = match decryptor.decrypt(std::iter::once(&identity as _)) {
                     Ok(r) => r,
                     Err(age::DecryptError::DecryptionFailed)
