@@ -44,7 +44,10 @@ impl Repo {
             ),
         )
         .unwrap();
-        repo.write("secrets/app.yaml", "db:\n  user: admin # owner\n  password: fake-pass-1\nport: 5432\n");
+        repo.write(
+            "secrets/app.yaml",
+            "db:\n  user: admin # owner\n  password: fake-pass-1\nport: 5432\n",
+        );
         repo.write("secrets/.env", "API_TOKEN=fake-token-1\n");
         repo.write("README.md", "hello\n");
         repo
@@ -66,7 +69,10 @@ impl Repo {
     }
 
     fn run_in(&self, dir: &Path, args: &[&str]) -> Output {
-        self.cmd(Path::new("git"), dir).args(args).output().expect("run git")
+        self.cmd(Path::new("git"), dir)
+            .args(args)
+            .output()
+            .expect("run git")
     }
 
     fn git_in(&self, dir: &Path, args: &[&str]) -> String {
@@ -84,7 +90,10 @@ impl Repo {
     }
 
     fn sealed_in(&self, dir: &Path, args: &[&str]) -> Output {
-        self.cmd(&bin(), dir).args(args).output().expect("run sealed")
+        self.cmd(&bin(), dir)
+            .args(args)
+            .output()
+            .expect("run sealed")
     }
 
     fn write(&self, rel: &str, text: &str) {
@@ -98,7 +107,11 @@ impl Repo {
     /// `sealed git init` + first commit.
     fn setup(&self) {
         let out = self.sealed_in(&self.root, &["git", "init"]);
-        assert!(out.status.success(), "sealed git init: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sealed git init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "-m", "init"]);
     }
@@ -126,7 +139,10 @@ fn blobs_are_ciphertext_and_the_work_tree_plaintext() {
     assert!(blob.contains("sops:") && tokens(&blob) >= 4);
     let env_blob = r.git(&["show", "HEAD:secrets/.env"]);
     assert!(!env_blob.contains("fake-token-1") && env_blob.contains("sops_mac="));
-    assert!(r.read_in(&r.root, "secrets/app.yaml").contains("fake-pass-1"));
+    assert!(
+        r.read_in(&r.root, "secrets/app.yaml")
+            .contains("fake-pass-1")
+    );
     assert_eq!(r.git(&["show", "HEAD:README.md"]), "hello\n");
     assert_eq!(r.git(&["status", "--porcelain"]), "");
     let attrs = r.read_in(&r.root, ".gitattributes");
@@ -156,10 +172,18 @@ fn a_changed_value_changes_only_its_token_the_mac_and_lastmodified() {
     }
     let r = Repo::new();
     r.setup();
-    let text = r.read_in(&r.root, "secrets/app.yaml").replace("fake-pass-1", "fake-pass-2");
+    let text = r
+        .read_in(&r.root, "secrets/app.yaml")
+        .replace("fake-pass-1", "fake-pass-2");
     r.write("secrets/app.yaml", &text);
     r.git(&["add", "secrets/app.yaml"]);
-    let diff = r.git(&["diff", "--cached", "--no-textconv", "-U0", "secrets/app.yaml"]);
+    let diff = r.git(&[
+        "diff",
+        "--cached",
+        "--no-textconv",
+        "-U0",
+        "secrets/app.yaml",
+    ]);
     let changed: Vec<&str> = diff
         .lines()
         .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
@@ -169,11 +193,17 @@ fn a_changed_value_changes_only_its_token_the_mac_and_lastmodified() {
         "expected the value, mac (and lastmodified) lines, got {} lines",
         changed.len()
     );
-    assert!(changed.iter().any(|l| l.trim_start_matches('+').trim_start().starts_with("password:")));
+    assert!(changed.iter().any(|l| {
+        l.trim_start_matches('+')
+            .trim_start()
+            .starts_with("password:")
+    }));
     assert!(changed.iter().any(|l| l.contains("mac:")));
     // textconv shows the plaintext change to someone with the key.
     let shown = r.git(&["diff", "--cached", "secrets/app.yaml"]);
-    assert!(shown.contains("-  password: fake-pass-1") && shown.contains("+  password: fake-pass-2"));
+    assert!(
+        shown.contains("-  password: fake-pass-1") && shown.contains("+  password: fake-pass-2")
+    );
 }
 
 #[test]
@@ -184,7 +214,10 @@ fn clone_with_and_without_a_key() {
     let r = Repo::new();
     r.setup();
     let with = r.clone_to("with-key");
-    assert!(r.read_in(&with, "secrets/app.yaml").contains("ENC[AES256_GCM"));
+    assert!(
+        r.read_in(&with, "secrets/app.yaml")
+            .contains("ENC[AES256_GCM")
+    );
     let out = r.sealed_in(&with, &["git", "init"]);
     assert!(out.status.success());
     assert!(r.read_in(&with, "secrets/app.yaml").contains("fake-pass-1"));
@@ -199,8 +232,15 @@ fn clone_with_and_without_a_key() {
         .unwrap();
     assert!(out.status.success(), "init without a key still succeeds");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.matches("warning").count(), 1, "one warning, not one per file: {stderr}");
-    assert!(r.read_in(&without, "secrets/app.yaml").contains("ENC[AES256_GCM"));
+    assert_eq!(
+        stderr.matches("warning").count(),
+        1,
+        "one warning, not one per file: {stderr}"
+    );
+    assert!(
+        r.read_in(&without, "secrets/app.yaml")
+            .contains("ENC[AES256_GCM")
+    );
     let status = r
         .cmd(Path::new("git"), &without)
         .env("SOPS_AGE_KEY_FILE", without.join("missing.txt"))
@@ -221,8 +261,14 @@ fn git_add_refuses_a_file_it_cannot_encrypt() {
     let out = r.run_in(&r.root, &["add", "secrets/app.yaml"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("secrets/app.yaml"), "names the file: {stderr}");
-    assert!(!stderr.contains("fake-pass-unclosed"), "never shows the content");
+    assert!(
+        stderr.contains("secrets/app.yaml"),
+        "names the file: {stderr}"
+    );
+    assert!(
+        !stderr.contains("fake-pass-unclosed"),
+        "never shows the content"
+    );
 }
 
 #[test]
@@ -233,32 +279,50 @@ fn branches_changing_different_values_merge_cleanly_and_conflicts_are_reported()
     let r = Repo::new();
     r.setup();
     r.git(&["checkout", "-q", "-b", "feature"]);
-    let t = r.read_in(&r.root, "secrets/app.yaml").replace("admin", "root");
+    let t = r
+        .read_in(&r.root, "secrets/app.yaml")
+        .replace("admin", "root");
     r.write("secrets/app.yaml", &t);
     r.git(&["commit", "-q", "-am", "user"]);
     r.git(&["checkout", "-q", "main"]);
-    let t = r.read_in(&r.root, "secrets/app.yaml").replace("5432", "6543");
+    let t = r
+        .read_in(&r.root, "secrets/app.yaml")
+        .replace("5432", "6543");
     r.write("secrets/app.yaml", &t);
     r.git(&["commit", "-q", "-am", "port"]);
     r.git(&["merge", "-q", "feature", "-m", "merge"]);
     let merged = r.read_in(&r.root, "secrets/app.yaml");
     assert!(merged.contains("user: root") && merged.contains("port: 6543"));
     assert_eq!(r.git(&["status", "--porcelain"]), "");
-    assert!(r.git(&["show", "HEAD:secrets/app.yaml"]).contains("ENC[AES256_GCM"));
+    assert!(
+        r.git(&["show", "HEAD:secrets/app.yaml"])
+            .contains("ENC[AES256_GCM")
+    );
 
     // A real conflict: both sides change the same value.
     r.git(&["checkout", "-q", "-b", "alice"]);
-    r.write("secrets/app.yaml", &merged.replace("user: root", "user: alice"));
+    r.write(
+        "secrets/app.yaml",
+        &merged.replace("user: root", "user: alice"),
+    );
     r.git(&["commit", "-q", "-am", "alice"]);
     r.git(&["checkout", "-q", "main"]);
-    r.write("secrets/app.yaml", &merged.replace("user: root", "user: bob"));
+    r.write(
+        "secrets/app.yaml",
+        &merged.replace("user: root", "user: bob"),
+    );
     r.git(&["commit", "-q", "-am", "bob"]);
     let out = r.run_in(&r.root, &["merge", "-q", "alice", "-m", "m2"]);
     assert!(!out.status.success(), "a real conflict is reported");
     let conflicted = r.read_in(&r.root, "secrets/app.yaml");
     assert!(conflicted.contains("<<<<<<<") && conflicted.contains(">>>>>>>"));
     assert!(conflicted.contains("user: alice") && conflicted.contains("user: bob"));
-    assert!(!r.run_in(&r.root, &["add", "secrets/app.yaml"]).status.success(), "markers cannot be staged");
+    assert!(
+        !r.run_in(&r.root, &["add", "secrets/app.yaml"])
+            .status
+            .success(),
+        "markers cannot be staged"
+    );
 }
 
 #[test]
@@ -272,20 +336,34 @@ fn the_guard_refuses_a_plaintext_blob_staged_around_the_filter() {
     assert!(out.status.success(), "history holds no plaintext");
     let blob = {
         let mut c = r.cmd(Path::new("git"), &r.root);
-        c.args(["hash-object", "-w", "--no-filters", "--stdin"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+        c.args(["hash-object", "-w", "--no-filters", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
         let mut child = c.spawn().unwrap();
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(b"db:\n  password: fake-pass-leak\n").unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"db:\n  password: fake-pass-leak\n")
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
-    r.git(&["update-index", "--cacheinfo", &format!("100644,{blob},secrets/app.yaml")]);
+    r.git(&[
+        "update-index",
+        "--cacheinfo",
+        &format!("100644,{blob},secrets/app.yaml"),
+    ]);
     let out = r.sealed_in(&r.root, &["git", "check"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("secrets/app.yaml") && !stderr.contains("fake-pass-leak"));
     let commit = r.run_in(&r.root, &["commit", "-q", "-m", "leak"]);
-    assert!(!commit.status.success(), "the pre-commit hook refuses the commit");
+    assert!(
+        !commit.status.success(),
+        "the pre-commit hook refuses the commit"
+    );
 }
 
 #[test]
@@ -295,14 +373,21 @@ fn init_is_idempotent_and_chains_an_existing_hook() {
     }
     let r = Repo::new();
     let hook = r.root.join(".git/hooks/pre-commit");
-    std::fs::write(&hook, "#!/bin/sh\ntouch \"$(git rev-parse --show-toplevel)/.hook-ran\"\n").unwrap();
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\ntouch \"$(git rev-parse --show-toplevel)/.hook-ran\"\n",
+    )
+    .unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     r.setup();
-    assert!(r.root.join(".hook-ran").exists(), "the previous hook still runs");
+    assert!(
+        r.root.join(".hook-ran").exists(),
+        "the previous hook still runs"
+    );
     let attrs = r.read_in(&r.root, ".gitattributes");
     let config = r.read_in(&r.root, ".git/config");
     assert!(r.sealed_in(&r.root, &["git", "init"]).status.success());
@@ -328,7 +413,11 @@ fn committed_blobs_are_valid_sops_files() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "sops decrypt: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sops decrypt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["db"]["password"], "fake-pass-1");
 }
