@@ -8,7 +8,8 @@
 //! how it was written, the original spelling travels encrypted in the metadata's
 //! `sealed` field, keyed by the value token's IV, so decrypt restores it byte for byte.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::Range;
 
 use aes_gcm::aead::{OsRng, rand_core::RngCore};
@@ -419,10 +420,13 @@ pub fn reencrypt_from_many(
 }
 
 /// The IVs of an existing document's tokens, by (key path, type, plaintext) digest: what
-/// [`reencrypt`] may reuse. Holds no plaintext.
+/// [`reencrypt`] may reuse. Holds no plaintext. Each remembered IV is handed out at most
+/// once, in document order, so two equal values (items of one list, duplicate comments)
+/// never end up with the same token.
 #[derive(Default)]
 pub struct Reuse {
-    ivs: HashMap<[u8; 32], Vec<u8>>,
+    ivs: RefCell<HashMap<[u8; 32], VecDeque<Vec<u8>>>>,
+    used: RefCell<HashSet<Vec<u8>>>,
 }
 
 impl Reuse {
@@ -438,11 +442,21 @@ impl Reuse {
 
     fn remember(&mut self, aad: &str, kind: &str, plain: &[u8], iv: &[u8]) {
         self.ivs
-            .insert(Reuse::digest(aad, kind, plain), iv.to_vec());
+            .get_mut()
+            .entry(Reuse::digest(aad, kind, plain))
+            .or_default()
+            .push_back(iv.to_vec());
     }
 
     fn iv(&self, aad: &str, kind: &str, plain: &[u8]) -> Option<Vec<u8>> {
-        self.ivs.get(&Reuse::digest(aad, kind, plain)).cloned()
+        let mut ivs = self.ivs.borrow_mut();
+        let queue = ivs.get_mut(&Reuse::digest(aad, kind, plain))?;
+        while let Some(iv) = queue.pop_front() {
+            if self.used.borrow_mut().insert(iv.clone()) {
+                return Some(iv);
+            }
+        }
+        None
     }
 }
 

@@ -15,6 +15,7 @@ pub mod codec;
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod edit;
 pub mod engine;
 pub mod error;
 pub mod format;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sealed::commands::{decrypt, encrypt, exec, git, keygen};
+use sealed::commands::{decrypt, edit, encrypt, exec, git, keygen, set, unset};
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
 #[derive(Parser)]
@@ -27,6 +27,12 @@ enum Command {
     Keygen(keygen::Args),
     /// Keep protected files plaintext in the work tree and ciphertext in every commit.
     Git(git::Args),
+    /// Edit an encrypted file in your editor; only what you change is re-encrypted.
+    Edit(Box<edit::Args>),
+    /// Set one value (JSON) at a path like '["db"]["password"]'.
+    Set(set::Args),
+    /// Remove the value at a path like '["db"]["password"]'.
+    Unset(unset::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +42,9 @@ fn main() -> ExitCode {
         Command::Exec(args) => exec::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::Git(args) => git::run(&args),
+        Command::Edit(args) => edit::run(&args),
+        Command::Set(args) => set::run(&args),
+        Command::Unset(args) => unset::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,14 +1,17 @@
 //! `sealed encrypt`: recipients from `--age`, `SOPS_AGE_RECIPIENTS` or the matching
 //! `.sops.yaml` rule; selection rules from flags, else the rule, else SOPS's default.
+//! With `--reuse-from OLD`, the data key, metadata and unchanged tokens of the encrypted
+//! file OLD instead (see docs/editing.md).
 
 use std::path::{Path, PathBuf};
 
 use super::{Io, engine_error};
 use crate::codec::metadata::default_selection;
 use crate::config::{Config, CreationRule, Selection};
-use crate::engine::{self, KeyPlan};
-use crate::error::{Error, exit};
-use crate::keys::Recipient;
+use crate::engine::{self, KeyPlan, Sealed, unwrap_data_key};
+use crate::error::{Error, display_path, exit};
+use crate::format::Syntax;
+use crate::keys::{IdentitySet, Recipient};
 
 /// `sealed encrypt`: encrypt the values (and comments) of a YAML, JSON or .env file.
 #[derive(Debug, Clone, clap::Args)]
@@ -17,6 +20,10 @@ pub struct Args {
     io: Io,
     #[command(flatten)]
     opts: EncryptOptions,
+    /// Re-encrypt under the data key and metadata of OLD (an encrypted version of this
+    /// file), keeping the exact ciphertext of every value and comment that did not change.
+    #[arg(long, value_name = "OLD")]
+    reuse_from: Option<PathBuf>,
 }
 
 /// Options of `sealed encrypt` beyond input and output.
@@ -79,7 +86,84 @@ impl SelectionFlags {
 
 /// Runs `sealed encrypt`.
 pub fn run(args: &Args) -> Result<(), Error> {
-    run_with(&args.io, &args.opts)
+    match &args.reuse_from {
+        Some(old) => run_reusing(&args.io, &args.opts, old),
+        None => run_with(&args.io, &args.opts),
+    }
+}
+
+/// Does `opts` name recipients or rules (which `--reuse-from` takes from the old file)?
+pub fn has_key_or_rule_flags(opts: &EncryptOptions) -> bool {
+    opts.age.is_some()
+        || opts.config.is_some()
+        || opts.shamir_threshold.is_some()
+        || opts.selection.mac_only_encrypted
+        || count(&opts.selection.to_selection()) > 0
+}
+
+/// Encrypts what `io` names under the data key and metadata of the encrypted file `old`,
+/// reusing the token of every (key path, type, plaintext) that `old` already holds.
+pub fn run_reusing(io: &Io, opts: &EncryptOptions, old: &Path) -> Result<(), Error> {
+    io.validate()?;
+    if has_key_or_rule_flags(opts) {
+        return Err(Error::other(
+            exit::CONFLICT,
+            "--reuse-from takes the recipients and rules from the old file; drop --age, --config and the selection flags",
+        ));
+    }
+    let syntax = io.syntax()?;
+    let old_name = display_path(old);
+    if let Some(old_syntax) = Syntax::from_path(old)
+        && old_syntax != syntax
+    {
+        return Err(Error::file(
+            old_name,
+            exit::CONFLICT,
+            format!(
+                "--reuse-from needs an encrypted file of the same format ({} is {}, the input is {})",
+                display_path(old),
+                syntax_name(old_syntax),
+                syntax_name(syntax)
+            ),
+        ));
+    }
+    let src = crate::fsutil::read_text(&io.file)?;
+    let name = io.name();
+    let old_src = crate::fsutil::read_text(old)?;
+    let old_err = |e: engine::EngineError| match e {
+        engine::EngineError::NotEncrypted => Error::file(
+            &old_name,
+            exit::GENERIC,
+            format!(
+                "--reuse-from needs an encrypted {} file; this one has no sops metadata",
+                syntax_name(syntax)
+            ),
+        ),
+        other => engine_error(&old_name, &old_src, other),
+    };
+    let sealed = Sealed::parse(&old_src, syntax.format()).map_err(old_err)?;
+    let identities =
+        IdentitySet::discover().map_err(|e| Error::other(exit::NO_KEY, e.to_string()))?;
+    let key = unwrap_data_key(&sealed.metadata, &identities).map_err(old_err)?;
+    // Verify OLD (MAC included) before using anything from it.
+    drop(sealed.decrypt(&key).map_err(old_err)?);
+    let (out, report) =
+        engine::reencrypt(&src, &sealed, &key).map_err(|e| engine_error(&name, &src, e))?;
+    io.write(out.as_bytes())?;
+    if report.aliases > 0 {
+        eprintln!(
+            "sealed: warning: {name} uses YAML aliases; sealed decrypts it, but sops cannot decrypt aliased encrypted values"
+        );
+    }
+    Ok(())
+}
+
+fn syntax_name(s: Syntax) -> &'static str {
+    match s {
+        Syntax::Yaml => "YAML",
+        Syntax::Json => "JSON",
+        Syntax::Dotenv => "dotenv",
+    }
 }
 
 /// Encrypts what `io` names with `opts`.

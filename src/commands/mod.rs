@@ -2,10 +2,13 @@
 //! engine, and returns an [`Error`] that `main` prints as one line.
 
 pub mod decrypt;
+pub mod edit;
 pub mod encrypt;
 pub mod exec;
 pub mod git;
 pub mod keygen;
+pub mod set;
+pub mod unset;
 
 use std::path::{Path, PathBuf};
 

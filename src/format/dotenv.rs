@@ -34,7 +34,11 @@ pub struct Dotenv;
 
 impl Format for Dotenv {
     fn parse(&self, src: &str) -> Result<Outline, SyntaxError> {
-        parse(src)
+        parse(src, false)
+    }
+
+    fn parse_tree(&self, src: &str) -> Result<Outline, SyntaxError> {
+        parse(src, true)
     }
 
     fn token_text(&self, _leaf: &Leaf, token: &str) -> (String, Style) {
@@ -243,9 +247,19 @@ struct MetaLine {
 }
 
 /// Parses a dotenv file (see the module documentation for the rules).
-fn parse(src: &str) -> Result<Outline, SyntaxError> {
+fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
     let b = src.as_bytes();
     let mut items = Vec::new();
+    let mut nodes = vec![Node {
+        steps: Vec::new(),
+        kind: NodeKind::Map,
+        span: bom_len(src)..bom_len(src),
+        entry_start: bom_len(src),
+        key: None,
+        flow: false,
+        header: None,
+        leaf: None,
+    }];
     let mut meta_lines: Vec<MetaLine> = Vec::new();
     // Index in `items` when the first metadata line was seen (to check the block).
     let mut items_at_meta: Option<usize> = None;
@@ -326,6 +340,18 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
             }
         }
         let value = src[vstart..vend].replace("\\n", "\n");
+        if tree {
+            nodes.push(Node {
+                steps: vec![Step::Key(key.to_string())],
+                kind: NodeKind::Scalar,
+                span: vstart..vend,
+                entry_start: line.start,
+                key: Some(line.start..line.start + eq),
+                flow: false,
+                header: None,
+                leaf: Some(items.len()),
+            });
+        }
         items.push(Item::Leaf(Leaf {
             path: vec![key.to_string()],
             span: vstart..vend,
@@ -339,6 +365,12 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
     }
     if leaves == 0 {
         return Err(SyntaxError::new(0, "no KEY=value line"));
+    }
+    if !tree {
+        nodes.clear();
+    } else if let Some(last) = nodes.last().map(|n| n.span.end) {
+        let first = nodes.get(1).map_or(last, |n| n.entry_start);
+        nodes[0].span = first..last;
     }
     let sops = match (meta_lines.first(), meta_lines.last()) {
         (Some(first), Some(last)) => Some(SopsEntry {
@@ -357,6 +389,7 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
     Ok(Outline {
         docs: vec![Document {
             items,
+            nodes,
             sops,
             insertion: Insertion::Block { at },
             indent_unit: String::new(),
@@ -417,7 +450,7 @@ mod tests {
     use super::*;
 
     fn parse(src: &str) -> Outline {
-        Dotenv.parse(src).expect("parses")
+        Dotenv.parse_tree(src).expect("parses")
     }
 
     fn leaves(doc: &Document) -> Vec<&Leaf> {
@@ -458,6 +491,21 @@ mod tests {
         assert!(matches!(doc.items[2], Item::EntryEnd(0)));
         assert_eq!(doc.insertion, Insertion::Block { at: src.len() - 1 });
         assert!(doc.sops.is_none());
+    }
+
+    #[test]
+    fn tree_nodes() {
+        let src = "# c\nA=1\nexport B=\"x\ny\"\n";
+        let o = parse(src);
+        let n = &o.docs[0].nodes;
+        assert_eq!(n.len(), 3);
+        assert!(n[0].steps.is_empty() && n[0].kind == NodeKind::Map);
+        assert_eq!(&src[n[0].span.clone()], "A=1\nexport B=\"x\ny\"");
+        assert_eq!(n[2].steps, vec![Step::Key("export B".into())]);
+        assert_eq!(&src[n[2].span.clone()], "\"x\ny\"");
+        assert_eq!(&src[n[2].key.clone().unwrap()], "export B");
+        assert_eq!(n[2].entry_start, src.find("export").unwrap());
+        assert!(n.iter().all(|n| !n.flow));
     }
 
     #[test]

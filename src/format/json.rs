@@ -22,7 +22,11 @@ pub struct Json;
 
 impl Format for Json {
     fn parse(&self, src: &str) -> Result<Outline, SyntaxError> {
-        Parser::new(src).run()
+        Parser::new(src, false).run()
+    }
+
+    fn parse_tree(&self, src: &str) -> Result<Outline, SyntaxError> {
+        Parser::new(src, true).run()
     }
 
     fn token_text(&self, _leaf: &Leaf, token: &str) -> (String, Style) {
@@ -97,6 +101,12 @@ struct Frame {
     obj: bool,
     /// An object member key was pushed on the path for the current member.
     key_pushed: bool,
+    /// Its node in [`Parser::nodes`] (none inside the `sops` member).
+    node: Option<usize>,
+    /// The current member's key span (objects).
+    key: Option<Range<usize>>,
+    /// The index of the next element (arrays).
+    index: usize,
 }
 
 /// What the scanner expects next.
@@ -137,6 +147,12 @@ struct Parser<'a> {
     items: Vec<Item>,
     stack: Vec<Frame>,
     path: Vec<String>,
+    /// The tree nodes (see [`Node`]), when `tree`.
+    nodes: Vec<Node>,
+    /// Record the tree nodes.
+    tree: bool,
+    /// Tree steps of the innermost open container.
+    steps: Vec<Step>,
     /// Start of the `{` of the top-level object.
     open: usize,
     /// End of the previous top-level member's value.
@@ -160,7 +176,7 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn new(src: &'a str) -> Self {
+    fn new(src: &'a str, tree: bool) -> Self {
         Parser {
             src,
             b: src.as_bytes(),
@@ -168,6 +184,9 @@ impl<'a> Parser<'a> {
             items: Vec::new(),
             stack: Vec::new(),
             path: Vec::new(),
+            nodes: Vec::new(),
+            tree,
+            steps: Vec::new(),
             open: 0,
             last_top_value_end: None,
             last_plain_value_end: None,
@@ -222,10 +241,27 @@ impl<'a> Parser<'a> {
             Some(_) => return self.err(self.pos, "top level must be an object"),
         }
         self.open = self.pos;
+        let root = self.tree.then_some(0);
+        self.nodes.push(Node {
+            steps: Vec::new(),
+            kind: NodeKind::Map,
+            span: self.pos..self.pos + 1,
+            entry_start: self.pos,
+            key: None,
+            flow: true,
+            header: None,
+            leaf: None,
+        });
+        if !self.tree {
+            self.nodes.clear();
+        }
         self.pos += 1;
         self.stack.push(Frame {
             obj: true,
             key_pushed: false,
+            node: root,
+            key: None,
+            index: 0,
         });
         let mut next = Next::ObjStart;
         loop {
@@ -348,6 +384,7 @@ impl<'a> Parser<'a> {
         Ok(Outline {
             docs: vec![Document {
                 items: self.items,
+                nodes: self.nodes,
                 sops,
                 insertion,
                 indent_unit,
@@ -367,6 +404,7 @@ impl<'a> Parser<'a> {
             Some(_) => return self.err(self.pos, "expected a string as object key"),
         }
         let key = self.string()?;
+        let key_len = self.pos - key_start;
         self.skip_ws();
         match self.b.get(self.pos) {
             Some(b':') => self.pos += 1,
@@ -400,6 +438,7 @@ impl<'a> Parser<'a> {
         }
         let frame = self.stack.last_mut().expect("open frame");
         frame.key_pushed = true;
+        frame.key = Some(key_start..key_start + key_len);
         self.path.push(key);
         Ok(Next::Value)
     }
@@ -415,10 +454,30 @@ impl<'a> Parser<'a> {
                     return self.err(self.pos, "nesting deeper than 1000 levels");
                 }
                 let obj = self.b[self.pos] == b'{';
+                let node = if self.in_sops || !self.tree {
+                    None
+                } else {
+                    let (steps, entry_start, key) = self.value_place(start);
+                    self.nodes.push(Node {
+                        steps: steps.clone(),
+                        kind: if obj { NodeKind::Map } else { NodeKind::Seq },
+                        span: start..start + 1,
+                        entry_start,
+                        key,
+                        flow: true,
+                        header: None,
+                        leaf: None,
+                    });
+                    self.steps = steps;
+                    Some(self.nodes.len() - 1)
+                };
                 self.pos += 1;
                 self.stack.push(Frame {
                     obj,
                     key_pushed: false,
+                    node,
+                    key: None,
+                    index: 0,
                 });
                 return Ok(if obj { Next::ObjStart } else { Next::ArrStart });
             }
@@ -430,6 +489,19 @@ impl<'a> Parser<'a> {
             Some(_) => return self.err(self.pos, "expected a value"),
         };
         if !self.in_sops {
+            if self.tree {
+                let (steps, entry_start, key) = self.value_place(start);
+                self.nodes.push(Node {
+                    steps,
+                    kind: NodeKind::Scalar,
+                    span: start..self.pos,
+                    entry_start,
+                    key,
+                    flow: true,
+                    header: None,
+                    leaf: Some(self.items.len()),
+                });
+            }
             self.items.push(Item::Leaf(Leaf {
                 path: self.path.clone(),
                 span: start..self.pos,
@@ -443,11 +515,27 @@ impl<'a> Parser<'a> {
         Ok(Next::AfterValue)
     }
 
+    /// The tree steps, entry start and key span of a value starting at `start` in the
+    /// innermost open container.
+    fn value_place(&self, start: usize) -> (Vec<Step>, usize, Option<Range<usize>>) {
+        let frame = self.stack.last().expect("open frame");
+        let mut steps = self.steps.clone();
+        if frame.obj {
+            steps.push(Step::Key(self.path.last().cloned().unwrap_or_default()));
+            let key = frame.key.clone();
+            (steps, key.as_ref().map_or(start, |k| k.start), key)
+        } else {
+            steps.push(Step::Index(frame.index));
+            (steps, start, None)
+        }
+    }
+
     /// A member or element of the innermost open container ended at `end`.
     fn value_done(&mut self, end: usize) {
         let depth = self.stack.len() - 1;
         let top = self.stack.len() == 1;
         let frame = self.stack.last_mut().expect("open frame");
+        frame.index += 1;
         if frame.key_pushed {
             frame.key_pushed = false;
             self.path.pop();
@@ -475,7 +563,11 @@ impl<'a> Parser<'a> {
     /// Closes the innermost container at the current `}` or `]`.
     fn close_container(&mut self) -> Result<Next, SyntaxError> {
         self.pos += 1;
-        self.stack.pop();
+        let frame = self.stack.pop();
+        if let Some(i) = frame.and_then(|f| f.node) {
+            self.nodes[i].span.end = self.pos;
+            self.steps.pop();
+        }
         if self.stack.is_empty() {
             return Ok(Next::AfterValue);
         }
@@ -650,7 +742,7 @@ mod tests {
     }
 
     fn parse(src: &str) -> Outline {
-        Json.parse(src).expect("parses")
+        Json.parse_tree(src).expect("parses")
     }
 
     fn err(src: &str) -> SyntaxError {
@@ -711,6 +803,53 @@ mod tests {
         );
         assert_eq!(doc.indent_unit, "  ");
         assert_eq!(doc.member_indent, "  ");
+    }
+
+    #[test]
+    fn tree_nodes() {
+        let src =
+            "{\n  \"a\": [1, {\"b\": null}],\n  \"sops\": {\"mac\": \"m\"},\n  \"c\" : \"x\"\n}";
+        let o = parse(src);
+        let got: Vec<(Vec<Step>, NodeKind, &str, &str)> = o.docs[0]
+            .nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.steps.clone(),
+                    n.kind,
+                    &src[n.span.clone()],
+                    n.key.clone().map_or("", |k| &src[k]),
+                )
+            })
+            .collect();
+        let k = |s: &str| Step::Key(s.into());
+        assert_eq!(
+            got,
+            vec![
+                (vec![], NodeKind::Map, src, ""),
+                (vec![k("a")], NodeKind::Seq, "[1, {\"b\": null}]", "\"a\""),
+                (vec![k("a"), Step::Index(0)], NodeKind::Scalar, "1", ""),
+                (
+                    vec![k("a"), Step::Index(1)],
+                    NodeKind::Map,
+                    "{\"b\": null}",
+                    ""
+                ),
+                (
+                    vec![k("a"), Step::Index(1), k("b")],
+                    NodeKind::Scalar,
+                    "null",
+                    "\"b\""
+                ),
+                (vec![k("c")], NodeKind::Scalar, "\"x\"", "\"c\""),
+            ]
+        );
+        let n = &o.docs[0].nodes;
+        assert!(n.iter().all(|n| n.flow));
+        assert_eq!(n[5].entry_start, src.find("\"c\"").unwrap());
+        assert!(
+            matches!(&o.docs[0].items[n[4].leaf.unwrap()], Item::Leaf(l) if l.value == Scalar::Null)
+        );
     }
 
     #[test]

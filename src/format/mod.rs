@@ -189,11 +189,64 @@ pub enum Insertion {
     },
 }
 
+/// One step of a tree path: a mapping key or a sequence index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index (0-based).
+    Index(usize),
+}
+
+/// What a [`Node`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A scalar value (its [`Leaf`] is [`Node::leaf`]).
+    Scalar,
+    /// A mapping.
+    Map,
+    /// A sequence.
+    Seq,
+    /// A YAML alias (`*name`).
+    Alias,
+}
+
+/// The layout of one value of the document tree — scalar or collection — as the
+/// format-preserving editor ([`crate::edit`]) needs it. The engine does not use nodes.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Keys and sequence indexes from the document root (empty for the root).
+    pub steps: Vec<Step>,
+    /// What it is.
+    pub kind: NodeKind,
+    /// The value's bytes. A scalar: what a new value replaces (a YAML anchor or local tag
+    /// stays before it; a block scalar runs from its header indicator through its last
+    /// content line; an implicit YAML null is empty, just after its `:`). A flow
+    /// collection (JSON, YAML `{}`/`[]`): from the opening through the closing bracket. A
+    /// block collection: from its first entry through the end of its last value.
+    pub span: Range<usize>,
+    /// Where the entry holding the value starts: a mapping key's first byte, a block
+    /// sequence item's `-`, else the value itself.
+    pub entry_start: usize,
+    /// A mapping entry's key (quotes included).
+    pub key: Option<Range<usize>>,
+    /// A flow collection (always for JSON), or a value inside one; dotenv: never.
+    pub flow: bool,
+    /// A YAML block scalar's header indicator (`|`, `>-`, `|2+`…).
+    pub header: Option<Range<usize>>,
+    /// The index in [`Document::items`] of a scalar's [`Item::Leaf`].
+    pub leaf: Option<usize>,
+}
+
 /// One document of a file (YAML may hold several; JSON and dotenv hold one).
 #[derive(Debug, Clone)]
 pub struct Document {
     /// Leaves, comments and entry ends in walk order, the `sops` entry excluded.
     pub items: Vec<Item>,
+    /// Every value of the tree (the root mapping first), in document order, each
+    /// collection before its members; the `sops` entry and complex YAML keys excluded.
+    /// Filled by [`Format::parse_tree`] only (empty after [`Format::parse`]).
+    pub nodes: Vec<Node>,
     /// The `sops` entry, if the document has one.
     pub sops: Option<SopsEntry>,
     /// Where metadata goes when the document has none.
@@ -240,6 +293,10 @@ pub trait Format: Sync {
     /// Parses `src` (a leading UTF-8 BOM is allowed and kept out of every span).
     /// Errors when the document is invalid or its top level is not a mapping.
     fn parse(&self, src: &str) -> Result<Outline, SyntaxError>;
+
+    /// Like [`Format::parse`], with the tree [`Document::nodes`] filled too (for the
+    /// editor; the engine does not need them).
+    fn parse_tree(&self, src: &str) -> Result<Outline, SyntaxError>;
 
     /// The text that replaces `leaf.span` when the leaf is encrypted to `token`, and the
     /// style under which that text will be parsed back.

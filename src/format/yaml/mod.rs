@@ -17,9 +17,11 @@ use regex::Regex;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 use super::{
-    Comment, Document, Format, Insertion, Item, Leaf, Outline, Scalar, SopsEntry, Style,
-    SyntaxError, bom_len, detect_eol, yaml_value,
+    Comment, Document, Format, Insertion, Item, Leaf, Node, NodeKind, Outline, Scalar, SopsEntry,
+    Step, Style, SyntaxError, bom_len, detect_eol, yaml_value,
 };
+
+pub use emit::{double_quoted, plain_safe};
 
 /// The YAML syntax.
 pub struct Yaml;
@@ -29,7 +31,11 @@ const MAX_DEPTH: usize = 1000;
 
 impl Format for Yaml {
     fn parse(&self, src: &str) -> Result<Outline, SyntaxError> {
-        parse(src)
+        parse(src, false)
+    }
+
+    fn parse_tree(&self, src: &str) -> Result<Outline, SyntaxError> {
+        parse(src, true)
     }
 
     fn token_text(&self, leaf: &Leaf, token: &str) -> (String, Style) {
@@ -338,6 +344,32 @@ fn scalar_info(
     }
 }
 
+/// The `-` of the block sequence item whose value starts at `at`: the previous token,
+/// skipping white space, line breaks and comments.
+fn dash_before(src: &str, at: usize) -> Option<usize> {
+    let b = src.as_bytes();
+    let mut i = at;
+    loop {
+        while i > 0 && matches!(b[i - 1], b' ' | b'\t' | b'\r' | b'\n') {
+            i -= 1;
+        }
+        if i == 0 {
+            return None;
+        }
+        if b[i - 1] == b'-' {
+            return Some(i - 1);
+        }
+        // A comment ending here: continue before its `#`.
+        let ls = line_start(src, i - 1);
+        let line = &src[ls..i];
+        let hash = line
+            .char_indices()
+            .find(|&(k, c)| c == '#' && (k == 0 || line[..k].ends_with([' ', '\t'])))
+            .map(|(k, _)| ls + k)?;
+        i = hash;
+    }
+}
+
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&c| c == needle)
 }
@@ -354,6 +386,16 @@ struct Frame {
     path: Vec<String>,
     column: usize,
     flow: bool,
+    /// Tree steps of the collection (with sequence indexes).
+    steps: Vec<Step>,
+    /// Index of the next sequence item.
+    index: usize,
+    /// Its node in the document's nodes.
+    node: usize,
+    /// The current mapping key's span.
+    key_span: Option<Range<usize>>,
+    /// End of the last member's value.
+    last_end: Option<usize>,
 }
 
 /// A subtree being skipped: a complex key, or the top-level `sops` value.
@@ -375,11 +417,12 @@ struct DocState {
     start: usize,
     top: Option<(bool, usize, usize)>,
     items: Vec<Item>,
+    nodes: Vec<Node>,
     sops: Option<SopsEntry>,
     last_member_end: Option<usize>,
 }
 
-fn parse(src: &str) -> Result<Outline, SyntaxError> {
+fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
     let offs = Offsets::new(src);
     let eol = detect_eol(src);
     let bom = bom_len(src);
@@ -397,6 +440,7 @@ fn parse(src: &str) -> Result<Outline, SyntaxError> {
         sops_key_start: 0,
         last_token_end: 0,
         aliases: 0,
+        tree,
     };
     // One pass over the event stream with one event of lookahead: each event's exact
     // extent is computed, the gap before it scanned for comments, then it is walked.
@@ -474,6 +518,8 @@ struct Walk<'s> {
     last_token_end: usize,
     /// Aliases seen.
     aliases: usize,
+    /// Record the tree nodes.
+    tree: bool,
 }
 
 impl Walk<'_> {
@@ -499,6 +545,7 @@ impl Walk<'_> {
                     start: doc_start,
                     top: None,
                     items: Vec::new(),
+                    nodes: Vec::new(),
                     sops: None,
                     last_member_end: None,
                 });
@@ -559,12 +606,28 @@ impl Walk<'_> {
                 } else {
                     start
                 };
+                let node_end = frame.as_ref().map(|f| {
+                    let end = if f.flow {
+                        close_end
+                    } else {
+                        f.last_end.unwrap_or(close_end)
+                    };
+                    if !self.tree {
+                        return end;
+                    }
+                    let node = &mut self.nodes()[f.node];
+                    node.span.end = end.max(node.span.start);
+                    node.span.end
+                });
                 if frame.as_ref().is_some_and(|f| !f.flow) {
                     // Block collection: flush comments only when the next token comes.
                 } else {
                     self.flush_comments(start);
                 }
                 self.value_done(close_end);
+                if let (Some(parent), Some(e)) = (self.stack.last_mut(), node_end) {
+                    parent.last_end = Some(e);
+                }
             }
             Event::Scalar(value, style, _, tag) => {
                 self.flush_comments(start);
@@ -575,8 +638,9 @@ impl Walk<'_> {
                 self.aliases += 1;
                 self.flush_comments(start);
                 if self.expecting_key() {
-                    self.set_key(self.src[start..end].to_string(), start);
+                    self.set_key(self.src[start..end].to_string(), start..end);
                 } else {
+                    self.add_node(NodeKind::Alias, false, start, start..end, None, None);
                     self.value_done(end);
                 }
             }
@@ -602,20 +666,87 @@ impl Walk<'_> {
         self.stack.last().is_some_and(|f| f.flow)
     }
 
+    fn nodes(&mut self) -> &mut Vec<Node> {
+        &mut self.doc.as_mut().expect("inside a document").nodes
+    }
+
+    /// Records the node of a value of the current frame that starts at `start` (its
+    /// properties included); returns its index.
+    fn add_node(
+        &mut self,
+        kind: NodeKind,
+        flow_coll: bool,
+        start: usize,
+        span: Range<usize>,
+        header: Option<Range<usize>>,
+        leaf: Option<usize>,
+    ) -> usize {
+        if !self.tree {
+            return 0;
+        }
+        let (steps, entry_start, key, flow, block_parent) = match self.stack.last() {
+            None => (Vec::new(), span.start, None, false, None),
+            Some(f) => {
+                let mut steps = f.steps.clone();
+                let (entry_start, key) = match &f.kind {
+                    Kind::Map { key } => {
+                        steps.push(Step::Key(key.clone().unwrap_or_default()));
+                        let k = f.key_span.clone();
+                        (k.as_ref().map_or(start, |k| k.start), k)
+                    }
+                    Kind::Seq => {
+                        steps.push(Step::Index(f.index));
+                        let at = if f.flow {
+                            start
+                        } else {
+                            dash_before(self.src, start).unwrap_or(start)
+                        };
+                        (at, None)
+                    }
+                };
+                let first = f.last_end.is_none() && (f.index == 0);
+                (
+                    steps,
+                    entry_start,
+                    key,
+                    f.flow,
+                    (!f.flow && first).then_some(f.node),
+                )
+            }
+        };
+        let flow = flow || flow_coll;
+        let nodes = self.nodes();
+        if let Some(p) = block_parent {
+            // A block collection starts where its first entry does.
+            nodes[p].span.start = entry_start;
+        }
+        nodes.push(Node {
+            steps,
+            kind,
+            span,
+            entry_start,
+            key,
+            flow,
+            header,
+            leaf,
+        });
+        nodes.len() - 1
+    }
+
     fn items(&mut self) -> &mut Vec<Item> {
         &mut self.doc.as_mut().expect("inside a document").items
     }
 
-    fn set_key(&mut self, key: String, key_start: usize) {
-        let top_level = self.stack.len() == 1;
+    fn set_key(&mut self, key: String, key_span: Range<usize>) {
         if let Some(Frame {
             kind: Kind::Map { key: k },
+            key_span: ks,
             ..
         }) = self.stack.last_mut()
         {
             *k = Some(key);
+            *ks = Some(key_span);
         }
-        let _ = (top_level, key_start);
     }
 
     /// Path of a value about to be read in the current frame.
@@ -692,6 +823,14 @@ impl Walk<'_> {
                 .map_or(col, |i| column_of(self.src, ls, ls + i))
         };
         let path = self.value_path();
+        let kind = if is_map { NodeKind::Map } else { NodeKind::Seq };
+        let span = if flow { at..at + 1 } else { at..at };
+        let node = self.add_node(kind, flow, start, span, None, None);
+        let steps = if self.tree {
+            self.nodes()[node].steps.clone()
+        } else {
+            Vec::new()
+        };
         self.stack.push(Frame {
             kind: if is_map {
                 Kind::Map { key: None }
@@ -701,6 +840,11 @@ impl Walk<'_> {
             path,
             column,
             flow: flow || self.in_flow(),
+            steps,
+            index: 0,
+            node,
+            key_span: None,
+            last_end: None,
         });
         Ok(())
     }
@@ -722,7 +866,7 @@ impl Walk<'_> {
             if self.stack.len() == 1 {
                 self.sops_key_start = info.node_start;
             }
-            self.set_key(value.to_string(), info.node_start);
+            self.set_key(value.to_string(), info.node_start..info.occupied.end);
             self.last_token_end = info.occupied.end;
             return Ok(());
         }
@@ -742,16 +886,34 @@ impl Walk<'_> {
             in_flow: self.in_flow(),
             depth: self.depth(),
         };
+        let leaf_index = self.items().len();
         self.items().push(Item::Leaf(leaf));
         let mut end = info.occupied.end;
+        let mut node_span = info.span.clone();
         if value.is_empty() && style == ScalarStyle::Plain && info.span.is_empty() {
             // An implicit null: the entry ends after its `:`.
             let rest = &self.src[end..];
             let trimmed = rest.trim_start_matches([' ', '\t']);
             if trimmed.starts_with(':') {
                 end += rest.len() - trimmed.len() + 1;
+                node_span = end..end;
             }
         }
+        let header = info
+            .comment_gap
+            .as_ref()
+            .map(|gap| info.occupied.start..gap.start);
+        if header.is_some() {
+            node_span = info.occupied.clone();
+        }
+        self.add_node(
+            NodeKind::Scalar,
+            false,
+            info.node_start,
+            node_span,
+            header,
+            Some(leaf_index),
+        );
         self.value_done(end);
         Ok(())
     }
@@ -765,7 +927,10 @@ impl Walk<'_> {
         };
         if let Kind::Map { key } = &mut frame.kind {
             *key = None;
+        } else {
+            frame.index += 1;
         }
+        frame.last_end = Some(end);
         if self.stack.len() == 1
             && let Some(doc) = self.doc.as_mut()
         {
@@ -804,7 +969,7 @@ impl Walk<'_> {
             match skip.sops {
                 None => {
                     let text = self.src[skip.start..skip.end].to_string();
-                    self.set_key(text, skip.start);
+                    self.set_key(text, skip.start..skip.end);
                 }
                 Some(s) => self.finish_sops(s, skip.end),
             }
@@ -978,6 +1143,7 @@ impl Walk<'_> {
         let _ = self.eol;
         self.docs.push(Document {
             items: doc.items,
+            nodes: doc.nodes,
             sops: doc.sops,
             insertion,
             indent_unit: "    ".into(),
@@ -1004,3 +1170,6 @@ fn document_end(
         _ => src.len(),
     }
 }
+
+#[cfg(test)]
+mod tests;

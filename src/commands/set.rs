@@ -1,0 +1,116 @@
+//! `sealed set FILE PATH VALUE`: change one value of an encrypted file without an editor,
+//! in SOPS's syntax (`'["db"]["password"]' '"new value"'`, the value is JSON). Only that
+//! value's text changes; only its token is new (with the MAC and `lastmodified`).
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use zeroize::Zeroizing;
+
+use super::edit::{open_encrypted, syntax_of};
+use super::engine_error;
+use crate::edit::exit as edit_exit;
+use crate::edit::render::SecretValue;
+use crate::error::{Error, display_path, exit};
+
+/// `sealed set`: set one value (JSON) at a path like `["db"]["password"]`, creating it when
+/// missing.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The encrypted file, changed in place.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Where: SOPS's path syntax, e.g. '["db"]["password"]' or '["hosts"][0]'.
+    #[arg(value_name = "PATH")]
+    path: String,
+    /// The value, as JSON: '"text"', 5, true, '{"a": 1}'. Omit it with --value-stdin.
+    #[arg(value_name = "VALUE")]
+    value: Option<String>,
+    /// Read the value (JSON) from standard input, keeping it out of the command line.
+    #[arg(long, conflicts_with = "value_file")]
+    value_stdin: bool,
+    /// VALUE is a file holding the value (JSON).
+    #[arg(long)]
+    value_file: bool,
+    /// Do nothing when the path already holds the value (sealed never rewrites a file
+    /// whose content would not change; accepted for SOPS compatibility).
+    #[arg(long)]
+    idempotent: bool,
+    /// The syntax: yaml, json or dotenv (default: from the file name).
+    #[arg(long, value_name = "TYPE")]
+    input_type: Option<String>,
+}
+
+/// Runs `sealed set`.
+pub fn run(args: &Args) -> Result<(), Error> {
+    let syntax = syntax_of(&args.file, args.input_type.as_deref())?;
+    let steps = crate::edit::parse_path(&args.path)
+        .map_err(|e| Error::other(edit_exit::INVALID_TREE_PATH, e.to_string()))?;
+    let value = read_value(args)?;
+    let opened = open_encrypted(&args.file, syntax)?;
+    let plain = crate::edit::set(&opened.plain, syntax, &steps, &value.0)
+        .map_err(|e| Error::file(&opened.name, e.exit_code(), e.to_string()))?;
+    let _ = args.idempotent;
+    if plain.as_str() == opened.plain.as_str() {
+        return Ok(());
+    }
+    let out = opened
+        .seal(&plain)
+        .map_err(|e| engine_error(&opened.name, &plain, e))?;
+    opened.write(&out)?;
+    Ok(())
+}
+
+/// The value from the argument, a file or stdin, parsed as JSON.
+fn read_value(args: &Args) -> Result<SecretValue, Error> {
+    let (text, origin) = match (&args.value, args.value_stdin, args.value_file) {
+        (Some(_), true, _) => {
+            return Err(Error::other(
+                exit::CONFLICT,
+                "--value-stdin reads the value from standard input; do not also give it as an argument",
+            ));
+        }
+        (None, true, _) => {
+            let mut buf = Zeroizing::new(Vec::new());
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|source| Error::Read {
+                    file: "<stdin>".into(),
+                    source,
+                })?;
+            (utf8(buf, "<stdin>")?, "<stdin>".to_string())
+        }
+        (Some(path), false, true) => {
+            let p = PathBuf::from(path);
+            let text = crate::fsutil::read_text(&p)?;
+            (text, display_path(&p))
+        }
+        (Some(v), false, false) => (Zeroizing::new(v.clone()), "the value".to_string()),
+        (None, false, _) => {
+            return Err(Error::other(
+                edit_exit::INVALID_SET_FORMAT,
+                "no value: give it as JSON after the path, or use --value-stdin / --value-file",
+            ));
+        }
+    };
+    serde_json::from_str(&text).map(SecretValue).map_err(|e| {
+        Error::other(
+            edit_exit::INVALID_SET_FORMAT,
+            format!(
+                "{origin} is not valid JSON (line {} column {}); strings need quotes, e.g. '\"text\"'",
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}
+
+fn utf8(buf: Zeroizing<Vec<u8>>, name: &str) -> Result<Zeroizing<String>, Error> {
+    match std::str::from_utf8(&buf) {
+        Ok(s) => Ok(Zeroizing::new(s.to_string())),
+        Err(_) => Err(Error::other(
+            edit_exit::INVALID_SET_FORMAT,
+            format!("{name} is not valid UTF-8"),
+        )),
+    }
+}
