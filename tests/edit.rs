@@ -615,7 +615,7 @@ fn set_creates_missing_keys_like_their_siblings() {
     set(&env, &file, r#"["flags"]["trace"]"#, "true");
     assert_eq!(
         env.decrypt(&file),
-        "# settings\ndb:\n  user: admin # owner\n  password: fake-pass-1\n  port: 5432\n  token: fake-token\nhosts:\n  - alpha\n  - beta\n  - gamma\nflags: {debug: false, trace: true}\nnew:\n  nested:\n    list:\n      - 1\n      - two\n    on: true\n"
+        "# settings\ndb:\n  user: admin # owner\n  password: fake-pass-1\n  port: 5432\n  token: fake-token\nhosts:\n  - alpha\n  - beta\n  - gamma\nflags: {debug: false, trace: true}\nnew:\n  nested:\n    list:\n      - 1\n      - two\n    \"on\": true\n"
     );
     assert_sops_reads(&env, &file, "yaml");
 

@@ -54,7 +54,8 @@ pub fn load(src: &str) -> Result<Node, DataError> {
 
 /// The variable name of a raw key (the text before `=`).
 pub fn key_name(raw: &str) -> &str {
-    let key = raw.trim_matches([' ', '\t']);
+    // The first key of a file with a BOM carries it (as SOPS reads it).
+    let key = raw.trim_start_matches('\u{feff}').trim_matches([' ', '\t']);
     match key.strip_prefix("export") {
         Some(rest) if rest.starts_with([' ', '\t']) => rest.trim_start_matches([' ', '\t']),
         _ => key,

@@ -352,8 +352,15 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
                 leaf: Some(items.len()),
             });
         }
+        // SOPS reads the file without removing a BOM, so the first key carries it in its
+        // additional data; keep it there to read and write files sops can share.
+        let key_text = if line.start == bom_len(src) && line.start > 0 {
+            format!("\u{feff}{key}")
+        } else {
+            key.to_string()
+        };
         items.push(Item::Leaf(Leaf {
-            path: vec![key.to_string()],
+            path: vec![key_text],
             span: vstart..vend,
             value: Scalar::Str(value),
             style: Style::DotenvRaw,
@@ -514,7 +521,8 @@ mod tests {
         let o = parse(src);
         assert_eq!(o.eol, "\r\n");
         let ls = leaves(&o.docs[0]);
-        assert_eq!(ls[0].path, ["A"]);
+        // SOPS keeps the BOM in the first key (its additional data).
+        assert_eq!(ls[0].path, ["\u{feff}A"]);
         assert_eq!(ls[0].span, 5..6);
         assert_eq!(&src[ls[1].span.clone()], "two");
         assert_eq!(o.docs[0].insertion, Insertion::Block { at: src.len() - 2 });
@@ -570,7 +578,7 @@ mod tests {
             }
         }
         let bom = std::fs::read_to_string(dir.join("dotenv.bom")).unwrap();
-        assert_eq!(leaves(&parse(&bom).docs[0])[0].path, ["BASIC"]);
+        assert_eq!(leaves(&parse(&bom).docs[0])[0].path, ["\u{feff}BASIC"]);
     }
 
     #[test]

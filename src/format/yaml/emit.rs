@@ -34,7 +34,11 @@ pub fn plain_safe(s: &str, in_flow: bool) -> bool {
     if in_flow && s.contains([',', '[', ']', '{', '}']) {
         return false;
     }
-    matches!(resolve::plain(s), Scalar::Str(_))
+    // YAML 1.1 readers (PyYAML's resolver, older tools) take these words as booleans.
+    const YAML11_BOOLS: [&str; 12] = [
+        "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+    ];
+    !YAML11_BOOLS.contains(&s) && matches!(resolve::plain(s), Scalar::Str(_))
 }
 
 /// A double-quoted scalar with YAML's short escapes.

@@ -7,9 +7,11 @@ use std::sync::LazyLock;
 
 static FLOAT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").unwrap());
+/// The layouts yaml.v3 accepts (`allowedTimestampFormats`): a date; a date, `T`/`t`, a
+/// time and a zone (`Z` or `±hh:mm`); a date, a space and a time without a zone.
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:[Tt]|[ \t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.([0-9]+))?(?:[ \t]*(Z|[-+][0-9]{1,2}(?::?[0-9]{2})?))?)?$",
+        r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:[Tt]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.([0-9]+))?(Z|[-+][0-9]{2}:[0-9]{2}))|(?: ([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.([0-9]+))?))?$",
     )
     .unwrap()
 });
@@ -52,7 +54,12 @@ fn timestamp(s: &str) -> Option<String> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
         return None;
     }
-    let (h, mi, se) = (num(4), num(5), num(6));
+    let spaced = c.get(9).is_some();
+    let (h, mi, se) = if spaced {
+        (num(9), num(10), num(11))
+    } else {
+        (num(4), num(5), num(6))
+    };
     if h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -154,9 +161,22 @@ mod tests {
             plain("2024-01-01"),
             Scalar::Time("2024-01-01T00:00:00Z".into())
         );
+        // yaml.v3 has no layout for a space-separated time with a zone: a string, as in sops.
         assert_eq!(
             plain("2001-12-14 21:59:43.10 -5"),
+            Scalar::Str("2001-12-14 21:59:43.10 -5".into())
+        );
+        assert_eq!(
+            plain("2001-12-14 21:59:43.10"),
+            Scalar::Time("2001-12-14T21:59:43Z".into())
+        );
+        assert_eq!(
+            plain("2001-12-14t21:59:43.10-05:00"),
             Scalar::Time("2001-12-14T21:59:43-05:00".into())
+        );
+        assert_eq!(
+            plain("2001-12-14T21:59:43"),
+            Scalar::Str("2001-12-14T21:59:43".into())
         );
         assert_eq!(plain("~"), Scalar::Null);
         assert_eq!(plain("99999999999999999999"), Scalar::Float(1e20));
