@@ -572,14 +572,17 @@ impl Walk<'_> {
                         sp,
                     )) if is_map => {
                         let at = offs.byte(sp.start.index());
-                        let ls = line_start(self.src, at);
-                        let before = self.src[ls..at].trim_end_matches([' ', '\t']);
-                        let key_at = if before.ends_with('?') {
-                            ls + before.len() - 1
+                        // An explicit key (`? key`, or `?` then a block collection on the
+                        // next lines) starts at its `?`.
+                        let before = self.src[..at].trim_end_matches([' ', '\t', '\r', '\n', '-']);
+                        let key_at = if before.ends_with('?')
+                            && self.src[before.len()..at].starts_with(|c: char| c.is_whitespace())
+                        {
+                            before.len() - 1
                         } else {
                             at
                         };
-                        column_of(self.src, ls, key_at)
+                        column_of(self.src, line_start(self.src, key_at), key_at)
                     }
                     _ => col,
                 };
