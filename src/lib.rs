@@ -22,3 +22,4 @@ pub mod format;
 pub mod fsutil;
 pub mod git;
 pub mod keys;
+pub mod team;

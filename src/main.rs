@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sealed::commands::{decrypt, edit, encrypt, exec, git, keygen, set, unset};
+use sealed::commands::{
+    decrypt, edit, encrypt, exec, git, keygen, rotate, set, team, unset, updatekeys,
+};
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
 #[derive(Parser)]
@@ -27,6 +29,12 @@ enum Command {
     Keygen(keygen::Args),
     /// Keep protected files plaintext in the work tree and ciphertext in every commit.
     Git(git::Args),
+    /// Team members in .sops.yaml: add (re-wraps the data keys), remove (rotates), list.
+    Team(team::Args),
+    /// Re-wrap data keys to the recipients .sops.yaml gives now (same key, same values).
+    Updatekeys(updatekeys::Args),
+    /// New data keys: every value encrypted again, same plaintext and recipients.
+    Rotate(rotate::Args),
     /// Edit an encrypted file in your editor; only what you change is re-encrypted.
     Edit(Box<edit::Args>),
     /// Set one value (JSON) at a path like '["db"]["password"]'.
@@ -42,6 +50,9 @@ fn main() -> ExitCode {
         Command::Exec(args) => exec::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::Git(args) => git::run(&args),
+        Command::Team(args) => team::run(&args),
+        Command::Updatekeys(args) => updatekeys::run(&args),
+        Command::Rotate(args) => rotate::run(&args),
         Command::Edit(args) => edit::run(&args),
         Command::Set(args) => set::run(&args),
         Command::Unset(args) => unset::run(&args),

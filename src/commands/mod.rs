@@ -7,8 +7,11 @@ pub mod encrypt;
 pub mod exec;
 pub mod git;
 pub mod keygen;
+pub mod rotate;
 pub mod set;
+pub mod team;
 pub mod unset;
+pub mod updatekeys;
 
 use std::path::{Path, PathBuf};
 
