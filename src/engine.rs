@@ -364,25 +364,7 @@ pub fn reencrypt(
     old: &Sealed<'_>,
     key: &DataKey,
 ) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
-    let mut reuse = Reuse::default();
-    let old_plain = old.decrypt_inner(key, Some(&mut reuse))?;
-    if old_plain.as_str() == plain {
-        return Ok((
-            Zeroizing::new(old.src.to_string()),
-            EncryptReport {
-                aliases: old.outline.aliases,
-            },
-        ));
-    }
-    let template = old.metadata_value();
-    seal_document(
-        plain,
-        old.format,
-        key,
-        &old.metadata.selection,
-        &template,
-        Some(&reuse),
-    )
+    reencrypt_from_many(plain, old, &[], key)
 }
 
 /// Like [`reencrypt`], reusing tokens from `old` and from `others` (other versions of the
