@@ -102,6 +102,12 @@ pub enum EngineError {
     /// The MAC does not match the values.
     #[error("MAC mismatch: the file was altered (values changed, swapped, added or removed)")]
     MacMismatch,
+    /// The encrypted form would not decrypt back to the input byte for byte (a construct
+    /// sealed does not handle yet); nothing is written.
+    #[error(
+        "this document uses a construct sealed cannot yet encrypt reversibly; nothing was written (please report it)"
+    )]
+    Unsupported,
     /// A regular expression of the selection rules is invalid.
     #[error("invalid regular expression in the sops rules: {0}")]
     BadRegex(String),
@@ -553,7 +559,25 @@ fn seal_document(
     let report = EncryptReport {
         aliases: outline.aliases,
     };
-    Ok((apply(src, splices), report))
+    let out = apply(src, splices);
+    verify_roundtrip(src, &out, format, key)?;
+    Ok((out, report))
+}
+
+/// Nothing is written that would not decrypt back to the input: the output is parsed and
+/// decrypted in memory first. A mismatch (a bug) becomes a clean refusal instead of a file
+/// that can no longer be opened.
+fn verify_roundtrip(
+    src: &str,
+    out: &str,
+    format: &dyn Format,
+    key: &DataKey,
+) -> Result<(), EngineError> {
+    let back = Sealed::parse(out, format).and_then(|s| s.decrypt(key));
+    match back {
+        Ok(plain) if plain.as_str() == src => Ok(()),
+        _ => Err(EngineError::Unsupported),
+    }
 }
 
 /// The insertions that add `meta` to every document of a file that has none.

@@ -43,7 +43,23 @@ enum Command {
     Unset(unset::Args),
 }
 
+/// A panic must never print its payload (it may hold document text) and never exit 101:
+/// report the location only and exit with EX_SOFTWARE.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "sealed: internal error{at}; nothing was written (please report it; details are withheld because they may contain secrets)"
+        );
+        std::process::exit(70);
+    }));
+}
+
 fn main() -> ExitCode {
+    install_panic_hook();
     let result = match Cli::parse().command {
         Command::Encrypt(args) => encrypt::run(&args),
         Command::Decrypt(args) => decrypt::run(&args),

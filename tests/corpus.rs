@@ -161,7 +161,6 @@ fn yaml_test_suite_other_cases_roundtrip_when_accepted() {
 const KNOWN_UNREADABLE: &[&str] = &["6PBE", "DFF7"];
 
 #[test]
-#[ignore = "bug: a flow mapping ending in an empty explicit key `?` (yaml-test-suite DFF7) gets its metadata after the closing brace"]
 fn bug_encrypted_complex_keys_are_unreadable() {
     let Some((corpus, _dir, key)) = corpus() else {
         return;
