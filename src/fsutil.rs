@@ -9,19 +9,33 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Pos, display_path};
 
+/// Reads all of standard input.
+pub fn read_stdin() -> Result<Zeroizing<Vec<u8>>, Error> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|source| Error::Read {
+            file: "<stdin>".into(),
+            source,
+        })?;
+    Ok(bytes)
+}
+
 /// Reads a file (or stdin for `-`) as UTF-8 text.
 pub fn read_text(path: &Path) -> Result<Zeroizing<String>, Error> {
     let name = display_path(path);
-    let mut bytes = Zeroizing::new(Vec::new());
-    let res = if path.as_os_str() == "-" {
-        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
+    let bytes = if path.as_os_str() == "-" {
+        read_stdin()?
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes).map(|_| ()))
+        let mut bytes = Zeroizing::new(Vec::new());
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|source| Error::Read {
+                file: name.clone(),
+                source,
+            })?;
+        bytes
     };
-    res.map_err(|source| Error::Read {
-        file: name.clone(),
-        source,
-    })?;
     match std::str::from_utf8(&bytes) {
         Ok(s) => Ok(Zeroizing::new(s.to_string())),
         Err(e) => {

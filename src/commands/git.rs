@@ -1,6 +1,5 @@
 //! `sealed git …`: repository setup, the filter/diff/merge drivers git calls, and the guard.
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use crate::error::{Error, exit};
@@ -71,27 +70,6 @@ enum GitCommand {
     },
 }
 
-fn read_stdin() -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
-    let mut buf = zeroize::Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .read_to_end(&mut buf)
-        .map_err(|source| Error::Read {
-            file: "<stdin>".into(),
-            source,
-        })?;
-    Ok(buf)
-}
-
-fn write_stdout(data: &[u8]) -> Result<(), Error> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(data)
-        .and_then(|_| out.flush())
-        .map_err(|source| Error::Write {
-            file: "<stdout>".into(),
-            source,
-        })
-}
-
 fn repo() -> Result<git2::Repository, Error> {
     git2::Repository::open_from_env()
         .map_err(|e| Error::other(exit::GENERIC, format!("git: {}", e.message())))
@@ -149,18 +127,18 @@ pub fn run(args: &Args) -> Result<(), Error> {
             .map_err(|e| Error::other(exit::GENERIC, e.to_string()))
         }
         GitCommand::Clean { path } => {
-            let input = read_stdin()?;
+            let input = crate::fsutil::read_stdin()?;
             let out = Filter::new()
                 .clean(path, &input)
                 .map_err(|e| Error::other(exit::GENERIC, e.to_string()))?;
-            write_stdout(&out)
+            crate::fsutil::write_stdout(&out)
         }
         GitCommand::Smudge { path } => {
-            let input = read_stdin()?;
+            let input = crate::fsutil::read_stdin()?;
             let out = Filter::new()
                 .smudge(path, &input)
                 .map_err(|e| Error::other(exit::GENERIC, e.to_string()))?;
-            write_stdout(&zeroize::Zeroizing::new(out))
+            crate::fsutil::write_stdout(&zeroize::Zeroizing::new(out))
         }
         GitCommand::Textconv { file } => {
             let input =
@@ -169,7 +147,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
                     source,
                 })?);
             let out = Filter::new().textconv(&file.to_string_lossy(), &input);
-            write_stdout(&out)
+            crate::fsutil::write_stdout(&out)
         }
         GitCommand::Merge {
             base,
@@ -226,5 +204,5 @@ fn status() -> Result<(), Error> {
     if out.is_empty() {
         out.push_str("no protected files in the index (run `sealed git init`)\n");
     }
-    write_stdout(out.as_bytes())
+    crate::fsutil::write_stdout(out.as_bytes())
 }

@@ -2,7 +2,6 @@
 //! in SOPS's syntax (`'["db"]["password"]' '"new value"'`, the value is JSON). Only that
 //! value's text changes; only its token is new (with the MAC and `lastmodified`).
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use zeroize::Zeroizing;
@@ -71,13 +70,7 @@ fn read_value(args: &Args) -> Result<SecretValue, Error> {
             ));
         }
         (None, true, _) => {
-            let mut buf = Zeroizing::new(Vec::new());
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|source| Error::Read {
-                    file: "<stdin>".into(),
-                    source,
-                })?;
+            let buf = crate::fsutil::read_stdin()?;
             (utf8(buf, "<stdin>")?, "<stdin>".to_string())
         }
         (Some(path), false, true) => {

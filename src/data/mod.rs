@@ -180,14 +180,8 @@ pub fn load(text: &str, syntax: Syntax) -> Result<Data, DataError> {
     Ok(Data { syntax, root })
 }
 
-/// One step of a key path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// A mapping key.
-    Key(String),
-    /// A sequence index.
-    Index(usize),
-}
+/// One step of a key path (the same steps the syntaxes' outlines use).
+pub use crate::format::Step;
 
 /// A key path for messages: `db.password`, `hosts[0]`, `(top level)` when empty.
 pub fn display_path(steps: &[Step]) -> String {

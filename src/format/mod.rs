@@ -6,6 +6,7 @@
 
 pub mod dotenv;
 pub mod json;
+pub mod lines;
 pub mod yaml;
 pub mod yaml_value;
 

@@ -9,6 +9,7 @@
 //! recipients added or removed, else nothing is written and the error says why (YAML
 //! aliases for recipients, flow layouts sealed cannot extend, …).
 
+use crate::format::lines::{line_end, line_start, next_line};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -848,23 +849,6 @@ fn entry_key(items: &[Item], level: usize) -> Option<&str> {
     leaves(items)
         .find(|l| l.path.len() > level)
         .map(|l| l.path[level].as_str())
-}
-
-fn line_start(src: &str, at: usize) -> usize {
-    src[..at].rfind('\n').map_or(0, |i| i + 1)
-}
-
-fn line_end(src: &str, at: usize) -> usize {
-    let e = src[at..].find('\n').map_or(src.len(), |i| at + i);
-    if e > at && src.as_bytes()[e - 1] == b'\r' {
-        e - 1
-    } else {
-        e
-    }
-}
-
-fn next_line(src: &str, at: usize) -> usize {
-    src[at..].find('\n').map_or(src.len(), |i| at + i + 1)
 }
 
 /// `  - ` : indentation, a dash, spaces.

@@ -16,6 +16,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
+use super::lines::{line_end, line_start, next_line};
 use super::{
     Comment, Document, Format, Insertion, Item, Leaf, Node, NodeKind, Outline, Scalar, SopsEntry,
     Step, Style, SyntaxError, bom_len, detect_eol, yaml_value,
@@ -119,26 +120,9 @@ struct ScalarInfo {
 static BLOCK_HEADER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"([|>])([1-9+-]{0,2})[ \t]*(#[^\n]*)?\r?$").unwrap());
 
-fn line_start(src: &str, at: usize) -> usize {
-    src[..at].rfind('\n').map_or(0, |i| i + 1)
-}
-
 /// Column (in characters, a BOM not counted) of `at` on the line starting at `ls`.
 fn column_of(src: &str, ls: usize, at: usize) -> usize {
     src[ls..at].chars().filter(|&c| c != '\u{feff}').count()
-}
-
-fn line_end(src: &str, at: usize) -> usize {
-    let e = src[at..].find('\n').map_or(src.len(), |i| at + i);
-    if e > at && src.as_bytes()[e - 1] == b'\r' {
-        e - 1
-    } else {
-        e
-    }
-}
-
-fn next_line(src: &str, at: usize) -> usize {
-    src[at..].find('\n').map_or(src.len(), |i| at + i + 1)
 }
 
 /// Skips node properties (`&anchor`, `!tag`) at `at`; returns (tag start, value start).
