@@ -13,16 +13,21 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::Range;
 
 use aes_gcm::aead::{OsRng, rand_core::RngCore};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use regex::Regex;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::codec::mac::{MacHasher, open_mac, seal_mac};
 use crate::codec::metadata::{AgeEntry, Metadata, SEALED_FIELD, SOPS_VERSION};
-use crate::codec::token::{DataKey, Token, aad_for, is_token};
+use crate::codec::token::{self, DataKey, Token, TokenText, is_token};
+use crate::codec::wipe;
 use crate::codec::{CodecError, shamir, value};
 use crate::config::Selection;
-use crate::format::{Comment, Format, Insertion, Item, Leaf, Outline, Scalar, SyntaxError};
+use crate::format::{
+    Comment, Format, Insertion, Item, KeyPath, Leaf, Outline, Scalar, Style, SyntaxError,
+};
 use crate::keys::{IdentitySet, KeyError, Recipient, wrap_data_key};
 
 /// Additional data of sealed's own metadata field.
@@ -171,23 +176,23 @@ impl Selector {
         })
     }
 
-    fn should_encrypt(&self, path: &[String], stack: &[Vec<String>], is_comment: bool) -> bool {
+    fn should_encrypt(&self, path: &KeyPath, stack: &[Vec<String>], is_comment: bool) -> bool {
         let mut encrypted = true;
         if let Some(suffix) = &self.unencrypted_suffix
-            && path.iter().any(|p| p.ends_with(suffix.as_str()))
+            && path.any(|p| p.ends_with(suffix.as_str()))
         {
             encrypted = false;
         }
         if let Some(suffix) = &self.encrypted_suffix {
-            encrypted = path.iter().any(|p| p.ends_with(suffix.as_str()));
+            encrypted = path.any(|p| p.ends_with(suffix.as_str()));
         }
         if let Some(re) = &self.unencrypted_regex
-            && path.iter().any(|p| re.is_match(p))
+            && path.any(|p| re.is_match(p))
         {
             encrypted = false;
         }
         if let Some(re) = &self.encrypted_regex {
-            encrypted = path.iter().any(|p| re.is_match(p));
+            encrypted = path.any(|p| re.is_match(p));
         }
         if let Some(re) = &self.unencrypted_comment_regex
             && stack.iter().flatten().any(|c| re.is_match(c))
@@ -232,24 +237,96 @@ impl CommentStack {
     }
 }
 
-/// One replacement of a byte range of the input.
-struct Splice {
-    range: Range<usize>,
-    text: Zeroizing<String>,
+/// Parses `src`, with the item lists trimmed to their length (a file's outline is the
+/// biggest thing the engine holds; vector growth may leave it half empty).
+fn parse(format: &dyn Format, src: &str) -> Result<Outline, SyntaxError> {
+    let mut outline = format.parse(src)?;
+    for doc in &mut outline.docs {
+        doc.items.shrink_to_fit();
+    }
+    Ok(outline)
 }
 
-fn apply(src: &str, mut splices: Vec<Splice>) -> Zeroizing<String> {
-    splices.sort_by_key(|s| (s.range.start, s.range.end));
-    let extra: usize = splices.iter().map(|s| s.text.len()).sum();
-    let mut out = Zeroizing::new(String::with_capacity(src.len() + extra));
+/// One replacement of a byte range of the input by a range of an arena string (every
+/// text of one pass lives in one arena: no allocation per value).
+#[derive(Debug, Clone)]
+struct Splice {
+    range: Range<usize>,
+    text: Range<usize>,
+}
+
+/// The input with every splice applied (texts taken from `arena`), and where each splice's
+/// text starts in the output, in the order given. Overlapping splices (a parser bug) are
+/// refused, never sliced.
+fn apply(
+    src: &str,
+    splices: &[Splice],
+    arena: &str,
+) -> Result<(Zeroizing<String>, Vec<usize>), EngineError> {
+    let mut order: Vec<usize> = (0..splices.len()).collect();
+    order.sort_by_key(|&i| (splices[i].range.start, splices[i].range.end));
+    let removed: usize = splices.iter().map(|s| s.range.len()).sum();
+    let added: usize = splices.iter().map(|s| s.text.len()).sum();
+    let mut out = Zeroizing::new(String::with_capacity(
+        (src.len() + added).saturating_sub(removed),
+    ));
+    let mut starts = vec![0; splices.len()];
     let mut at = 0;
-    for s in &splices {
-        out.push_str(&src[at..s.range.start]);
-        out.push_str(&s.text);
+    for &i in &order {
+        let s = &splices[i];
+        let (Some(kept), Some(text)) = (
+            src.get(at..s.range.start)
+                .filter(|_| s.range.end <= src.len()),
+            arena.get(s.text.clone()),
+        ) else {
+            return Err(EngineError::Unsupported);
+        };
+        out.push_str(kept);
+        starts[i] = out.len();
+        out.push_str(text);
         at = s.range.end;
     }
-    out.push_str(&src[at..]);
-    out
+    out.push_str(src.get(at..).ok_or(EngineError::Unsupported)?);
+    Ok((out, starts))
+}
+
+/// Where input offsets land in the output once splices are applied.
+struct Shift {
+    /// Splice starts in order, with whether the splice is an insertion.
+    starts: Vec<(usize, bool)>,
+    /// `before[k]`: the growth caused by the first `k` splices.
+    before: Vec<isize>,
+}
+
+impl Shift {
+    fn new(splices: &[Splice]) -> Shift {
+        let mut sorted: Vec<&Splice> = splices.iter().collect();
+        sorted.sort_by_key(|s| (s.range.start, s.range.end));
+        let mut before = vec![0isize];
+        for s in &sorted {
+            let last = *before.last().expect("not empty");
+            before.push(last + s.text.len() as isize - s.range.len() as isize);
+        }
+        Shift {
+            starts: sorted
+                .iter()
+                .map(|s| (s.range.start, s.range.is_empty()))
+                .collect(),
+            before,
+        }
+    }
+
+    /// Whether input bytes no splice touches landed at `got` in the output. An empty
+    /// range where text was inserted may sit before or after the insertion.
+    fn moved_to(&self, r: &Range<usize>, got: &Range<usize>) -> bool {
+        let at = |k: usize| (r.start as isize + self.before[k]) as usize;
+        let after = self
+            .starts
+            .partition_point(|&(s, insert)| s < r.start || (s == r.start && insert));
+        let before = self.starts.partition_point(|&(s, _)| s < r.start);
+        got.len() == r.len()
+            && (got.start == at(after) || (r.is_empty() && got.start == at(before)))
+    }
 }
 
 /// The recipients of an encryption: key groups (one group unless Shamir) and threshold.
@@ -290,23 +367,42 @@ impl KeyPlan {
     }
 }
 
-/// Random IVs drawn in one batch.
+/// Random IVs drawn in one batch (one system call for a whole document).
 struct IvPool {
     bytes: Vec<u8>,
+    used: usize,
 }
 
 impl IvPool {
     fn new(count: usize) -> IvPool {
-        let mut bytes = vec![0u8; count * 32];
+        let mut bytes = vec![0u8; count.max(1) * 32];
         OsRng.fill_bytes(&mut bytes);
-        IvPool { bytes }
+        IvPool { bytes, used: 0 }
     }
-    fn take(&mut self) -> Vec<u8> {
-        if self.bytes.len() < 32 {
+    fn take(&mut self) -> [u8; 32] {
+        if self.used + 32 > self.bytes.len() {
             *self = IvPool::new(64);
         }
-        self.bytes.split_off(self.bytes.len() - 32)
+        let mut iv = [0u8; 32];
+        iv.copy_from_slice(&self.bytes[self.used..self.used + 32]);
+        self.used += 32;
+        iv
     }
+}
+
+/// The IV for a value: the reused IV of an identical (path, type, plaintext) if there is
+/// one, else a fresh one.
+fn next_iv(
+    reuse: Option<&Reuse>,
+    aad: &str,
+    kind: &str,
+    plain: &[u8],
+    ivs: &mut IvPool,
+) -> [u8; 32] {
+    reuse
+        .and_then(|r| r.iv(aad, kind, plain))
+        .and_then(|iv| <[u8; 32]>::try_from(iv.as_slice()).ok())
+        .unwrap_or_else(|| ivs.take())
 }
 
 /// The current time as SOPS writes `lastmodified`.
@@ -448,8 +544,7 @@ impl Reuse {
     }
 }
 
-/// Seals one value: the reused IV of an identical (path, type, plaintext) if there is one,
-/// else a fresh one.
+/// Seals one value (outside the per-value loop: the `sealed` field).
 fn seal_value(
     plain: &[u8],
     key: &DataKey,
@@ -458,10 +553,27 @@ fn seal_value(
     reuse: Option<&Reuse>,
     ivs: &mut IvPool,
 ) -> Token {
-    let iv = reuse
-        .and_then(|r| r.iv(aad, kind, plain))
-        .unwrap_or_else(|| ivs.take());
-    Token::seal_with_iv(plain, key, aad, kind, iv)
+    let iv = next_iv(reuse, aad, kind, plain, ivs);
+    Token::seal_with_iv(plain, key, aad, kind, iv.to_vec())
+}
+
+/// What encrypting did with one item of the walk, for the verification (small: there is
+/// one per item).
+#[derive(Clone, Copy)]
+struct Expect {
+    /// The selection rules say it is encrypted.
+    encrypt: bool,
+    /// The index of its splice (and [`Planned`]) when it was replaced by a token.
+    splice: Option<u32>,
+}
+
+/// A value or comment replaced by a token (one per splice).
+struct Planned {
+    /// Where the token sits in the splice text.
+    token: Range<usize>,
+    /// The style the syntax said the text parses back as, when it is not the style the
+    /// value had.
+    style: Option<Box<Style>>,
 }
 
 /// The shared encryption pass: seals every selected value and comment of `src`, then
@@ -474,65 +586,106 @@ fn seal_document(
     template: &serde_json::Value,
     reuse: Option<&Reuse>,
 ) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
-    let outline = format.parse(src).map_err(EngineError::Syntax)?;
+    let outline = parse(format, src).map_err(EngineError::Syntax)?;
     if outline.docs.iter().any(|d| d.sops.is_some()) {
         return Err(EngineError::AlreadyEncrypted);
     }
     let selector = Selector::new(selection)?;
-    let mut ivs = IvPool::new(leaf_count(&outline));
+    let items = leaf_count(&outline);
+    let mut ivs = IvPool::new(items);
     let mut mac = MacHasher::new(selection.mac_only_encrypted);
-    let mut splices = Vec::new();
+    // Tokens only: nothing secret goes into the arena.
+    let mut arena = String::with_capacity(src.len().saturating_mul(3));
+    let mut splices = Vec::with_capacity(items);
+    let mut expects = Vec::with_capacity(items);
+    let mut planned = Vec::with_capacity(items);
     let mut spellings: BTreeMap<String, String> = BTreeMap::new();
+    let mut plain = Zeroizing::new(Vec::new());
+    let mut scratch = Zeroizing::new(Vec::new());
+    let mut aad = String::new();
+    let mut tok = String::new();
 
     for doc in &outline.docs {
         let mut stack = CommentStack::default();
         for item in &doc.items {
+            let mut expect = Expect {
+                encrypt: false,
+                splice: None,
+            };
             match item {
                 Item::Leaf(leaf) => {
-                    let encrypt = selector.should_encrypt(&leaf.path, stack.at(leaf.depth), false);
-                    let Some((bytes, kind)) = value::encode(&leaf.value) else {
+                    expect.encrypt =
+                        selector.should_encrypt(&leaf.path, stack.at(leaf.depth), false);
+                    let Some(kind) = value::encode_into(&leaf.value, &mut plain) else {
+                        expects.push(expect);
                         continue;
                     };
-                    mac.add(&bytes, encrypt);
-                    if !encrypt || bytes.is_empty() {
-                        continue;
+                    mac.add(&plain, expect.encrypt);
+                    if expect.encrypt && !plain.is_empty() {
+                        aad.clear();
+                        leaf.path.write_aad(&mut aad);
+                        let iv = next_iv(reuse, &aad, kind, &plain, &mut ivs);
+                        tok.clear();
+                        token::seal_into(
+                            &mut tok,
+                            &mut scratch,
+                            &plain,
+                            key,
+                            aad.as_bytes(),
+                            kind,
+                            &iv,
+                        );
+                        let start = arena.len();
+                        let style = format.write_token(leaf, &tok, &mut arena);
+                        let at = arena[start..].find(token::PREFIX).unwrap_or(0);
+                        let original = &src[leaf.span.clone()];
+                        if !format.spelled_canonically(&style, leaf.in_flow, &leaf.value, original)
+                        {
+                            spellings.insert(B64.encode(iv), original.to_string());
+                        }
+                        expect.splice = Some(splices.len() as u32);
+                        splices.push(Splice {
+                            range: leaf.span.clone(),
+                            text: start..arena.len(),
+                        });
+                        planned.push(Planned {
+                            token: at..at + tok.len(),
+                            style: (style != leaf.style).then(|| Box::new(style)),
+                        });
                     }
-                    let token =
-                        seal_value(&bytes, key, &aad_for(&leaf.path), kind, reuse, &mut ivs);
-                    let (text, token_style) = format.token_text(leaf, &token.to_string());
-                    let original = &src[leaf.span.clone()];
-                    let mut canonical = format.render(&token_style, leaf.in_flow, &leaf.value);
-                    if canonical != original {
-                        spellings.insert(token.iv_b64(), original.to_string());
-                    }
-                    canonical.zeroize();
-                    splices.push(Splice {
-                        range: leaf.span.clone(),
-                        text: Zeroizing::new(text),
-                    });
                 }
                 Item::Comment(c) => {
                     let text = &src[c.span.clone()];
-                    let encrypt =
+                    expect.encrypt =
                         selector.should_encrypt(&c.path, stack.push(c.depth, text, true), true);
-                    if !encrypt || text.is_empty() {
-                        continue;
+                    if expect.encrypt && !text.is_empty() {
+                        aad.clear();
+                        c.path.write_aad(&mut aad);
+                        let iv = next_iv(reuse, &aad, "comment", text.as_bytes(), &mut ivs);
+                        let start = arena.len();
+                        token::seal_into(
+                            &mut arena,
+                            &mut scratch,
+                            text.as_bytes(),
+                            key,
+                            aad.as_bytes(),
+                            "comment",
+                            &iv,
+                        );
+                        expect.splice = Some(splices.len() as u32);
+                        splices.push(Splice {
+                            range: c.span.clone(),
+                            text: start..arena.len(),
+                        });
+                        planned.push(Planned {
+                            token: 0..arena.len() - start,
+                            style: None,
+                        });
                     }
-                    let token = seal_value(
-                        text.as_bytes(),
-                        key,
-                        &aad_for(&c.path),
-                        "comment",
-                        reuse,
-                        &mut ivs,
-                    );
-                    splices.push(Splice {
-                        range: c.span.clone(),
-                        text: Zeroizing::new(token.to_string()),
-                    });
                 }
                 Item::EntryEnd(depth) => stack.entry_end(*depth),
             }
+            expects.push(expect);
         }
     }
 
@@ -555,51 +708,167 @@ fn seal_document(
             m.insert(SEALED_FIELD.into(), token.to_string().into());
         }
     }
-    splices.extend(metadata_splices(format, &outline, &meta_value));
-    let report = EncryptReport {
-        aliases: outline.aliases,
+    let first_meta = splices.len();
+    splices.extend(metadata_splices(format, &outline, &meta_value, &mut arena));
+    let (out, starts) = apply(src, &splices, &arena)?;
+    drop(arena);
+    let check = Check {
+        before: &outline,
+        expects: &expects,
+        planned: &planned,
+        splices: &splices,
+        starts: &starts,
+        first_meta,
+        meta: &meta_value,
     };
-    let out = apply(src, splices);
-    verify_roundtrip(src, &out, format, key)?;
-    Ok((out, report))
+    check.verify(&out, format, &selector)?;
+    Ok((
+        out,
+        EncryptReport {
+            aliases: outline.aliases,
+        },
+    ))
 }
 
-/// Nothing is written that would not decrypt back to the input: the output is parsed and
-/// decrypted in memory first. A mismatch (a bug) becomes a clean refusal instead of a file
-/// that can no longer be opened.
-fn verify_roundtrip(
-    src: &str,
-    out: &str,
-    format: &dyn Format,
-    key: &DataKey,
-) -> Result<(), EngineError> {
-    let back = Sealed::parse(out, format).and_then(|s| s.decrypt(key));
-    match back {
-        Ok(plain) if plain.as_str() == src => Ok(()),
-        _ => Err(EngineError::Unsupported),
+/// Nothing is written that would not decrypt back to the input. The output is parsed
+/// again and every item must come back as decrypting will read it: same key path, depth
+/// and selection, each token exactly where it was put with the style its spelling was
+/// checked against, every other byte shifted but unchanged, and each metadata block
+/// exactly the inserted text. Decrypting is then the inverse of the splices (the
+/// ciphertext itself is AES-GCM's). A mismatch (a parser bug) becomes a clean refusal
+/// instead of a file that can no longer be opened.
+struct Check<'a> {
+    before: &'a Outline,
+    expects: &'a [Expect],
+    planned: &'a [Planned],
+    splices: &'a [Splice],
+    starts: &'a [usize],
+    first_meta: usize,
+    meta: &'a serde_json::Value,
+}
+
+impl Check<'_> {
+    fn verify(
+        &self,
+        out: &str,
+        format: &dyn Format,
+        selector: &Selector,
+    ) -> Result<(), EngineError> {
+        let bad = || EngineError::Unsupported;
+        let after = parse(format, out).map_err(|_| bad())?;
+        if after.docs.len() != self.before.docs.len() {
+            return Err(bad());
+        }
+        let meta = Metadata::from_value(self.meta).map_err(|_| bad())?;
+        let shift = Shift::new(self.splices);
+        let placed = |i: usize| self.starts[i]..self.starts[i] + self.splices[i].text.len();
+        let mut expects = self.expects.iter();
+        for (k, (a, b)) in self.before.docs.iter().zip(&after.docs).enumerate() {
+            let sops = b.sops.as_ref().ok_or_else(bad)?;
+            if sops.removal != placed(self.first_meta + k)
+                || Metadata::from_value(&sops.value).ok().as_ref() != Some(&meta)
+            {
+                return Err(bad());
+            }
+            if a.items.len() != b.items.len() {
+                return Err(bad());
+            }
+            let mut stack = CommentStack::default();
+            for (x, y) in a.items.iter().zip(&b.items) {
+                let e = expects.next().ok_or_else(bad)?;
+                let ok = match (x, y) {
+                    (Item::Leaf(x), Item::Leaf(y)) => {
+                        x.path == y.path
+                            && x.depth == y.depth
+                            && x.in_flow == y.in_flow
+                            && selector.should_encrypt(&y.path, stack.at(y.depth), false)
+                                == e.encrypt
+                            && match e.splice.map(|i| i as usize) {
+                                Some(i) => {
+                                    let p = &self.planned[i];
+                                    let at = self.starts[i];
+                                    let token = &out[at + p.token.start..at + p.token.end];
+                                    y.span == placed(i)
+                                        && y.style == *p.style.as_deref().unwrap_or(&x.style)
+                                        && matches!(&y.value, Scalar::Str(t) if t.trim_end() == token)
+                                }
+                                // An implicit null has no bytes: where the parser puts it
+                                // does not matter to decrypting.
+                                None => {
+                                    (shift.moved_to(&x.span, &y.span)
+                                        || x.span.is_empty() && y.span.is_empty())
+                                        && y.style == x.style
+                                        && same_scalar(&x.value, &y.value)
+                                }
+                            }
+                    }
+                    (Item::Comment(x), Item::Comment(y)) => {
+                        let text = out.get(y.span.clone()).ok_or_else(bad)?;
+                        let opens =
+                            selector.should_encrypt(&y.path, stack.push(y.depth, text, true), true);
+                        x.path == y.path
+                            && x.depth == y.depth
+                            && opens == e.encrypt
+                            && match e.splice {
+                                Some(i) => y.span == placed(i as usize),
+                                None => {
+                                    shift.moved_to(&x.span, &y.span) && !(opens && is_token(text))
+                                }
+                            }
+                    }
+                    (Item::EntryEnd(x), Item::EntryEnd(y)) => {
+                        stack.entry_end(*y);
+                        x == y
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    return Err(bad());
+                }
+            }
+        }
+        Ok(())
     }
 }
 
-/// The insertions that add `meta` to every document of a file that has none.
+/// Scalar equality with floats compared bit for bit (NaN included).
+fn same_scalar(a: &Scalar, b: &Scalar) -> bool {
+    match (a, b) {
+        (Scalar::Float(x), Scalar::Float(y)) => x.to_bits() == y.to_bits(),
+        _ => a == b,
+    }
+}
+
+/// The insertions that add `meta` to every document of a file that has none (texts
+/// appended to `arena`).
 fn metadata_splices(
     format: &dyn Format,
     outline: &Outline,
     meta: &serde_json::Value,
+    arena: &mut String,
 ) -> Vec<Splice> {
     outline
         .docs
         .iter()
         .map(|doc| {
             let text = format.metadata_text(meta, outline, doc);
-            let (at, text) = match doc.insertion {
-                Insertion::Block { at } => (at, format!("{}{text}", outline.eol)),
+            let start = arena.len();
+            let at = match doc.insertion {
+                Insertion::Block { at } => {
+                    arena.push_str(outline.eol);
+                    at
+                }
                 Insertion::Flow { at, empty } => {
-                    (at, if empty { text } else { format!(",{text}") })
+                    if !empty {
+                        arena.push(',');
+                    }
+                    at
                 }
             };
+            arena.push_str(&text);
             Splice {
                 range: at..at,
-                text: Zeroizing::new(text),
+                text: start..arena.len(),
             }
         })
         .collect()
@@ -669,7 +938,7 @@ pub struct Sealed<'a> {
 impl<'a> Sealed<'a> {
     /// Parses an encrypted document.
     pub fn parse(src: &'a str, format: &'a dyn Format) -> Result<Sealed<'a>, EngineError> {
-        let outline = format.parse(src).map_err(EngineError::Syntax)?;
+        let outline = parse(format, src).map_err(EngineError::Syntax)?;
         let first = outline
             .docs
             .iter()
@@ -703,7 +972,7 @@ impl<'a> Sealed<'a> {
                             _ => true,
                         };
                         if clear {
-                            out.push((aad_for(&leaf.path), leaf.span.start));
+                            out.push((leaf.path.aad(), leaf.span.start));
                         }
                     }
                     Item::Comment(c) => {
@@ -738,19 +1007,21 @@ impl<'a> Sealed<'a> {
         &self,
         meta: &serde_json::Value,
     ) -> Result<Zeroizing<String>, EngineError> {
-        let removals = self
+        let removals: Vec<Splice> = self
             .outline
             .docs
             .iter()
             .filter_map(|d| d.sops.as_ref())
             .map(|s| Splice {
                 range: s.removal.clone(),
-                text: Zeroizing::new(String::new()),
+                text: 0..0,
             })
             .collect();
-        let bare = apply(self.src, removals);
+        let (bare, _) = apply(self.src, &removals, "")?;
         let outline = self.format.parse(&bare).map_err(EngineError::Syntax)?;
-        Ok(apply(&bare, metadata_splices(self.format, &outline, meta)))
+        let mut arena = String::new();
+        let splices = metadata_splices(self.format, &outline, meta, &mut arena);
+        Ok(apply(&bare, &splices, &arena)?.0)
     }
 
     fn decrypt_inner(
@@ -766,6 +1037,11 @@ impl<'a> Sealed<'a> {
         let spellings = self.spellings(key, reuse.as_deref_mut())?;
         let selector = Selector::new(&md.selection)?;
         let mut mac = MacHasher::new(md.selection.mac_only_encrypted);
+        let mut work = LeafWork {
+            arena: Zeroizing::new(String::with_capacity(src.len() / 2)),
+            plain: Zeroizing::new(Vec::new()),
+            aad: String::new(),
+        };
         let mut splices = Vec::new();
         for doc in &self.outline.docs {
             let mut stack = CommentStack::default();
@@ -788,6 +1064,7 @@ impl<'a> Sealed<'a> {
                             &spellings,
                             &mut mac,
                             reuse.as_deref_mut(),
+                            &mut work,
                         )? {
                             splices.push(s);
                         }
@@ -800,14 +1077,16 @@ impl<'a> Sealed<'a> {
                             let near = [next_leaf.checked_sub(1), Some(next_leaf)]
                                 .into_iter()
                                 .flatten()
-                                .filter_map(|i| leaves.get(i));
+                                .filter_map(|i| leaves.get(i).copied());
                             let (plain, aad) = open_comment(text, c, near, key)?;
                             if let (Some(r), Ok(t)) = (reuse.as_deref_mut(), Token::parse(text)) {
                                 r.remember(&aad, "comment", plain.as_bytes(), &t.iv);
                             }
+                            let start = work.arena.len();
+                            wipe::push_str(&mut work.arena, &plain);
                             splices.push(Splice {
                                 range: c.span.clone(),
-                                text: plain,
+                                text: start..work.arena.len(),
                             });
                         }
                     }
@@ -825,11 +1104,11 @@ impl<'a> Sealed<'a> {
             if let Some(s) = &doc.sops {
                 splices.push(Splice {
                     range: s.removal.clone(),
-                    text: Zeroizing::new(String::new()),
+                    text: 0..0,
                 });
             }
         }
-        Ok(apply(src, splices))
+        Ok(apply(src, &splices, &work.arena)?.0)
     }
 
     fn spellings(
@@ -863,6 +1142,7 @@ impl<'a> Sealed<'a> {
         Ok(out)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn decrypt_leaf(
         &self,
         leaf: &Leaf,
@@ -871,11 +1151,11 @@ impl<'a> Sealed<'a> {
         spellings: &BTreeMap<String, Zeroizing<String>>,
         mac: &mut MacHasher,
         reuse: Option<&mut Reuse>,
+        w: &mut LeafWork,
     ) -> Result<Option<Splice>, EngineError> {
-        let path = || aad_for(&leaf.path);
         if !encrypted {
-            if let Some((bytes, _)) = value::encode(&leaf.value) {
-                mac.add(&bytes, false);
+            if value::encode_into(&leaf.value, &mut w.plain).is_some() {
+                mac.add(&w.plain, false);
             }
             return Ok(None);
         }
@@ -885,43 +1165,88 @@ impl<'a> Sealed<'a> {
             Scalar::Str(s) if is_token(s) => s,
             _ => {
                 return Err(EngineError::Unencrypted {
-                    path: path(),
+                    path: leaf.path.aad(),
                     offset: leaf.span.start,
                 });
             }
         };
+        w.aad.clear();
+        leaf.path.write_aad(&mut w.aad);
         let err = |cause| EngineError::Value {
-            path: path(),
+            path: leaf.path.aad(),
             offset: leaf.span.start,
             cause,
         };
-        let token = Token::parse(token_text).map_err(err)?;
-        let plain = token.open(key, &path()).map_err(err)?;
-        if token.kind == "comment" {
+        let t = TokenText::split(token_text).map_err(err)?;
+        t.open_into(key, w.aad.as_bytes(), &mut w.plain)
+            .map_err(err)?;
+        let start = w.arena.len();
+        if t.kind == "comment" {
             // A comment SOPS stored as a sequence item: not a value, not in the MAC.
-            let text = String::from_utf8(plain.to_vec())
+            let text = std::str::from_utf8(&w.plain)
                 .map_err(|_| err(CodecError::BadType("comment".into())))?;
+            wipe::push_str(&mut w.arena, "#");
+            wipe::push_str(&mut w.arena, text);
             return Ok(Some(Splice {
                 range: self.format.comment_item_span(self.src, leaf),
-                text: Zeroizing::new(format!("#{text}")),
+                text: start..w.arena.len(),
             }));
         }
-        let value = value::decode(&plain, &token.kind).map_err(err)?;
-        if let Some((bytes, kind)) = value::encode(&value) {
-            mac.add(&bytes, true);
-            if let Some(r) = reuse {
-                r.remember(&path(), kind, &bytes, &token.iv);
+        let remember = |r: Option<&mut Reuse>, kind: &str, bytes: &[u8]| {
+            let (mut iv, mut tag) = ([0u8; 32], [0u8; 16]);
+            if let Some(r) = r
+                && t.decode_iv_tag(&mut iv, &mut tag).is_ok()
+            {
+                r.remember(&w.aad, kind, bytes, &iv);
+            }
+        };
+        let spelled = if spellings.is_empty() {
+            None
+        } else {
+            spellings.get(t.iv)
+        };
+        if t.kind == "str" {
+            // The common case, without an intermediate value.
+            let text = std::str::from_utf8(&w.plain)
+                .map_err(|_| err(CodecError::BadType("str".into())))?;
+            mac.add(text.as_bytes(), true);
+            remember(reuse, "str", text.as_bytes());
+            match spelled {
+                Some(raw) => wipe::push_str(&mut w.arena, raw),
+                None => self
+                    .format
+                    .render_str_into(&leaf.style, leaf.in_flow, text, &mut w.arena),
+            }
+        } else {
+            let value = value::decode(&w.plain, t.kind).map_err(err)?;
+            if let Some(kind) = value::encode_into(&value, &mut w.plain) {
+                mac.add(&w.plain, true);
+                remember(reuse, kind, &w.plain);
+            }
+            match spelled {
+                Some(raw) => wipe::push_str(&mut w.arena, raw),
+                None => {
+                    let mut text = self.format.render(&leaf.style, leaf.in_flow, &value);
+                    wipe::push_str(&mut w.arena, &text);
+                    text.zeroize();
+                }
             }
         }
-        let text = match spellings.get(&token.iv_b64()) {
-            Some(raw) => raw.clone(),
-            None => Zeroizing::new(self.format.render(&leaf.style, leaf.in_flow, &value)),
-        };
         Ok(Some(Splice {
             range: leaf.span.clone(),
-            text,
+            text: start..w.arena.len(),
         }))
     }
+}
+
+/// Reusable buffers of a decryption pass.
+struct LeafWork {
+    /// Every plaintext text spliced into the output.
+    arena: Zeroizing<String>,
+    /// The current value's plaintext.
+    plain: Zeroizing<Vec<u8>>,
+    /// The current value's additional data.
+    aad: String,
 }
 
 /// Decrypts a comment. SOPS binds a comment to the path of the collection that holds it,
@@ -931,33 +1256,30 @@ impl<'a> Sealed<'a> {
 fn open_comment<'l>(
     text: &str,
     c: &Comment,
-    near: impl Iterator<Item = &'l &'l Leaf>,
+    near: impl Iterator<Item = &'l Leaf>,
     key: &DataKey,
 ) -> Result<(Zeroizing<String>, String), EngineError> {
     let err = || EngineError::Comment {
         offset: c.span.start,
     };
     let token = Token::parse(text).map_err(|_| err())?;
-    let mut candidates: Vec<&[String]> = Vec::new();
-    let add_prefixes = |p: &'l [String], candidates: &mut Vec<&'l [String]>| {
-        for n in (0..=p.len()).rev() {
-            if !candidates.contains(&&p[..n]) {
-                candidates.push(&p[..n]);
+    let prefixes = |p: &KeyPath| {
+        let mut all = vec![p.clone()];
+        while let Some(parent) = all.last().and_then(KeyPath::parent) {
+            all.push(parent.clone());
+        }
+        all
+    };
+    let mut candidates: Vec<KeyPath> = Vec::new();
+    for leaf in near {
+        for p in prefixes(leaf.path.parent().unwrap_or(&leaf.path)) {
+            if !candidates.contains(&p) {
+                candidates.push(p);
             }
         }
-    };
-    let mut own: Vec<&[String]> = Vec::new();
-    for n in (0..=c.path.len()).rev() {
-        own.push(&c.path[..n]);
     }
-    for leaf in near {
-        add_prefixes(
-            &leaf.path[..leaf.path.len().saturating_sub(1)],
-            &mut candidates,
-        );
-    }
-    for path in own.into_iter().chain(candidates) {
-        let aad = aad_for(path);
+    for path in prefixes(&c.path).into_iter().chain(candidates) {
+        let aad = path.aad();
         if let Ok(plain) = token.open(key, &aad) {
             return String::from_utf8(plain.to_vec())
                 .map(|p| (Zeroizing::new(p), aad))

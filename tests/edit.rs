@@ -207,7 +207,7 @@ fn data(text: &str, kind: &str) -> Value {
                 .iter()
                 .filter_map(|i| match i {
                     Item::Leaf(l) => match &l.value {
-                        Scalar::Str(v) => Some((l.path[0].clone(), Value::String(v.clone()))),
+                        Scalar::Str(v) => Some((l.path[0].to_string(), Value::String(v.clone()))),
                         _ => None,
                     },
                     _ => None,

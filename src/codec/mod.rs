@@ -6,6 +6,7 @@ pub mod metadata;
 pub mod shamir;
 pub mod token;
 pub mod value;
+pub mod wipe;
 
 /// Errors of the codec. Messages never contain plaintext.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

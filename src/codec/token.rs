@@ -85,27 +85,16 @@ pub fn is_token(s: &str) -> bool {
 impl Token {
     /// Parses a token. Trailing line breaks (a YAML block scalar's) are ignored.
     pub fn parse(s: &str) -> Result<Token, CodecError> {
-        let s = s.trim_end();
-        let body = s
-            .strip_prefix(PREFIX)
-            .and_then(|b| b.strip_suffix(']'))
-            .ok_or(CodecError::MalformedToken)?;
-        let (data, rest) = body.split_once(",iv:").ok_or(CodecError::MalformedToken)?;
-        let (iv, rest) = rest.split_once(",tag:").ok_or(CodecError::MalformedToken)?;
-        let (tag, kind) = rest
-            .split_once(",type:")
-            .ok_or(CodecError::MalformedToken)?;
-        let decode = |x: &str| B64.decode(x).map_err(|_| CodecError::MalformedToken);
-        let token = Token {
-            data: decode(data)?,
-            iv: decode(iv)?,
-            tag: decode(tag)?,
-            kind: kind.to_string(),
-        };
-        if token.iv.len() != 32 || token.tag.len() != 16 || kind.is_empty() {
-            return Err(CodecError::MalformedToken);
-        }
-        Ok(token)
+        let t = TokenText::split(s)?;
+        let mut iv = [0u8; 32];
+        let mut tag = [0u8; 16];
+        t.decode_iv_tag(&mut iv, &mut tag)?;
+        Ok(Token {
+            data: B64.decode(t.data).map_err(|_| CodecError::MalformedToken)?,
+            iv: iv.to_vec(),
+            tag: tag.to_vec(),
+            kind: t.kind.to_string(),
+        })
     }
 
     /// The IV in base64, a stable identity of this token.
@@ -167,6 +156,127 @@ impl std::fmt::Display for Token {
             B64.encode(&self.tag),
             self.kind
         )
+    }
+}
+
+/// The fields of a token as written, borrowed from its text: what decrypting a value
+/// needs without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenText<'a> {
+    /// Base64 ciphertext.
+    pub data: &'a str,
+    /// Base64 IV (32 bytes).
+    pub iv: &'a str,
+    /// Base64 tag (16 bytes).
+    pub tag: &'a str,
+    /// The value type.
+    pub kind: &'a str,
+}
+
+impl<'a> TokenText<'a> {
+    /// Splits a token into its fields. Trailing line breaks are ignored.
+    pub fn split(s: &'a str) -> Result<TokenText<'a>, CodecError> {
+        let s = s.trim_end();
+        let body = s
+            .strip_prefix(PREFIX)
+            .and_then(|b| b.strip_suffix(']'))
+            .ok_or(CodecError::MalformedToken)?;
+        let (data, rest) = body.split_once(",iv:").ok_or(CodecError::MalformedToken)?;
+        let (iv, rest) = rest.split_once(",tag:").ok_or(CodecError::MalformedToken)?;
+        let (tag, kind) = rest
+            .split_once(",type:")
+            .ok_or(CodecError::MalformedToken)?;
+        if kind.is_empty() {
+            return Err(CodecError::MalformedToken);
+        }
+        Ok(TokenText {
+            data,
+            iv,
+            tag,
+            kind,
+        })
+    }
+
+    /// Decodes the IV and the tag, which must be 32 and 16 bytes.
+    pub fn decode_iv_tag(&self, iv: &mut [u8; 32], tag: &mut [u8; 16]) -> Result<(), CodecError> {
+        let mut buf = [0u8; 48];
+        match B64.decode_slice(self.iv, &mut buf) {
+            Ok(32) => iv.copy_from_slice(&buf[..32]),
+            _ => return Err(CodecError::MalformedToken),
+        }
+        match B64.decode_slice(self.tag, &mut buf) {
+            Ok(16) => tag.copy_from_slice(&buf[..16]),
+            _ => return Err(CodecError::MalformedToken),
+        }
+        Ok(())
+    }
+
+    /// Decrypts into `out` (cleared first) with `key` and the additional data `aad`.
+    pub fn open_into(
+        &self,
+        key: &DataKey,
+        aad: &[u8],
+        out: &mut Zeroizing<Vec<u8>>,
+    ) -> Result<(), CodecError> {
+        let mut iv = [0u8; 32];
+        let mut tag = [0u8; 16];
+        self.decode_iv_tag(&mut iv, &mut tag)?;
+        out.clear();
+        super::wipe::reserve_bytes(out, self.data.len() / 4 * 3 + 3);
+        B64.decode_vec(self.data, out)
+            .map_err(|_| CodecError::MalformedToken)?;
+        key.cipher()
+            .decrypt_in_place_detached(
+                Nonce::<U32>::from_slice(&iv),
+                aad,
+                out.as_mut_slice(),
+                Tag::from_slice(&tag),
+            )
+            .map_err(|_| CodecError::Authentication)
+    }
+}
+
+/// Encrypts `plaintext` with `iv` and appends the token's text to `out`, without
+/// allocating: `scratch` is a reusable buffer that ends up holding only ciphertext.
+/// Only pass an IV that is fresh, or that sealed this same (key path, type, plaintext).
+pub fn seal_into(
+    out: &mut String,
+    scratch: &mut Zeroizing<Vec<u8>>,
+    plaintext: &[u8],
+    key: &DataKey,
+    aad: &[u8],
+    kind: &str,
+    iv: &[u8; 32],
+) {
+    scratch.clear();
+    super::wipe::reserve_bytes(scratch, plaintext.len());
+    scratch.extend_from_slice(plaintext);
+    let tag = key
+        .cipher()
+        .encrypt_in_place_detached(Nonce::<U32>::from_slice(iv), aad, scratch.as_mut_slice())
+        .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+    out.push_str(PREFIX);
+    push_b64(out, &scratch[..]);
+    out.push_str(",iv:");
+    push_b64(out, iv);
+    out.push_str(",tag:");
+    push_b64(out, &tag);
+    out.push_str(",type:");
+    out.push_str(kind);
+    out.push(']');
+}
+
+/// Appends `bytes` in padded base64 (faster than `encode_string` for short inputs).
+fn push_b64(out: &mut String, bytes: &[u8]) {
+    let mut stack = [0u8; 256];
+    let len = base64::encoded_len(bytes.len(), true).unwrap_or(usize::MAX);
+    if len <= stack.len()
+        && let Ok(n) = B64.encode_slice(bytes, &mut stack)
+        && let Ok(text) = std::str::from_utf8(&stack[..n])
+    {
+        out.push_str(text);
+    } else {
+        B64.encode_string(bytes, out);
     }
 }
 

@@ -38,6 +38,40 @@ pub fn encode(value: &Scalar) -> Option<(Zeroizing<Vec<u8>>, &'static str)> {
     Some((Zeroizing::new(bytes), kind))
 }
 
+/// Like [`encode`], into a reusable buffer (cleared first): the token type, or None for
+/// `Null` (the buffer is then empty).
+pub fn encode_into(value: &Scalar, out: &mut Zeroizing<Vec<u8>>) -> Option<&'static str> {
+    out.clear();
+    let mut put = |bytes: &[u8]| {
+        super::wipe::reserve_bytes(out, bytes.len());
+        out.extend_from_slice(bytes);
+    };
+    let kind = match value {
+        Scalar::Null => return None,
+        Scalar::Str(s) => {
+            put(s.as_bytes());
+            "str"
+        }
+        Scalar::Int(i) => {
+            put(i.to_string().as_bytes());
+            "int"
+        }
+        Scalar::Float(f) => {
+            put(go_float(*f).as_bytes());
+            "float"
+        }
+        Scalar::Bool(b) => {
+            put(if *b { b"True" } else { b"False" });
+            "bool"
+        }
+        Scalar::Time(t) => {
+            put(t.as_bytes());
+            "time"
+        }
+    };
+    Some(kind)
+}
+
 /// Go's `strconv.ParseBool`.
 fn parse_go_bool(s: &str) -> Option<bool> {
     match s {

@@ -445,7 +445,7 @@ impl<'a> Editor<'a> {
                     .any(|c| c != '\n' && c != '\t' && (c.is_control() || c == '\u{feff}'));
             if fits {
                 let indent = match self.leaf_value(n) {
-                    Some((_, Style::Block { indent, .. })) => indent.clone(),
+                    Some((_, Style::Block(b))) => b.indent.clone(),
                     _ => " ".repeat(self.column(node.entry_start) + self.yaml_indent().unit),
                 };
                 let mut out = Zeroizing::new(String::new());

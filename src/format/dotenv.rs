@@ -41,8 +41,31 @@ impl Format for Dotenv {
         parse(src, true)
     }
 
-    fn token_text(&self, _leaf: &Leaf, token: &str) -> (String, Style) {
-        (token.to_string(), Style::DotenvRaw)
+    fn write_token(&self, _leaf: &Leaf, token: &str, out: &mut String) -> Style {
+        out.push_str(token);
+        Style::DotenvRaw
+    }
+
+    fn spelled_canonically(&self, _: &Style, _: bool, value: &Scalar, original: &str) -> bool {
+        match value {
+            Scalar::Str(s) if !s.contains('\n') => s == original,
+            _ => {
+                let mut canonical = self.render(&Style::DotenvRaw, false, value);
+                let same = canonical == original;
+                canonical.zeroize();
+                same
+            }
+        }
+    }
+
+    fn render_str_into(&self, _: &Style, _: bool, s: &str, out: &mut Zeroizing<String>) {
+        let mut rest = s;
+        while let Some(i) = rest.find('\n') {
+            crate::codec::wipe::push_str(out, &rest[..i]);
+            crate::codec::wipe::push_str(out, "\\n");
+            rest = &rest[i + 1..];
+        }
+        crate::codec::wipe::push_str(out, rest);
     }
 
     fn render(&self, _style: &Style, _in_flow: bool, value: &Scalar) -> String {
@@ -220,7 +243,7 @@ fn line_at(src: &str, start: usize) -> Line {
 
 /// Position of the next `\n` at or after `from`.
 fn memchr_nl(b: &[u8], from: usize) -> Option<usize> {
-    b[from..].iter().position(|&c| c == b'\n').map(|i| from + i)
+    memchr::memchr(b'\n', &b[from..]).map(|i| from + i)
 }
 
 /// Position of the first `quote` at or after `from` that is not escaped by a backslash.
@@ -249,7 +272,8 @@ struct MetaLine {
 /// Parses a dotenv file (see the module documentation for the rules).
 fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
     let b = src.as_bytes();
-    let mut items = Vec::new();
+    // A value and its entry end per line at most: one allocation, no growth copies.
+    let mut items = Vec::with_capacity(2 * (memchr::memchr_iter(b'\n', b).count() + 1));
     let mut nodes = vec![Node {
         steps: Vec::new(),
         kind: NodeKind::Map,
@@ -279,7 +303,7 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
         if trimmed.starts_with('#') {
             let hash = line.end - trimmed.len();
             items.push(Item::Comment(Comment {
-                path: Vec::new(),
+                path: KeyPath::root(),
                 span: hash + 1..line.end,
                 depth: 0,
             }));
@@ -339,7 +363,12 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
                 }
             }
         }
-        let value = src[vstart..vend].replace("\\n", "\n");
+        let raw = &src[vstart..vend];
+        let value = if raw.contains('\\') {
+            raw.replace("\\n", "\n")
+        } else {
+            raw.to_string()
+        };
         if tree {
             nodes.push(Node {
                 steps: vec![Step::Key(key.to_string())],
@@ -354,13 +383,13 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
         }
         // SOPS reads the file without removing a BOM, so the first key carries it in its
         // additional data; keep it there to read and write files sops can share.
-        let key_text = if line.start == bom_len(src) && line.start > 0 {
-            format!("\u{feff}{key}")
+        let path = if line.start == bom_len(src) && line.start > 0 {
+            KeyPath::root().child(&format!("\u{feff}{key}"))
         } else {
-            key.to_string()
+            KeyPath::root().child(key)
         };
         items.push(Item::Leaf(Leaf {
-            path: vec![key_text],
+            path,
             span: vstart..vend,
             value: Scalar::Str(value),
             style: Style::DotenvRaw,
@@ -476,7 +505,7 @@ mod tests {
         let o = parse(src);
         let doc = &o.docs[0];
         let ls = leaves(doc);
-        let paths: Vec<&str> = ls.iter().map(|l| l.path[0].as_str()).collect();
+        let paths: Vec<&str> = ls.iter().map(|l| &l.path[0]).collect();
         assert_eq!(paths, ["A", "export B ", "C", "D", "E"]);
         assert_eq!(&src[ls[1].span.clone()], " two # not a comment");
         assert_eq!(ls[2].value, Scalar::Str(String::new()));
@@ -533,7 +562,7 @@ mod tests {
         let src = "A=\"one\ntwo\\n\nthree\" # c\nB='x'\nC=`a\r\nb`\nD=\"open\nE=5\n";
         let o = parse(src);
         let ls = leaves(&o.docs[0]);
-        let paths: Vec<&str> = ls.iter().map(|l| l.path[0].as_str()).collect();
+        let paths: Vec<&str> = ls.iter().map(|l| &l.path[0]).collect();
         assert_eq!(paths, ["A", "B", "C", "D", "E"]);
         assert_eq!(&src[ls[0].span.clone()], "\"one\ntwo\\n\nthree\" # c");
         assert_eq!(ls[0].value, Scalar::Str("\"one\ntwo\n\nthree\" # c".into()));
@@ -562,10 +591,13 @@ mod tests {
         let ls = leaves(&o.docs[0]);
         let pem = ls
             .iter()
-            .find(|l| l.path[0] == "MULTI_PEM_DOUBLE_QUOTED")
+            .find(|l| &l.path[0] == "MULTI_PEM_DOUBLE_QUOTED")
             .unwrap();
         assert!(src[pem.span.clone()].ends_with("-----END PUBLIC KEY-----\""));
-        let bt = ls.iter().find(|l| l.path[0] == "MULTI_BACKTICKED").unwrap();
+        let bt = ls
+            .iter()
+            .find(|l| &l.path[0] == "MULTI_BACKTICKED")
+            .unwrap();
         assert_eq!(
             &src[bt.span.clone()],
             "`THIS\nIS\nA\n\"MULTILINE'S\"\nSTRING`"

@@ -29,9 +29,42 @@ impl Format for Json {
         Parser::new(src, true).run()
     }
 
-    fn token_text(&self, _leaf: &Leaf, token: &str) -> (String, Style) {
+    fn write_token(&self, _leaf: &Leaf, token: &str, out: &mut String) -> Style {
         // A token holds only base64 and ASCII punctuation: no escaping is needed.
-        (format!("\"{token}\""), Style::JsonString)
+        out.push('"');
+        out.push_str(token);
+        out.push('"');
+        Style::JsonString
+    }
+
+    fn spelled_canonically(&self, style: &Style, f: bool, value: &Scalar, original: &str) -> bool {
+        match value {
+            Scalar::Str(s) if needs_no_escape(s) => {
+                original.len() == s.len() + 2
+                    && original.starts_with('"')
+                    && original.ends_with('"')
+                    && &original[1..original.len() - 1] == s
+            }
+            _ => {
+                let mut canonical = self.render(style, f, value);
+                let same = canonical == original;
+                canonical.zeroize();
+                same
+            }
+        }
+    }
+
+    fn render_str_into(&self, style: &Style, f: bool, s: &str, out: &mut Zeroizing<String>) {
+        if needs_no_escape(s) {
+            crate::codec::wipe::reserve_str(out, s.len() + 2);
+            out.push('"');
+            out.push_str(s);
+            out.push('"');
+        } else {
+            let mut text = self.render(style, f, &Scalar::Str(s.to_string()));
+            crate::codec::wipe::push_str(out, &text);
+            text.zeroize();
+        }
     }
 
     fn render(&self, _style: &Style, _in_flow: bool, value: &Scalar) -> String {
@@ -79,6 +112,12 @@ fn render_float(f: f64) -> String {
 }
 
 /// A JSON string literal as `serde_json` writes it.
+/// Whether `json_string` writes `s` between quotes unchanged (serde_json escapes only
+/// `"`, `\\` and control characters).
+fn needs_no_escape(s: &str) -> bool {
+    s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
 fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
 }
@@ -146,7 +185,7 @@ struct Parser<'a> {
     pos: usize,
     items: Vec<Item>,
     stack: Vec<Frame>,
-    path: Vec<String>,
+    path: KeyPath,
     /// The tree nodes (see [`Node`]), when `tree`.
     nodes: Vec<Node>,
     /// Record the tree nodes.
@@ -183,7 +222,7 @@ impl<'a> Parser<'a> {
             pos: bom_len(src),
             items: Vec::new(),
             stack: Vec::new(),
-            path: Vec::new(),
+            path: KeyPath::root(),
             nodes: Vec::new(),
             tree,
             steps: Vec::new(),
@@ -439,7 +478,7 @@ impl<'a> Parser<'a> {
         let frame = self.stack.last_mut().expect("open frame");
         frame.key_pushed = true;
         frame.key = Some(key_start..key_start + key_len);
-        self.path.push(key);
+        self.path = self.path.child(&key);
         Ok(Next::Value)
     }
 
@@ -521,7 +560,7 @@ impl<'a> Parser<'a> {
         let frame = self.stack.last().expect("open frame");
         let mut steps = self.steps.clone();
         if frame.obj {
-            steps.push(Step::Key(self.path.last().cloned().unwrap_or_default()));
+            steps.push(Step::Key(self.path.last().unwrap_or_default().to_string()));
             let key = frame.key.clone();
             (steps, key.as_ref().map_or(start, |k| k.start), key)
         } else {
@@ -538,7 +577,7 @@ impl<'a> Parser<'a> {
         frame.index += 1;
         if frame.key_pushed {
             frame.key_pushed = false;
-            self.path.pop();
+            self.path = self.path.parent().cloned().unwrap_or_default();
         }
         if top && self.in_sops {
             // The top-level `sops` member has ended: no item for it.
@@ -1079,11 +1118,7 @@ mod tests {
         let mut again = s.clone();
         again.insert_str(at, &format!(",{text}"));
         assert_eq!(again, src);
-        assert!(
-            leaves(doc)
-                .iter()
-                .all(|l| !l.path.iter().any(|p| p == "sops"))
-        );
+        assert!(leaves(doc).iter().all(|l| !l.path.any(|p| p == "sops")));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod dotenv;
 pub mod json;
+pub mod keypath;
 pub mod lines;
 pub mod yaml;
 pub mod yaml_value;
@@ -13,7 +14,9 @@ pub mod yaml_value;
 use std::ops::Range;
 use std::path::Path;
 
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
+
+pub use keypath::KeyPath;
 
 /// The three syntaxes sealed understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,17 +101,9 @@ pub enum Style {
     DoubleQuoted,
     /// YAML literal (`|`) or folded (`>`) block scalar. The span covers the content lines
     /// only (from the first content line's start through the last non-blank content line's
-    /// end of line); the header stays in place.
-    Block {
-        /// Indentation of the content lines.
-        indent: String,
-        /// Literal (`|`) rather than folded (`>`).
-        literal: bool,
-        /// Chomping indicator: `-` strip, `+` keep, none clip.
-        chomp: Option<char>,
-        /// The file's line break.
-        eol: &'static str,
-    },
+    /// end of line); the header stays in place. (Boxed: it is rare, and keeps every value
+    /// of an outline small.)
+    Block(Box<BlockStyle>),
     /// A JSON string (span includes the quotes).
     JsonString,
     /// A JSON number, `true` or `false`.
@@ -117,12 +112,25 @@ pub enum Style {
     DotenvRaw,
 }
 
+/// How a YAML block scalar is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockStyle {
+    /// Indentation of the content lines.
+    pub indent: String,
+    /// Literal (`|`) rather than folded (`>`).
+    pub literal: bool,
+    /// Chomping indicator: `-` strip, `+` keep, none clip.
+    pub chomp: Option<char>,
+    /// The file's line break.
+    pub eol: &'static str,
+}
+
 /// One scalar value of the document.
 #[derive(Debug, Clone)]
 pub struct Leaf {
     /// Mapping keys from the document root to this value; sequence indexes are not part of
     /// it (SOPS's additional data is `path.join(":") + ":"`).
-    pub path: Vec<String>,
+    pub path: KeyPath,
     /// The bytes that hold the value and are replaced by its token.
     pub span: Range<usize>,
     /// The value, typed as SOPS types it. In an encrypted document a token is a `Str`.
@@ -139,7 +147,7 @@ pub struct Leaf {
 #[derive(Debug, Clone)]
 pub struct Comment {
     /// Path of the collection that holds it (SOPS encrypts a comment with that path).
-    pub path: Vec<String>,
+    pub path: KeyPath,
     /// The comment text after `#`, up to the end of the line (line break excluded).
     pub span: Range<usize>,
     /// Nesting depth of the collection that holds it.
@@ -299,13 +307,44 @@ pub trait Format: Sync {
     /// editor; the engine does not need them).
     fn parse_tree(&self, src: &str) -> Result<Outline, SyntaxError>;
 
-    /// The text that replaces `leaf.span` when the leaf is encrypted to `token`, and the
-    /// style under which that text will be parsed back.
-    fn token_text(&self, leaf: &Leaf, token: &str) -> (String, Style);
+    /// Appends to `out` the text that replaces `leaf.span` when the leaf is encrypted to
+    /// `token`, and returns the style under which that text will be parsed back.
+    fn write_token(&self, leaf: &Leaf, token: &str, out: &mut String) -> Style;
+
+    /// [`Format::write_token`] into a new string.
+    fn token_text(&self, leaf: &Leaf, token: &str) -> (String, Style) {
+        let mut text = String::new();
+        let style = self.write_token(leaf, token, &mut text);
+        (text, style)
+    }
 
     /// The canonical spelling of `value` in place of a leaf written in `style`
     /// (what decrypt writes when it has no recorded original spelling).
     fn render(&self, style: &Style, in_flow: bool, value: &Scalar) -> String;
+
+    /// Whether [`Format::render`] gives exactly `original` (a syntax may answer without
+    /// rendering).
+    fn spelled_canonically(
+        &self,
+        style: &Style,
+        in_flow: bool,
+        value: &Scalar,
+        original: &str,
+    ) -> bool {
+        let mut canonical = self.render(style, in_flow, value);
+        let same = canonical == original;
+        canonical.zeroize();
+        same
+    }
+
+    /// Appends [`Format::render`] of the string `s` to `out` (a syntax may do it without
+    /// an intermediate copy).
+    fn render_str_into(&self, style: &Style, in_flow: bool, s: &str, out: &mut Zeroizing<String>) {
+        let value = Scalar::Str(s.to_string());
+        let mut text = self.render(style, in_flow, &value);
+        crate::codec::wipe::push_str(out, &text);
+        text.zeroize();
+    }
 
     /// The metadata tree serialized for this document: for [`Insertion::Block`], lines
     /// joined by `outline.eol` without a final line break; for [`Insertion::Flow`], the

@@ -174,8 +174,8 @@ impl SopsFile {
         for doc in outline.docs.iter().take(1) {
             for item in &doc.items {
                 let Item::Leaf(leaf) = item else { continue };
-                if leaf.path.first().map(String::as_str) != Some("creation_rules")
-                    || leaf.path.last().map(String::as_str) != Some("age")
+                if leaf.path.first() != Some("creation_rules")
+                    || leaf.path.last() != Some("age")
                     || !is_block_item(&self.text, leaf)
                 {
                     continue;
@@ -532,7 +532,8 @@ impl SopsFile {
             };
         }
         match &leaf.style {
-            Style::Block { indent, eol, .. } => {
+            Style::Block(b) => {
+                let (eol, indent) = (b.eol, &b.indent);
                 Ok(Splice::insert(end, format!(",{eol}{indent}{r}")))
             }
             Style::Plain | Style::SingleQuoted | Style::DoubleQuoted => {
@@ -713,7 +714,7 @@ impl SopsFile {
         let s = &leaf.span;
         match leaf.style {
             Style::SingleQuoted | Style::DoubleQuoted if s.len() >= 2 => (s.start + 1, s.end - 1),
-            Style::Block { .. } => {
+            Style::Block(_) => {
                 let t = self.text[s.clone()].trim_end_matches(['\n', '\r']);
                 (s.start, s.start + t.len())
             }
@@ -769,7 +770,7 @@ impl<'a> Scan<'a> {
                     scan.registry_present = true;
                     for leaf in leaves(top) {
                         if leaf.path.len() == 2 && leaf.depth == 1 {
-                            scan.registry.push((leaf.path[1].as_str(), leaf));
+                            scan.registry.push((&leaf.path[1], leaf));
                         } else if leaf.path.len() == 1 && leaf.value == Scalar::Null {
                             scan.registry_null = Some(leaf);
                         }
@@ -800,8 +801,8 @@ impl<'a> RuleScan<'a> {
                                 .filter(|l| {
                                     l.depth == 5
                                         && l.path.len() == 3
-                                        && l.path[1] == "key_groups"
-                                        && l.path[2] == "age"
+                                        && &l.path[1] == "key_groups"
+                                        && &l.path[2] == "age"
                                 })
                                 .collect()
                         })
@@ -811,13 +812,13 @@ impl<'a> RuleScan<'a> {
             }
         }
         out.all_age = leaves(rule)
-            .filter(|l| l.path.len() >= 2 && l.path.last().map(String::as_str) == Some("age"))
+            .filter(|l| l.path.len() >= 2 && l.path.last() == Some("age"))
             .collect();
         out.first_scalar = leaves(rule).find(|l| {
             l.depth == 2
                 && l.path.len() == 2
                 && !l.in_flow
-                && !matches!(l.style, Style::Block { .. })
+                && !matches!(l.style, Style::Block(_))
                 && !l.span.is_empty()
         });
         out
@@ -848,7 +849,7 @@ fn leaves(items: &[Item]) -> impl Iterator<Item = &Leaf> {
 fn entry_key(items: &[Item], level: usize) -> Option<&str> {
     leaves(items)
         .find(|l| l.path.len() > level)
-        .map(|l| l.path[level].as_str())
+        .map(|l| &l.path[level])
 }
 
 /// `  - ` : indentation, a dash, spaces.

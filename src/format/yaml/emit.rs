@@ -106,12 +106,8 @@ pub fn render(style: &Style, in_flow: bool, value: &Scalar) -> String {
         Style::SingleQuoted if !s.contains(['\n', '\r']) && !s.chars().any(char::is_control) => {
             format!("'{}'", s.replace('\'', "''"))
         }
-        Style::Block {
-            indent,
-            literal,
-            eol,
-            ..
-        } => {
+        Style::Block(b) => {
+            let (indent, literal, eol) = (&b.indent, &b.literal, b.eol);
             let content = s.trim_end_matches('\n');
             if !*literal && content.contains('\n') {
                 // Folding is not reproduced canonically; the original spelling is kept.

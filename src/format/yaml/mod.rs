@@ -15,11 +15,12 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::lines::{line_end, line_start, next_line};
 use super::{
-    Comment, Document, Format, Insertion, Item, Leaf, Node, NodeKind, Outline, Scalar, SopsEntry,
-    Step, Style, SyntaxError, bom_len, detect_eol, yaml_value,
+    BlockStyle, Comment, Document, Format, Insertion, Item, KeyPath, Leaf, Node, NodeKind, Outline,
+    Scalar, SopsEntry, Step, Style, SyntaxError, bom_len, detect_eol, yaml_value,
 };
 
 pub use emit::{double_quoted, plain_safe};
@@ -39,13 +40,42 @@ impl Format for Yaml {
         parse(src, true)
     }
 
-    fn token_text(&self, leaf: &Leaf, token: &str) -> (String, Style) {
-        match &leaf.style {
-            Style::Block { indent, .. } => (format!("{indent}{token}"), leaf.style.clone()),
-            Style::SingleQuoted => (format!("'{token}'"), Style::SingleQuoted),
-            Style::DoubleQuoted => (format!("\"{token}\""), Style::DoubleQuoted),
-            _ if leaf.in_flow => (format!("\"{token}\""), Style::DoubleQuoted),
-            _ => (token.to_string(), Style::Plain),
+    fn write_token(&self, leaf: &Leaf, token: &str, out: &mut String) -> Style {
+        let (before, after, style) = match &leaf.style {
+            Style::Block(b) => {
+                out.push_str(&b.indent);
+                ("", "", leaf.style.clone())
+            }
+            Style::SingleQuoted => ("'", "'", Style::SingleQuoted),
+            Style::DoubleQuoted => ("\"", "\"", Style::DoubleQuoted),
+            _ if leaf.in_flow => ("\"", "\"", Style::DoubleQuoted),
+            _ => ("", "", Style::Plain),
+        };
+        out.push_str(before);
+        out.push_str(token);
+        out.push_str(after);
+        style
+    }
+
+    fn spelled_canonically(&self, style: &Style, f: bool, value: &Scalar, original: &str) -> bool {
+        match (style, value) {
+            (Style::Plain, Scalar::Str(s)) if emit::plain_safe(s, f) => s == original,
+            _ => {
+                let mut canonical = self.render(style, f, value);
+                let same = canonical == original;
+                canonical.zeroize();
+                same
+            }
+        }
+    }
+
+    fn render_str_into(&self, style: &Style, f: bool, s: &str, out: &mut Zeroizing<String>) {
+        if *style == Style::Plain && emit::plain_safe(s, f) {
+            crate::codec::wipe::push_str(out, s);
+        } else {
+            let mut text = self.render(style, f, &Scalar::Str(s.to_string()));
+            crate::codec::wipe::push_str(out, &text);
+            text.zeroize();
         }
     }
 
@@ -267,12 +297,12 @@ fn scalar_info(
                 span: content_start..span_end.max(content_start),
                 occupied: indicator_at..span_end.max(header_end),
                 comment_gap,
-                style: Style::Block {
+                style: Style::Block(Box::new(BlockStyle {
                     indent: " ".repeat(content_col),
                     literal: m.get(1).is_some_and(|g| g.as_str() == "|"),
                     chomp,
                     eol,
-                },
+                })),
             })
         }
         _ => {
@@ -367,7 +397,7 @@ enum Kind {
 #[derive(Debug)]
 struct Frame {
     kind: Kind,
-    path: Vec<String>,
+    path: KeyPath,
     column: usize,
     flow: bool,
     /// Tree steps of the collection (with sequence indexes).
@@ -737,19 +767,15 @@ impl Walk<'_> {
     }
 
     /// Path of a value about to be read in the current frame.
-    fn value_path(&self) -> Vec<String> {
+    fn value_path(&self) -> KeyPath {
         match self.stack.last() {
             Some(Frame {
                 kind: Kind::Map { key: Some(k) },
                 path,
                 ..
-            }) => {
-                let mut p = path.clone();
-                p.push(k.clone());
-                p
-            }
+            }) => path.child(k),
             Some(f) => f.path.clone(),
-            None => Vec::new(),
+            None => KeyPath::root(),
         }
     }
 
