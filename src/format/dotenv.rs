@@ -5,7 +5,8 @@
 //! trimmed) and the rest as the value (no quote handling), and turns a literal two-character
 //! `\n` in the value into a line feed. Sealed reads the same keys and values, and on top:
 //!
-//! - a CR before the LF is not part of the value, so CRLF files keep working;
+//! - a CR before the LF (or ending the file) is not part of the value, so CRLF files keep
+//!   working;
 //! - blank and whitespace-only lines are kept, and a comment may be indented;
 //! - a value starting with a quote (`"`, `'` or a backtick) whose closing quote (not escaped
 //!   by a backslash) is on a later line is one multi-line value, up to the end of the line
@@ -211,7 +212,7 @@ fn insert(node: &mut Value, tokens: &[Token], value: Value) -> Option<()> {
 struct Line {
     /// Start of the line.
     start: usize,
-    /// End of its content (before `\r\n` or `\n`).
+    /// End of its content (before `\r\n`, `\n`, or a `\r` that ends the file).
     end: usize,
     /// Start of the next line (after the line break), or the end of the file.
     next: usize,
@@ -233,9 +234,15 @@ fn line_at(src: &str, start: usize) -> Line {
                 next: nl + 1,
             }
         }
+        // A CR that ends the file is the line's break, as it is before an LF (it becomes
+        // one when the metadata is inserted after it).
         None => Line {
             start,
-            end: src.len(),
+            end: if src.len() > start && src.ends_with('\r') {
+                src.len() - 1
+            } else {
+                src.len()
+            },
             next: src.len(),
         },
     }
@@ -417,10 +424,18 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
     };
     let at = if src.ends_with("\r\n") {
         src.len() - 2
-    } else if src.ends_with('\n') {
+    } else if src.ends_with(['\n', '\r']) {
         src.len() - 1
     } else {
         src.len()
+    };
+    // The line break inserted with the metadata after a CR that is part of the line (a
+    // value or a blank line ending in `\r`) must be a CRLF: an LF would make that CR the
+    // line's break, and the removal takes the CRLF whole.
+    let eol = if src[..at].ends_with('\r') {
+        "\r\n"
+    } else {
+        detect_eol(src)
     };
     Ok(Outline {
         docs: vec![Document {
@@ -431,7 +446,7 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
             indent_unit: String::new(),
             member_indent: String::new(),
         }],
-        eol: detect_eol(src),
+        eol,
         aliases: 0,
     })
 }
@@ -714,6 +729,13 @@ mod tests {
         let sops = o2.docs[0].sops.clone().expect("sops entry");
         assert_eq!(sops.value, meta);
         assert_eq!(o2.docs[0].items.len(), doc.items.len());
+        let values = |src: &str, doc: &Document| -> Vec<String> {
+            leaves(doc)
+                .iter()
+                .map(|l| src[l.span.clone()].to_string())
+                .collect()
+        };
+        assert_eq!(values(&enc, &o2.docs[0]), values(src, doc), "{enc:?}");
         let mut back = enc.clone();
         back.replace_range(sops.removal, "");
         assert_eq!(back, src, "encrypted form:\n{enc}");
@@ -728,5 +750,26 @@ mod tests {
         roundtrip("A=1\n\n\n");
         roundtrip("# c\nA=\"x\ny\"\n# trailing comment");
         roundtrip("\u{feff}A=1\n");
+        // A CR that ends the file: the last line's break (fuzz findings D1, D2).
+        roundtrip("A=1\nB_unencrypted=x\r");
+        roundtrip("A_unencrypted=x\r");
+        roundtrip("A=1\n\r");
+        roundtrip("A=1\r\n\r");
+        // A CR that stays in the value or blank line before it needs a CRLF insertion.
+        roundtrip("A=1\r\r");
+        roundtrip("A=1\n\r\r");
+    }
+
+    #[test]
+    fn a_cr_ending_the_file_is_not_part_of_the_value() {
+        let src = "A=1\nB=x\r";
+        let o = parse(src);
+        let l = leaves(&o.docs[0]);
+        assert_eq!(&src[l[1].span.clone()], "x");
+        assert_eq!(o.docs[0].insertion, Insertion::Block { at: 7 });
+        let src = "A=x\r\r";
+        let o = parse(src);
+        assert_eq!(&src[leaves(&o.docs[0])[0].span.clone()], "x\r");
+        assert_eq!(o.eol, "\r\n");
     }
 }

@@ -167,13 +167,33 @@ fn skip_properties(src: &str, mut at: usize, limit: usize) -> (Option<usize>, us
             if b[at] == b'!' && tag.is_none() {
                 tag = Some(at);
             }
-            while at < limit && !matches!(b[at], b' ' | b'\t' | b'\r' | b'\n') {
-                at += 1;
-            }
+            at = property_end(src, at, limit);
         } else {
             return (tag, at);
         }
     }
+}
+
+/// End of the anchor or tag starting at `at`: a verbatim tag (`!<…>`) ends after its `>`;
+/// an anchor or a shorthand tag at white space or a flow indicator, which cannot be part
+/// of its name (`&a[x]` is an anchor glued to a flow sequence).
+fn property_end(src: &str, at: usize, limit: usize) -> usize {
+    let b = &src.as_bytes()[..limit];
+    if b[at..].starts_with(b"!<") {
+        return b[at..]
+            .iter()
+            .position(|&c| c == b'>')
+            .map_or(limit, |i| at + i + 1);
+    }
+    b[at + 1..]
+        .iter()
+        .position(|&c| {
+            matches!(
+                c,
+                b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b']' | b'{' | b'}'
+            )
+        })
+        .map_or(limit, |i| at + 1 + i)
 }
 
 fn quoted_end(src: &str, open: usize, quote: u8) -> Option<usize> {
@@ -199,11 +219,12 @@ fn leading_spaces(line: &str) -> usize {
     line.bytes().take_while(|&c| c == b' ').count()
 }
 
-/// Pass 1 for one scalar event.
+/// Pass 1 for one scalar event (`empty`: its value is the empty string).
 fn scalar_info(
     src: &str,
     eol: &'static str,
     style: ScalarStyle,
+    empty: bool,
     start: usize,
     end: usize,
     content_col: usize,
@@ -310,9 +331,7 @@ fn scalar_info(
             // A standard tag other than `!!str` must not stay on a token (`!!int ENC[...]`
             // is not an int); it is replaced along with the value and its spelling kept.
             let tag = tag.filter(|&t| {
-                let name = &src[t..src[t..]
-                    .find([' ', '\t', '\n', '\r'])
-                    .map_or(src.len(), |i| t + i)];
+                let name = &src[t..property_end(src, t, src.len())];
                 name.starts_with("!!") && name != "!!str"
             });
             let b = src.as_bytes();
@@ -338,6 +357,11 @@ fn scalar_info(
                         Style::SingleQuoted
                     };
                     (e, st)
+                }
+                _ if empty && value_start == start => {
+                    // An empty scalar without properties (`{a}`, `[a: ]`): the parser gives
+                    // it the span of the token after it (`}`, `,`…), which is not its own.
+                    (start, Style::Plain)
                 }
                 _ => {
                     let mut e = end.max(value_start);
@@ -429,6 +453,7 @@ struct SopsSkip {
 
 struct DocState {
     start: usize,
+    /// The top-level mapping: flow, column, where its value starts (after properties).
     top: Option<(bool, usize, usize)>,
     items: Vec<Item>,
     nodes: Vec<Node>,
@@ -465,9 +490,15 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
         let start = offs.byte(span.start.index());
         let end = offs.byte(span.end.index());
         let info = match &ev {
-            Event::Scalar(_, style, _, _) => {
-                Some(scalar_info(src, eol, *style, start, end, span.start.col())?)
-            }
+            Event::Scalar(value, style, _, _) => Some(scalar_info(
+                src,
+                eol,
+                *style,
+                value.is_empty(),
+                start,
+                end,
+                span.start.col(),
+            )?),
             _ => None,
         };
         match (&ev, &info) {
@@ -506,6 +537,17 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
             "the file holds no document; the top level must be a mapping",
         ));
     }
+    // The line break inserted with the metadata after a lone CR must be a CRLF: an LF would
+    // make one `\r\n` of the two, which the removal takes whole.
+    let eol = if w
+        .docs
+        .iter()
+        .any(|d| matches!(d.insertion, Insertion::Block { at } if src[..at].ends_with('\r')))
+    {
+        "\r\n"
+    } else {
+        eol
+    };
     Ok(Outline {
         docs: w.docs,
         eol,
@@ -587,15 +629,25 @@ impl Walk<'_> {
                     )) if is_map => {
                         let at = offs.byte(sp.start.index());
                         // An explicit key (`? key`, or `?` then a block collection on the
-                        // next lines) starts at its `?`.
-                        let before = self.src[..at].trim_end_matches([' ', '\t', '\r', '\n', '-']);
-                        let key_at = if before.ends_with('?')
-                            && self.src[before.len()..at].starts_with(|c: char| c.is_whitespace())
-                        {
-                            before.len() - 1
-                        } else {
-                            at
+                        // next lines) starts at its `?`, where the event sits (after its
+                        // properties and comments, if any). A `?` found by looking back from
+                        // the key could be in a comment or an anchor (`# c?`, `&x?`).
+                        let mut own = start;
+                        let own = loop {
+                            let (_, i) = skip_properties(self.src, own, at);
+                            if i < at && self.src[i..].starts_with('#') {
+                                own = line_end(self.src, i);
+                            } else {
+                                break i;
+                            }
                         };
+                        let explicit = own < at
+                            && self.src[own..].starts_with('?')
+                            && self.src[own + 1..]
+                                .chars()
+                                .next()
+                                .is_none_or(char::is_whitespace);
+                        let key_at = if explicit { own } else { at };
                         column_of(self.src, line_start(self.src, key_at), key_at)
                     }
                     _ => col,
@@ -614,7 +666,7 @@ impl Walk<'_> {
                 if self.stack.last().is_some_and(|f| !f.flow) {
                     // A comment indented deeper than the next token is a foot comment of
                     // the collection that ends here (as yaml.v3 attaches it).
-                    let next_col = column_of(self.src, line_start(self.src, start), start);
+                    let next_col = self.next_column(start);
                     self.flush_comments_deeper_than(next_col, start);
                 }
                 let frame = self.stack.pop();
@@ -663,6 +715,23 @@ impl Walk<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Column of the token at `start` that follows a block collection. At the end of the
+    /// document that is where the `sops` key goes (the top-level column), so that comments
+    /// are attached the same before and after metadata is inserted: a last line without a
+    /// line break would otherwise give the column of its own end.
+    fn next_column(&self, start: usize) -> usize {
+        let rest = &self.src[start..];
+        let marker = (rest.starts_with("---") || rest.starts_with("..."))
+            && rest[3..].chars().next().is_none_or(char::is_whitespace)
+            && line_start(self.src, start) == start;
+        match self.doc.as_ref().and_then(|d| d.top) {
+            Some((_, top_col, _)) if rest.is_empty() || rest.starts_with('\u{feff}') || marker => {
+                top_col
+            }
+            _ => column_of(self.src, line_start(self.src, start), start),
+        }
     }
 
     fn expecting_key(&self) -> bool {
@@ -796,7 +865,8 @@ impl Walk<'_> {
                 ));
             }
             let doc = self.doc.as_mut().expect("inside a document");
-            doc.top = Some((flow, col, start));
+            // A flow mapping's metadata goes after its `{`, past any anchor or tag.
+            doc.top = Some((flow, col, at));
         } else if self.expecting_key() {
             // A complex key: skipped entirely.
             self.skip = Some(Skip {
@@ -1141,10 +1211,18 @@ impl Walk<'_> {
                 },
             }
         } else {
+            // A BOM that starts a line after the last member prefixes a next document (a
+            // document cannot hold one): the metadata goes before it.
+            let from = doc.last_member_end.unwrap_or(doc.start).min(doc_end);
+            let doc_end = self.src[from..doc_end]
+                .match_indices('\u{feff}')
+                .map(|(i, _)| from + i)
+                .find(|&i| line_start(self.src, i) == i)
+                .unwrap_or(doc_end);
             let content = &self.src[..doc_end];
             let at = if content.ends_with("\r\n") {
                 doc_end - 2
-            } else if content.ends_with('\n') {
+            } else if content.ends_with(['\n', '\r']) {
                 doc_end - 1
             } else {
                 doc_end

@@ -105,3 +105,177 @@ fn sops_entry_complex_keys_and_documents() {
         vec![Step::Key("b".into()), Step::Index(0)]
     );
 }
+
+/// Leaves (value and text) and comments (text) with their depth, and entry ends, in walk
+/// order.
+fn walk(src: &str, doc: &Document) -> Vec<(char, usize, String)> {
+    doc.items
+        .iter()
+        .map(|i| match i {
+            Item::Leaf(l) => (
+                'v',
+                l.depth,
+                format!("{:?} {}", l.value, &src[l.span.clone()]),
+            ),
+            Item::Comment(c) => ('#', c.depth, src[c.span.clone()].to_string()),
+            Item::EntryEnd(d) => ('e', *d, String::new()),
+        })
+        .collect()
+}
+
+/// Inserts metadata as the engine does, parses back: the same walk (so the same paths and
+/// comment attachment), and the removal gives back exactly `src`.
+fn insertion_roundtrip(src: &str) {
+    let o = parse(src, false).unwrap_or_else(|e| panic!("{src:?}: {e:?}"));
+    let meta = serde_json::json!({"mac": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]", "version": "3.11.0"});
+    let mut enc = src.to_string();
+    for doc in o.docs.iter().rev() {
+        let text = Yaml.metadata_text(&meta, &o, doc);
+        match doc.insertion {
+            Insertion::Block { at } => enc.insert_str(at, &format!("{}{text}", o.eol)),
+            Insertion::Flow { at, empty } => {
+                enc.insert_str(at, &if empty { text } else { format!(",{text}") })
+            }
+        }
+    }
+    let o2 = parse(&enc, false).unwrap_or_else(|e| panic!("{src:?} -> {enc:?}: {e:?}"));
+    assert_eq!(o2.docs.len(), o.docs.len(), "{enc:?}");
+    let mut back = enc.clone();
+    for (d, d2) in o.docs.iter().zip(&o2.docs).rev() {
+        assert_eq!(walk(src, d), walk(&enc, d2), "{src:?} -> {enc:?}");
+        let sops = d2
+            .sops
+            .as_ref()
+            .unwrap_or_else(|| panic!("no sops entry in {enc:?}"));
+        assert_eq!(sops.value, meta, "{enc:?}");
+        back.replace_range(sops.removal.clone(), "");
+    }
+    assert_eq!(back, src, "{enc:?}");
+}
+
+#[test]
+fn a_lone_cr_is_a_line_break() {
+    let src = "password: s3cret # c\rb: 2\n";
+    let o = parse(src, false).unwrap();
+    let w = walk(src, &o.docs[0]);
+    assert!(w.contains(&('#', 0, " c".into())), "{w:?}");
+    assert!(w.contains(&('v', 0, "Int(2) 2".into())), "{w:?}");
+    for src in [
+        "password: s3cret # c\rb: 2\n",
+        "# c\rb: 2\n",
+        "a: 1\r# c\rb: 2\n",
+        "\r::\n",
+        "a: b\r",
+        "a: b\r\r",
+        "a: b\n\r\r",
+        "a: 1\r\n\r\r",
+        "&a : *a\r",
+        "a:\r  b: |\r    x\r  c: 1 # d\r",
+        "a: 1\r---\rb: 2\r",
+        "a: |+\r  x\r\r",
+        "a: |+\n  x\n\r\r",
+        "x: 1\r---\ry: |+\r  z\r\r",
+    ] {
+        insertion_roundtrip(src);
+    }
+}
+
+#[test]
+fn an_empty_value_in_a_flow_mapping_takes_no_bytes() {
+    let o = parse("{b: 1, a}\n", true).unwrap();
+    let d = &o.docs[0];
+    assert_eq!(
+        d.insertion,
+        Insertion::Flow {
+            at: 8,
+            empty: false
+        }
+    );
+    assert_eq!(d.nodes[2].span, 8..8);
+    for src in [
+        "{a}\n",
+        "{a:~}\n",
+        "{b: 1, a}\n",
+        "{ a }\n",
+        "{a,}\n",
+        "{a: }\n",
+        "x: {a}\n",
+    ] {
+        insertion_roundtrip(src);
+    }
+}
+
+#[test]
+fn a_trailing_bom_stays_after_the_metadata() {
+    assert_eq!(
+        parse("a: 1\n\u{feff}", false).unwrap().docs[0].insertion,
+        Insertion::Block { at: 4 }
+    );
+    for src in [
+        "a: 1\n\u{feff}",
+        "a: 1\n\u{feff}\n",
+        "foo: |\n x\n\u{feff}",
+        "foo: |+\n x\n\n\u{feff}",
+        "a: 1\n\u{feff}# c\n",
+        "a: 1\n# c\n\u{feff}  # d",
+        "a: 1\n\u{feff}---\nb: 2\n",
+    ] {
+        insertion_roundtrip(src);
+    }
+}
+
+#[test]
+fn an_anchor_or_tag_glued_to_a_flow_collection() {
+    let src = "a: &C[M]\nb: &D{c: d}\n";
+    let o = parse(src, true).unwrap();
+    let flows: Vec<bool> = o.docs[0].nodes.iter().map(|n| n.flow).collect();
+    assert_eq!(flows, [false, true, true, true, true]);
+    for src in [
+        src,
+        ": &C[M]",
+        "a: [&x[M], !!str [a], !<tag:x,[y]> v]\n",
+        "&x{}",
+        "&x {}\n",
+        "--- !!map {}\n",
+    ] {
+        insertion_roundtrip(src);
+    }
+}
+
+#[test]
+fn a_comment_on_a_last_line_without_break_keeps_its_collection() {
+    let src = "x:\n  b: 1\n  # note";
+    let o = parse(src, false).unwrap();
+    assert!(walk(src, &o.docs[0]).contains(&('#', 1, " note".into())));
+    for src in [
+        src,
+        "x:\n  b: 1\n  # note\n",
+        "  x:\n    b: 1\n  # note",
+        "  x:\n    b: 1\n  # note\n",
+        "  x:\n    b: 1\n    # note\n---\ny: 1\n",
+        "x:\n- a\n  # note",
+        "x:\n  b: 1\n# note",
+    ] {
+        insertion_roundtrip(src);
+    }
+}
+
+#[test]
+fn an_explicit_key_is_found_at_its_indicator_only() {
+    // The mapping's column is its `?`'s, also when a comment follows it; a `?` at the end
+    // of a comment or of an anchor name is not an indicator.
+    for src in [
+        "?  # c",
+        "? \n # c",
+        " ?\n",
+        "x:\n  ? # c\n  : 1\n",
+        "--- !!map # c\n? a\n",
+        "---\n?\n- a\n- b\n:\n- c\n- d\n",
+        "---\n # c? \n: b",
+        " # c? \r: ",
+        "#1? #? \r!!str ~: ",
+        "&x? \na: ",
+    ] {
+        insertion_roundtrip(src);
+    }
+}
