@@ -181,11 +181,16 @@ impl<'a> TokenText<'a> {
             .strip_prefix(PREFIX)
             .and_then(|b| b.strip_suffix(']'))
             .ok_or(CodecError::MalformedToken)?;
-        let (data, rest) = body.split_once(",iv:").ok_or(CodecError::MalformedToken)?;
-        let (iv, rest) = rest.split_once(",tag:").ok_or(CodecError::MalformedToken)?;
-        let (tag, kind) = rest
-            .split_once(",type:")
-            .ok_or(CodecError::MalformedToken)?;
+        // Base64 has no commas: the fields are the first three comma-separated parts and
+        // the rest.
+        let mut parts = body.splitn(4, ',');
+        let mut field = |name: &str| {
+            parts
+                .next()
+                .and_then(|p| p.strip_prefix(name))
+                .ok_or(CodecError::MalformedToken)
+        };
+        let (data, iv, tag, kind) = (field("")?, field("iv:")?, field("tag:")?, field("type:")?);
         if kind.is_empty() {
             return Err(CodecError::MalformedToken);
         }
