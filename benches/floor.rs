@@ -4,8 +4,11 @@
 //! selection rules, spellings, metadata or verification. `bench/run` prints it beside
 //! sealed and its peers; the target is "within 2× of the floor".
 //!
-//! Usage: `cargo bench --bench floor -- FILE...` (plaintext files; .yaml/.json/.env).
-//! Prints one JSON line per file and direction: {"row", "tool": "floor", "median_s"}.
+//! Usage: `cargo bench --bench floor -- FILE...` (plaintext files; .yaml/.json/.env):
+//! prints one JSON line per file and direction ({"row", "tool": "floor", "median_s"}),
+//! in-process medians. `floor encrypt FILE` / `floor decrypt FILE.floor` do one pass and
+//! exit, so that `bench/run` times the floor as a process, like sealed and sops (start,
+//! page faults and all); `floor prepare FILE` writes FILE.floor, the input of `decrypt`.
 
 use std::io::Write;
 use std::time::Instant;
@@ -60,12 +63,11 @@ fn encrypt_floor(path: &str, syntax: Syntax, key: &DataKey) -> String {
     }
     out.push_str(&src[at..]);
     std::hint::black_box(mac.finish());
-    std::io::sink().write_all(out.as_bytes()).expect("sink");
     out
 }
 
 /// Read, parse, open every token into the output, MAC, write.
-fn decrypt_floor(src: &str, syntax: Syntax, key: &DataKey) {
+fn decrypt_floor(src: &str, syntax: Syntax, key: &DataKey, sink: &mut dyn Write) {
     let outline = syntax.format().parse(src).expect("parsable input");
     let mut out = Zeroizing::new(String::with_capacity(src.len()));
     let mut mac = MacHasher::new(false);
@@ -90,11 +92,42 @@ fn decrypt_floor(src: &str, syntax: Syntax, key: &DataKey) {
         }
     }
     out.push_str(&src[at..]);
-    std::io::sink().write_all(out.as_bytes()).expect("sink");
+    sink.write_all(out.as_bytes()).expect("output");
     std::hint::black_box(mac.finish());
 }
 
+/// A fixed key: `prepare` and `decrypt` run in different processes.
+fn fixed_key() -> DataKey {
+    DataKey::from_slice(&[42u8; 32]).expect("32 bytes")
+}
+
+fn one_pass(mode: &str, path: &str) {
+    let syntax = Syntax::from_path(std::path::Path::new(path.trim_end_matches(".floor")))
+        .expect("a .yaml, .json or .env file");
+    let key = fixed_key();
+    match mode {
+        "encrypt" => {
+            let out = encrypt_floor(path, syntax, &key);
+            std::io::stdout().write_all(out.as_bytes()).expect("stdout");
+        }
+        "prepare" => {
+            let out = encrypt_floor(path, syntax, &key);
+            std::fs::write(format!("{path}.floor"), out).expect("writable");
+        }
+        _ => {
+            let src = std::fs::read_to_string(path).expect("readable ciphertext");
+            decrypt_floor(&src, syntax, &key, &mut std::io::stdout().lock());
+        }
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, path] = &args[..]
+        && matches!(mode.as_str(), "encrypt" | "decrypt" | "prepare")
+    {
+        return one_pass(mode, path);
+    }
     let key = DataKey::generate();
     for path in std::env::args().skip(1).filter(|a| !a.starts_with("--")) {
         let Some(syntax) = Syntax::from_path(std::path::Path::new(&path)) else {
@@ -113,6 +146,7 @@ fn main() {
         for _ in 0..RUNS {
             let t = Instant::now();
             ciphertext = encrypt_floor(&path, syntax, &key);
+            std::io::sink().write_all(ciphertext.as_bytes()).expect("sink");
             enc.push(t.elapsed().as_secs_f64());
         }
         let tmp = std::env::temp_dir().join(format!("sealed-floor-{}.{ext}", std::process::id()));
@@ -121,7 +155,7 @@ fn main() {
         for _ in 0..RUNS {
             let t = Instant::now();
             let src = std::fs::read_to_string(&tmp).expect("readable ciphertext");
-            decrypt_floor(&src, syntax, &key);
+            decrypt_floor(&src, syntax, &key, &mut std::io::sink());
             dec.push(t.elapsed().as_secs_f64());
         }
         let _ = std::fs::remove_file(&tmp);
