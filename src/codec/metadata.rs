@@ -59,6 +59,14 @@ fn age_entries(v: Option<&Value>) -> Result<Vec<AgeEntry>, CodecError> {
                 .as_object()
                 .ok_or_else(|| CodecError::Metadata("`age` entry is not a map".into()))?;
             match (get_str(m, "recipient"), get_str(m, "enc")) {
+                (Some(_), Some(enc)) if enc.len() > crate::keys::MAX_ENC_LEN => {
+                    Err(CodecError::Metadata(format!(
+                        "an `enc` entry is {} bytes long, more than the {} KiB any wrapped \
+                         data key needs (refused unread)",
+                        enc.len(),
+                        crate::keys::MAX_ENC_LEN / 1024
+                    )))
+                }
                 (Some(r), Some(enc)) => Ok(AgeEntry {
                     recipient: r.to_string(),
                     enc: enc.to_string(),
@@ -235,5 +243,16 @@ mod tests {
             ]
         );
         assert_eq!(Metadata::from_value(&v).unwrap(), md);
+    }
+
+    #[test]
+    fn oversize_enc_entries_are_refused() {
+        let md = |len: usize| {
+            json!({"key_groups": [{"age": [{"recipient": "age1x", "enc": "A".repeat(len)}]}],
+                   "lastmodified": "2026-01-01T00:00:00Z"})
+        };
+        assert!(Metadata::from_value(&md(crate::keys::MAX_ENC_LEN)).is_ok());
+        let err = Metadata::from_value(&md(crate::keys::MAX_ENC_LEN + 1)).unwrap_err();
+        assert!(err.to_string().contains("more than the 64 KiB"), "{err}");
     }
 }
