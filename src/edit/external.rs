@@ -256,7 +256,12 @@ impl Workspace {
         // Workspaces of earlier edits that were killed (SIGKILL) hold plaintext: remove
         // them (their owner is dead; see `fsutil::stale_siblings`).
         for stale in crate::fsutil::stale_siblings(&base, WORKSPACE_PREFIX) {
-            if std::fs::symlink_metadata(&stale).is_ok_and(|m| m.is_dir()) {
+            // The editor the dead sealed started may still be writing in it: try again
+            // when a file appeared while it was being removed.
+            for _ in 0..3 {
+                if !std::fs::symlink_metadata(&stale).is_ok_and(|m| m.is_dir()) {
+                    break;
+                }
                 remove_workspace(&stale);
             }
         }
