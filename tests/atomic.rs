@@ -12,10 +12,14 @@
 //!
 //! Adding a command (`edit`, `set`, `rotate`…) is one row of [`cases`].
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{Rng, Scratch};
 
 /// The file under test, in a directory of its own.
 const FILE: &str = "{file}";
@@ -99,51 +103,15 @@ fn plaintext(file: &str) -> String {
     }
 }
 
-/// A scratch area: `key/` holds the identity, `work/` only the file under test.
-struct Scratch {
-    root: tempfile::TempDir,
-    recipient: String,
-}
-
+/// The runs of this file, in a scratch area whose `work/` holds only the file under test.
 impl Scratch {
-    fn new() -> Scratch {
-        let root = tempfile::Builder::new()
-            .prefix("sealed-atomic-")
-            .tempdir()
-            .expect("temporary directory");
-        for d in ["key", "work", "home", "tmp"] {
-            std::fs::create_dir(root.path().join(d)).expect("mkdir");
-        }
-        let out = Command::new(env!("CARGO_BIN_EXE_sealed"))
-            .args(["keygen", "-o"])
-            .arg(root.path().join("key/keys.txt"))
-            .env_clear()
-            .output()
-            .expect("keygen");
-        assert!(out.status.success());
-        let recipient = String::from_utf8_lossy(&out.stderr)
-            .split_whitespace()
-            .find(|w| w.starts_with("age1"))
-            .expect("public key")
-            .to_string();
-        Scratch { root, recipient }
+    fn new_atomic() -> Scratch {
+        Scratch::new("sealed-atomic-")
     }
 
-    fn work(&self) -> PathBuf {
-        self.root.path().join("work")
-    }
-
-    /// `TMPDIR` of the runs (where `edit` keeps its workspaces).
-    fn tmp(&self) -> PathBuf {
-        self.root.path().join("tmp")
-    }
-
-    fn command(&self, args: &[&str], file: &Path) -> Command {
-        self.command_env(args, file, &[])
-    }
-
+    /// sealed with `args` (`FILE` and `RECIPIENT` replaced), `env` added, output discarded.
     fn command_env(&self, args: &[&str], file: &Path, env: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealed"));
+        let mut cmd = self.command();
         for a in args {
             match *a {
                 FILE => cmd.arg(file),
@@ -151,14 +119,7 @@ impl Scratch {
                 other => cmd.arg(other),
             };
         }
-        cmd.current_dir(self.work())
-            .env_clear()
-            .env("HOME", self.root.path().join("home"))
-            .env("SOPS_AGE_KEY_FILE", self.root.path().join("key/keys.txt"))
-            .env("TMPDIR", self.root.path().join("tmp"))
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
+        cmd.envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         cmd
@@ -213,28 +174,16 @@ impl Scratch {
     /// Whether `bytes` decrypt (a complete ciphertext, MAC verified) to `plain`, or to
     /// anything else when `plain` is `None`.
     fn decrypts_to(&self, name: &str, bytes: &[u8], plain: Option<&[u8]>) -> bool {
-        let probe_dir = self.root.path().join("probe");
+        let probe_dir = self.p("probe");
         std::fs::create_dir_all(&probe_dir).expect("probe dir");
         let probe = probe_dir.join(name);
         std::fs::write(&probe, bytes).expect("write probe");
         let out = self
-            .command(&["decrypt", FILE], &probe)
+            .command_env(&["decrypt", FILE], &probe, &[])
             .stdout(Stdio::piped())
             .output()
             .expect("decrypt probe");
         out.status.success() && plain.is_none_or(|p| out.stdout == p)
-    }
-}
-
-/// Deterministic pseudo-random numbers (xorshift), so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 
@@ -304,8 +253,8 @@ fn check_leftovers(
 }
 
 fn check_case(case: &Case, seed: u64) {
-    let s = Scratch::new();
-    let file = s.work().join(case.file);
+    let s = Scratch::new_atomic();
+    let file = s.work(case.file);
     let plain = plaintext(case.file);
     // The ciphertext every "before: Cipher" run starts from.
     std::fs::write(&file, &plain).expect("write");
@@ -386,10 +335,11 @@ fn check_case(case: &Case, seed: u64) {
         );
 
         // Leftovers stay where they are: the next run that writes must remove them.
-        let (new, gone) = check_leftovers(case, &s.work(), TEMP, &killed, run, &mut temps);
+        let (new, gone) = check_leftovers(case, &s.p("work"), TEMP, &killed, run, &mut temps);
         tally.temp_left += new;
         tally.cleaned += gone;
-        let (new, gone) = check_leftovers(case, &s.tmp(), WORKSPACE, &killed, run, &mut workspaces);
+        let (new, gone) =
+            check_leftovers(case, &s.p("tmp"), WORKSPACE, &killed, run, &mut workspaces);
         tally.workspaces_left += new;
         tally.cleaned += gone;
     }
@@ -397,8 +347,9 @@ fn check_case(case: &Case, seed: u64) {
     reset();
     s.run_to_end_env(case.args, &file, case.env);
     let done = (false, 0);
-    tally.cleaned += check_leftovers(case, &s.work(), TEMP, &killed, done, &mut temps).1;
-    tally.cleaned += check_leftovers(case, &s.tmp(), WORKSPACE, &killed, done, &mut workspaces).1;
+    tally.cleaned += check_leftovers(case, &s.p("work"), TEMP, &killed, done, &mut temps).1;
+    tally.cleaned +=
+        check_leftovers(case, &s.p("tmp"), WORKSPACE, &killed, done, &mut workspaces).1;
     eprintln!(
         "{}: full run {} µs, {tally:?}",
         case.label,
@@ -427,9 +378,9 @@ fn in_place_commands_survive_sigkill() {
 
 #[test]
 fn in_place_write_keeps_permissions_and_leaves_nothing() {
-    let s = Scratch::new();
+    let s = Scratch::new_atomic();
     for (name, mode) in [("a.yaml", 0o600), ("b.env", 0o644), ("c.json", 0o400)] {
-        let file = s.work().join(name);
+        let file = s.work(name);
         std::fs::write(&file, plaintext(name)).expect("write");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).expect("chmod");
         s.run_to_end(&["encrypt", "-i", "--age", RECIPIENT, FILE], &file);
@@ -441,7 +392,7 @@ fn in_place_write_keeps_permissions_and_leaves_nothing() {
         let got = std::fs::metadata(&file).expect("stat").permissions().mode() & 0o7777;
         assert_eq!(got, mode, "{name}");
     }
-    let mut names: Vec<String> = std::fs::read_dir(s.work())
+    let mut names: Vec<String> = std::fs::read_dir(s.p("work"))
         .expect("list")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
@@ -452,9 +403,9 @@ fn in_place_write_keeps_permissions_and_leaves_nothing() {
 #[test]
 
 fn in_place_through_a_symlink_writes_the_target() {
-    let s = Scratch::new();
-    let real = s.work().join("real.yaml");
-    let link = s.work().join("link.yaml");
+    let s = Scratch::new_atomic();
+    let real = s.work("real.yaml");
+    let link = s.work("link.yaml");
     std::fs::write(&real, plaintext("real.yaml")).expect("write");
     std::os::unix::fs::symlink("real.yaml", &link).expect("symlink");
     s.run_to_end(&["encrypt", "-i", "--age", RECIPIENT, FILE], &link);
@@ -478,17 +429,17 @@ fn in_place_through_a_symlink_writes_the_target() {
 /// live process or of another machine.
 #[test]
 fn what_a_killed_run_leaves_is_removed_by_the_next_one() {
-    let s = Scratch::new();
-    let file = s.work().join("s.yaml");
+    let s = Scratch::new_atomic();
+    let file = s.work("s.yaml");
     std::fs::write(&file, plaintext("s.yaml")).expect("write");
     s.run_to_end(&["encrypt", "-i", "--age", RECIPIENT, FILE], &file);
     let cipher = std::fs::read(&file).expect("read");
 
     // An editor that says it has started, then waits until the test lets it go.
-    let ready = s.root.path().join("ready");
-    let gate = s.root.path().join("gate");
+    let ready = s.p("ready");
+    let gate = s.p("gate");
     nix::unistd::mkfifo(&gate, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
-    let script = s.root.path().join("editor.sh");
+    let script = s.p("editor.sh");
     std::fs::write(&script, "touch \"$READY\"; read x < \"$GATE\"\n").expect("write script");
     let editor = format!("sh {}", script.display());
     let env = [
@@ -529,7 +480,7 @@ fn what_a_killed_run_leaves_is_removed_by_the_next_one() {
     );
 
     // The workspace is left, named after its dead owner: `sealed-edit-PID-SCOPE-…`.
-    let left: Vec<String> = std::fs::read_dir(s.tmp())
+    let left: Vec<String> = std::fs::read_dir(s.p("tmp"))
         .expect("list")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
@@ -544,7 +495,7 @@ fn what_a_killed_run_leaves_is_removed_by_the_next_one() {
     let live = format!(".sealed-{me}-{scope}-bbbbbb.tmp");
     let other = format!(".sealed-{pid}-zzzzzzzz-cccccc.tmp");
     for name in [&dead, &live, &other] {
-        std::fs::write(s.work().join(name), "left over").expect("write");
+        std::fs::write(s.work(name), "left over").expect("write");
     }
 
     s.run_to_end_env(&["edit", FILE], &file, EDITOR);
@@ -552,12 +503,12 @@ fn what_a_killed_run_leaves_is_removed_by_the_next_one() {
         s.decrypts_to("s.yaml", &std::fs::read(&file).expect("read"), None),
         "the edit was written"
     );
-    let left: Vec<String> = std::fs::read_dir(s.tmp())
+    let left: Vec<String> = std::fs::read_dir(s.p("tmp"))
         .expect("list")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     assert!(left.is_empty(), "workspaces left: {left:?}");
-    let mut names: Vec<String> = std::fs::read_dir(s.work())
+    let mut names: Vec<String> = std::fs::read_dir(s.p("work"))
         .expect("list")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
