@@ -146,7 +146,9 @@ fn main() {
         for _ in 0..RUNS {
             let t = Instant::now();
             ciphertext = encrypt_floor(&path, syntax, &key);
-            std::io::sink().write_all(ciphertext.as_bytes()).expect("sink");
+            std::io::sink()
+                .write_all(ciphertext.as_bytes())
+                .expect("sink");
             enc.push(t.elapsed().as_secs_f64());
         }
         let tmp = std::env::temp_dir().join(format!("sealed-floor-{}.{ext}", std::process::id()));

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# A short fuzzing pass for CI: builds the fuzz targets (libFuzzer + AddressSanitizer, on the
+# A short fuzzing pass: builds the fuzz targets (libFuzzer + AddressSanitizer, on the
 # stable toolchain through RUSTC_BOOTSTRAP=1), seeds the corpora when they are absent, and
 # runs each target for a few seconds. Any crash, hang (> 10 s on one input) or memory blow-up
 # (> 2 GiB) fails the script and leaves the input in fuzz/artifacts/<target>/.
+# The sanitizer build takes ~10 min from scratch; CI runs the same properties without it, on
+# seeds and deterministic mutations, in `cargo test` (tests/fuzz_smoke.rs).
 #
 # Usage: fuzz/smoke.sh [SECONDS_PER_TARGET] [TARGET...]      (default: 5 s, every target)
 #

@@ -61,7 +61,7 @@ pub enum EngineError {
     #[error(
         "no identity can decrypt this file; it is encrypted for: {}; looked in: {}. \
          Point SOPS_AGE_KEY_FILE at your keys.txt, or create a key with `sealed keygen`",
-        .recipients.join(", "), .searched.join(", ")
+        first_few(.recipients), .searched.join(", ")
     )]
     NoKey {
         /// The file's recipients.
@@ -70,7 +70,7 @@ pub enum EngineError {
         searched: Vec<String>,
     },
     /// An identity that could open the file could not be used.
-    #[error("cannot use the identity for this file ({reason}); it is encrypted for: {}", .recipients.join(", "))]
+    #[error("cannot use the identity for this file ({reason}); it is encrypted for: {}", first_few(.recipients))]
     NoKeyBecause {
         /// The file's recipients.
         recipients: Vec<String>,
@@ -116,6 +116,30 @@ pub enum EngineError {
     /// A regular expression of the selection rules is invalid.
     #[error("invalid regular expression in the sops rules: {0}")]
     BadRegex(String),
+}
+
+/// The first five recipients, then how many more: a hostile file can list any number, of
+/// any length (a long one shows its first and last 40 characters, control characters as ?).
+fn first_few(recipients: &[String]) -> String {
+    let short = |r: &String| {
+        let c: Vec<char> = r
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        match c.len() {
+            ..=100 => c.into_iter().collect::<String>(),
+            n => format!(
+                "{}…{}",
+                String::from_iter(&c[..40]),
+                String::from_iter(&c[n - 40..])
+            ),
+        }
+    };
+    let shown = recipients.iter().take(5).map(short).collect::<Vec<_>>();
+    match recipients.len().saturating_sub(shown.len()) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 impl EngineError {

@@ -1,8 +1,9 @@
 //! In-place commands killed with SIGKILL at many moments: the file is always either the
 //! old or the new content (never truncated, never half-written), its permission bits are
-//! kept, and nothing is left beside it but, possibly, one `.sealed-*.tmp` temporary file
-//! from a run killed between creating it and renaming it over the target (documented in
-//! docs/security.md; sealed never reads those files).
+//! kept, and nothing is left beside it but, possibly, a `.sealed-PID-…tmp` temporary file
+//! (or `edit`'s workspace in TMPDIR) from a run killed before it could clean up, which the
+//! next run that writes removes (documented in docs/security.md; sealed never reads those
+//! files). In-place writes through a symbolic link write its target and keep the link.
 //!
 //! No sleeps: each iteration spawns the real binary and busy-waits a pseudo-random number
 //! of microseconds, spread over the length of an uninterrupted run (measured first), before
@@ -11,10 +12,14 @@
 //!
 //! Adding a command (`edit`, `set`, `rotate`…) is one row of [`cases`].
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{Rng, Scratch};
 
 /// The file under test, in a directory of its own.
 const FILE: &str = "{file}";
@@ -98,46 +103,15 @@ fn plaintext(file: &str) -> String {
     }
 }
 
-/// A scratch area: `key/` holds the identity, `work/` only the file under test.
-struct Scratch {
-    root: tempfile::TempDir,
-    recipient: String,
-}
-
+/// The runs of this file, in a scratch area whose `work/` holds only the file under test.
 impl Scratch {
-    fn new() -> Scratch {
-        let root = tempfile::Builder::new()
-            .prefix("sealed-atomic-")
-            .tempdir()
-            .expect("temporary directory");
-        for d in ["key", "work", "home", "tmp"] {
-            std::fs::create_dir(root.path().join(d)).expect("mkdir");
-        }
-        let out = Command::new(env!("CARGO_BIN_EXE_sealed"))
-            .args(["keygen", "-o"])
-            .arg(root.path().join("key/keys.txt"))
-            .env_clear()
-            .output()
-            .expect("keygen");
-        assert!(out.status.success());
-        let recipient = String::from_utf8_lossy(&out.stderr)
-            .split_whitespace()
-            .find(|w| w.starts_with("age1"))
-            .expect("public key")
-            .to_string();
-        Scratch { root, recipient }
+    fn new_atomic() -> Scratch {
+        Scratch::new("sealed-atomic-")
     }
 
-    fn work(&self) -> PathBuf {
-        self.root.path().join("work")
-    }
-
-    fn command(&self, args: &[&str], file: &Path) -> Command {
-        self.command_env(args, file, &[])
-    }
-
+    /// sealed with `args` (`FILE` and `RECIPIENT` replaced), `env` added, output discarded.
     fn command_env(&self, args: &[&str], file: &Path, env: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealed"));
+        let mut cmd = self.command();
         for a in args {
             match *a {
                 FILE => cmd.arg(file),
@@ -145,14 +119,7 @@ impl Scratch {
                 other => cmd.arg(other),
             };
         }
-        cmd.current_dir(self.work())
-            .env_clear()
-            .env("HOME", self.root.path().join("home"))
-            .env("SOPS_AGE_KEY_FILE", self.root.path().join("key/keys.txt"))
-            .env("TMPDIR", self.root.path().join("tmp"))
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
+        cmd.envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         cmd
@@ -181,52 +148,42 @@ impl Scratch {
     }
 
     /// Spawns the command and kills it with SIGKILL after `delay` (busy wait), unless it
-    /// ended before. Returns whether it was killed.
+    /// ended before. Returns whether it was killed, and its process id.
     fn run_and_kill(
         &self,
         args: &[&str],
         file: &Path,
         env: &[(&str, &str)],
         delay: Duration,
-    ) -> bool {
+    ) -> (bool, u32) {
         let mut child = self.command_env(args, file, env).spawn().expect("spawn");
+        let pid = child.id();
         let start = Instant::now();
         while start.elapsed() < delay {
-            if child.try_wait().expect("wait").is_some() {
-                return false;
+            if let Some(status) = child.try_wait().expect("wait") {
+                assert!(status.success(), "sealed {args:?} failed uninterrupted");
+                return (false, pid);
             }
             std::hint::spin_loop();
         }
         let killed = child.kill().is_ok();
         let status = child.wait().expect("reap");
-        killed && status.code().is_none()
+        (killed && status.code().is_none(), pid)
     }
 
     /// Whether `bytes` decrypt (a complete ciphertext, MAC verified) to `plain`, or to
     /// anything else when `plain` is `None`.
     fn decrypts_to(&self, name: &str, bytes: &[u8], plain: Option<&[u8]>) -> bool {
-        let probe_dir = self.root.path().join("probe");
+        let probe_dir = self.p("probe");
         std::fs::create_dir_all(&probe_dir).expect("probe dir");
         let probe = probe_dir.join(name);
         std::fs::write(&probe, bytes).expect("write probe");
         let out = self
-            .command(&["decrypt", FILE], &probe)
+            .command_env(&["decrypt", FILE], &probe, &[])
             .stdout(Stdio::piped())
             .output()
             .expect("decrypt probe");
         out.status.success() && plain.is_none_or(|p| out.stdout == p)
-    }
-}
-
-/// Deterministic pseudo-random numbers (xorshift), so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 
@@ -238,12 +195,66 @@ struct Tally {
     temp_left: usize,
     /// Private plaintext workspaces of `edit` left in TMPDIR by a kill.
     workspaces_left: usize,
+    /// Files or workspaces left by a killed run and removed by a later one.
+    cleaned: usize,
     finished_before_kill: usize,
 }
 
+/// The prefix of the temporary files of in-place writes, and of `edit`'s workspaces.
+const TEMP: &str = ".sealed-";
+const WORKSPACE: &str = "sealed-edit-";
+
+/// The process id in the name of a temporary file or workspace (`{prefix}{pid}-…`).
+fn owner_pid(name: &str, prefix: &str) -> Option<u32> {
+    name.strip_prefix(prefix)?.split('-').next()?.parse().ok()
+}
+
+/// Checks what is left in `dir` beside `keep` after an iteration: only names with
+/// `prefix`, owned by a run that was killed (this one, or an earlier one when this one
+/// was killed too: it may have died before cleaning up); nothing at all after a run that
+/// completed. Updates `seen` (what is left now) and returns how many names are new and
+/// how many of those seen before are gone.
+fn check_leftovers(
+    case: &Case,
+    dir: &Path,
+    prefix: &str,
+    killed: &[u32],
+    this_run: (bool, u32),
+    seen: &mut Vec<String>,
+) -> (usize, usize) {
+    let mut now = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("list") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if name == case.file {
+            continue;
+        }
+        let pid = owner_pid(&name, prefix);
+        assert!(
+            pid.is_some_and(|p| killed.contains(&p)),
+            "{}: {name:?} left in {}, not by a killed run",
+            case.label,
+            dir.display()
+        );
+        assert!(
+            this_run.0,
+            "{}: a completed run left {name:?} (or did not remove it)",
+            case.label
+        );
+        now.push(name);
+    }
+    let new = now.iter().filter(|n| !seen.contains(n)).count();
+    let gone = seen.iter().filter(|n| !now.contains(n)).count();
+    *seen = now;
+    (new, gone)
+}
+
 fn check_case(case: &Case, seed: u64) {
-    let s = Scratch::new();
-    let file = s.work().join(case.file);
+    let s = Scratch::new_atomic();
+    let file = s.work(case.file);
     let plain = plaintext(case.file);
     // The ciphertext every "before: Cipher" run starts from.
     std::fs::write(&file, &plain).expect("write");
@@ -270,6 +281,10 @@ fn check_case(case: &Case, seed: u64) {
 
     let mut rng = Rng(seed);
     let mut tally = Tally::default();
+    // Process ids of the runs killed so far, and the leftovers of the last iteration.
+    let mut killed: Vec<u32> = Vec::new();
+    let mut temps: Vec<String> = Vec::new();
+    let mut workspaces: Vec<String> = Vec::new();
     for i in 0..MAX_ITERATIONS {
         if i >= MIN_ITERATIONS && tally.old >= 3 && tally.new >= 3 {
             break;
@@ -277,8 +292,10 @@ fn check_case(case: &Case, seed: u64) {
         reset();
         // Uniform over 0..130 % of a full run: before, during and after the write.
         let micros = rng.next() % (full.as_micros() as u64 * 13 / 10 + 1);
-        let killed = s.run_and_kill(case.args, &file, case.env, Duration::from_micros(micros));
-        if !killed {
+        let run = s.run_and_kill(case.args, &file, case.env, Duration::from_micros(micros));
+        if run.0 {
+            killed.push(run.1);
+        } else {
             tally.finished_before_kill += 1;
         }
 
@@ -317,36 +334,22 @@ fn check_case(case: &Case, seed: u64) {
             case.label
         );
 
-        for entry in std::fs::read_dir(s.work()).expect("list") {
-            let name = entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned();
-            if name == case.file {
-                continue;
-            }
-            assert!(
-                name.starts_with(".sealed-") && name.ends_with(".tmp"),
-                "{}: iteration {i}: stray file {name:?}",
-                case.label
-            );
-            assert!(killed, "{}: a completed run left {name:?}", case.label);
-            tally.temp_left += 1;
-            std::fs::remove_file(s.work().join(&name)).expect("remove the temporary file");
-        }
-        for entry in std::fs::read_dir(s.root.path().join("tmp")).expect("list") {
-            let path = entry.expect("entry").path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            assert!(
-                killed && name.starts_with("sealed-edit-"),
-                "{}: iteration {i}: {name:?} left in TMPDIR",
-                case.label
-            );
-            tally.workspaces_left += 1;
-            std::fs::remove_dir_all(&path).expect("remove the workspace");
-        }
+        // Leftovers stay where they are: the next run that writes must remove them.
+        let (new, gone) = check_leftovers(case, &s.p("work"), TEMP, &killed, run, &mut temps);
+        tally.temp_left += new;
+        tally.cleaned += gone;
+        let (new, gone) =
+            check_leftovers(case, &s.p("tmp"), WORKSPACE, &killed, run, &mut workspaces);
+        tally.workspaces_left += new;
+        tally.cleaned += gone;
     }
+    // One more complete run removes whatever the last kills left.
+    reset();
+    s.run_to_end_env(case.args, &file, case.env);
+    let done = (false, 0);
+    tally.cleaned += check_leftovers(case, &s.p("work"), TEMP, &killed, done, &mut temps).1;
+    tally.cleaned +=
+        check_leftovers(case, &s.p("tmp"), WORKSPACE, &killed, done, &mut workspaces).1;
     eprintln!(
         "{}: full run {} µs, {tally:?}",
         case.label,
@@ -375,9 +378,9 @@ fn in_place_commands_survive_sigkill() {
 
 #[test]
 fn in_place_write_keeps_permissions_and_leaves_nothing() {
-    let s = Scratch::new();
+    let s = Scratch::new_atomic();
     for (name, mode) in [("a.yaml", 0o600), ("b.env", 0o644), ("c.json", 0o400)] {
-        let file = s.work().join(name);
+        let file = s.work(name);
         std::fs::write(&file, plaintext(name)).expect("write");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).expect("chmod");
         s.run_to_end(&["encrypt", "-i", "--age", RECIPIENT, FILE], &file);
@@ -389,7 +392,7 @@ fn in_place_write_keeps_permissions_and_leaves_nothing() {
         let got = std::fs::metadata(&file).expect("stat").permissions().mode() & 0o7777;
         assert_eq!(got, mode, "{name}");
     }
-    let mut names: Vec<String> = std::fs::read_dir(s.work())
+    let mut names: Vec<String> = std::fs::read_dir(s.p("work"))
         .expect("list")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
@@ -398,11 +401,11 @@ fn in_place_write_keeps_permissions_and_leaves_nothing() {
 }
 
 #[test]
-#[ignore = "bug: `encrypt -i` on a symbolic link replaces the link with a regular file of ciphertext and leaves the plaintext in the link's target"]
+
 fn in_place_through_a_symlink_writes_the_target() {
-    let s = Scratch::new();
-    let real = s.work().join("real.yaml");
-    let link = s.work().join("link.yaml");
+    let s = Scratch::new_atomic();
+    let real = s.work("real.yaml");
+    let link = s.work("link.yaml");
     std::fs::write(&real, plaintext("real.yaml")).expect("write");
     std::os::unix::fs::symlink("real.yaml", &link).expect("symlink");
     s.run_to_end(&["encrypt", "-i", "--age", RECIPIENT, FILE], &link);
@@ -418,4 +421,99 @@ fn in_place_through_a_symlink_writes_the_target() {
         now != plaintext("real.yaml").as_bytes(),
         "the link's target still holds the plaintext"
     );
+}
+
+/// `edit` killed while its editor runs (a real SIGKILL at a known moment) leaves its
+/// plaintext workspace; the next `edit` removes it, and the next in-place write removes
+/// temporary files of dead owners (a fake one named like a real one) but not those of a
+/// live process or of another machine.
+#[test]
+fn what_a_killed_run_leaves_is_removed_by_the_next_one() {
+    let s = Scratch::new_atomic();
+    let file = s.work("s.yaml");
+    std::fs::write(&file, plaintext("s.yaml")).expect("write");
+    s.run_to_end(&["encrypt", "-i", "--age", RECIPIENT, FILE], &file);
+    let cipher = std::fs::read(&file).expect("read");
+
+    // An editor that says it has started, then waits until the test lets it go.
+    let ready = s.p("ready");
+    let gate = s.p("gate");
+    nix::unistd::mkfifo(&gate, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let script = s.p("editor.sh");
+    std::fs::write(&script, "touch \"$READY\"; read x < \"$GATE\"\n").expect("write script");
+    let editor = format!("sh {}", script.display());
+    let env = [
+        ("SOPS_EDITOR", editor.as_str()),
+        ("READY", ready.to_str().expect("utf-8")),
+        ("GATE", gate.to_str().expect("utf-8")),
+    ];
+    let mut child = s
+        .command_env(&["edit", FILE], &file, &env)
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let start = Instant::now();
+    while !ready.exists() {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "edit ended before its editor started"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the editor never started"
+        );
+        std::hint::spin_loop();
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    // Let the editor go: it reads end-of-file from the gate and exits.
+    drop(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&gate)
+            .expect("open the gate"),
+    );
+    assert_eq!(
+        std::fs::read(&file).expect("read"),
+        cipher,
+        "killed before writing"
+    );
+
+    // The workspace is left, named after its dead owner: `sealed-edit-PID-SCOPE-…`.
+    let left: Vec<String> = std::fs::read_dir(s.p("tmp"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 1, "one workspace left: {left:?}");
+    assert_eq!(owner_pid(&left[0], WORKSPACE), Some(pid), "{left:?}");
+    let scope = left[0].split('-').nth(3).expect("a scope").to_string();
+
+    // Temporary files beside the target: a dead owner's (removed), a live process's (this
+    // test), another machine's or PID namespace's (other scope), both kept.
+    let me = std::process::id();
+    let dead = format!(".sealed-{pid}-{scope}-aaaaaa.tmp");
+    let live = format!(".sealed-{me}-{scope}-bbbbbb.tmp");
+    let other = format!(".sealed-{pid}-zzzzzzzz-cccccc.tmp");
+    for name in [&dead, &live, &other] {
+        std::fs::write(s.work(name), "left over").expect("write");
+    }
+
+    s.run_to_end_env(&["edit", FILE], &file, EDITOR);
+    assert!(
+        s.decrypts_to("s.yaml", &std::fs::read(&file).expect("read"), None),
+        "the edit was written"
+    );
+    let left: Vec<String> = std::fs::read_dir(s.p("tmp"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "workspaces left: {left:?}");
+    let mut names: Vec<String> = std::fs::read_dir(s.p("work"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut expected = vec![live, other, "s.yaml".to_string()];
+    expected.sort();
+    assert_eq!(names, expected);
 }

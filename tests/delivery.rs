@@ -2,109 +2,13 @@
 //! subtrees, each output shape, `export` lines evaluated by a real POSIX shell, dotenv
 //! output read back by `sealed exec`, and the errors.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sealed");
-
-/// The secret used in most tests (a made-up value).
-const SECRET: &str = "s3cr3t-Value-4217";
-
-/// A temporary directory with its own age key; commands run in it with an environment
-/// that finds only that key.
-struct Sandbox {
-    dir: tempfile::TempDir,
-    recipient: String,
-}
-
-/// What a finished run gave.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> String {
-        assert_eq!(self.code, Some(0), "failed: {}", self.stderr);
-        assert_eq!(self.stderr, "");
-        self.stdout
-    }
-
-    /// A failure: exit `code`, one line on stderr containing `msg`, nothing on stdout.
-    fn fails(self, code: i32, msg: &str) {
-        assert_eq!(self.code, Some(code), "stderr: {}", self.stderr);
-        assert_eq!(self.stderr.lines().count(), 1, "one line: {}", self.stderr);
-        assert!(self.stderr.contains(msg), "{:?} lacks {msg:?}", self.stderr);
-        assert!(!self.stderr.contains(SECRET));
-        assert_eq!(self.stdout, "");
-    }
-}
+use common::{Run, SANDBOX_SECRET as SECRET, Sandbox, bin};
 
 impl Sandbox {
-    fn new() -> Sandbox {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let out = Command::new(BIN)
-            .args(["keygen", "-o"])
-            .arg(dir.path().join("key.txt"))
-            .output()
-            .expect("run sealed keygen");
-        assert!(out.status.success(), "keygen failed");
-        let stderr = String::from_utf8(out.stderr).expect("utf-8");
-        let recipient = stderr
-            .split_whitespace()
-            .find(|w| w.starts_with("age1"))
-            .expect("public key on stderr")
-            .to_string();
-        Sandbox { dir, recipient }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// `sealed` with the sandbox's key and nothing else to find.
-    fn sealed(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.current_dir(self.dir.path())
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.path(".config"))
-            .env("SOPS_AGE_KEY_FILE", self.path("key.txt"))
-            .env_remove("SOPS_AGE_KEY")
-            .env_remove("SOPS_AGE_KEY_CMD")
-            .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
-            .env_remove("SOPS_AGE_RECIPIENTS");
-        c
-    }
-
-    /// Encrypts `plain` into `name` in the sandbox (the plaintext stays in `plain/`).
-    fn encrypt(&self, name: &str, plain: &str) -> PathBuf {
-        let plain_dir = self.path("plain");
-        std::fs::create_dir_all(&plain_dir).expect("mkdir");
-        let src = plain_dir.join(name);
-        std::fs::write(&src, plain).expect("write plaintext");
-        let run = self.run(&[
-            "encrypt",
-            "--age",
-            &self.recipient,
-            src.to_str().expect("utf-8"),
-            "-o",
-            name,
-        ]);
-        assert_eq!(run.code, Some(0), "encrypt failed: {}", run.stderr);
-        self.path(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = self.sealed().args(args).output().expect("run sealed");
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8(out.stdout).expect("utf-8"),
-            stderr: String::from_utf8(out.stderr).expect("utf-8"),
-        }
-    }
-
     fn decrypt(&self, args: &[&str]) -> Run {
         let mut all = vec!["decrypt"];
         all.extend(args);
@@ -316,7 +220,7 @@ fn export_lines_round_trip_through_eval_in_a_posix_shell() {
         .current_dir(sb.dir.path())
         .env("SOPS_AGE_KEY_FILE", sb.path("key.txt"))
         .env("HOME", sb.dir.path())
-        .env("SEALED", BIN)
+        .env("SEALED", bin())
         .args(["-c", &script])
         .output()
         .expect("run sh");

@@ -12,114 +12,16 @@ use std::process::{Child, Command, Stdio};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sealed");
+mod common;
 
-/// The secret used in most tests (a made-up value).
-const SECRET: &str = "s3cr3t-Value-4217";
-
-/// A temporary directory with its own age key; commands run in it with an environment
-/// that finds only that key.
-struct Sandbox {
-    dir: tempfile::TempDir,
-    recipient: String,
-}
+use common::{Run, SANDBOX_SECRET as SECRET, Sandbox, bin};
 
 impl Sandbox {
-    fn new() -> Sandbox {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let out = Command::new(BIN)
-            .args(["keygen", "-o"])
-            .arg(dir.path().join("key.txt"))
-            .output()
-            .expect("run sealed keygen");
-        assert!(out.status.success(), "keygen failed");
-        let stderr = String::from_utf8(out.stderr).expect("utf-8");
-        let recipient = stderr
-            .split_whitespace()
-            .find(|w| w.starts_with("age1"))
-            .expect("public key on stderr")
-            .to_string();
-        Sandbox { dir, recipient }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// `sealed` with the sandbox's key and nothing else to find.
-    fn sealed(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.current_dir(self.dir.path())
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.path(".config"))
-            .env("SOPS_AGE_KEY_FILE", self.path("key.txt"))
-            .env_remove("SOPS_AGE_KEY")
-            .env_remove("SOPS_AGE_KEY_CMD")
-            .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
-            .env_remove("SOPS_AGE_RECIPIENTS")
-            .env_remove("XDG_RUNTIME_DIR");
-        c
-    }
-
-    /// Encrypts `plain` into `name` in the sandbox (the plaintext stays in `plain/`).
-    fn encrypt(&self, name: &str, plain: &str) -> PathBuf {
-        let plain_dir = self.path("plain");
-        std::fs::create_dir_all(&plain_dir).expect("mkdir");
-        let src = plain_dir.join(name);
-        std::fs::write(&src, plain).expect("write plaintext");
-        let out = self
-            .sealed()
-            .args(["encrypt", "--age", &self.recipient])
-            .arg(&src)
-            .arg("-o")
-            .arg(self.path(name))
-            .output()
-            .expect("run sealed encrypt");
-        assert!(
-            out.status.success(),
-            "encrypt failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        self.path(name)
-    }
-
     /// Runs `sealed exec ARGS` to the end.
     fn exec(&self, args: &[&str]) -> Run {
-        let out = self
-            .sealed()
-            .arg("exec")
-            .args(args)
-            .output()
-            .expect("run sealed exec");
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8(out.stdout).expect("utf-8"),
-            stderr: String::from_utf8(out.stderr).expect("utf-8"),
-        }
-    }
-}
-
-/// What a finished run gave.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> String {
-        assert_eq!(self.code, Some(0), "failed: {}", self.stderr);
-        assert!(!self.stderr.contains(SECRET), "secret on stderr");
-        self.stdout
-    }
-
-    /// A failure: exit `code`, one line on stderr containing `msg`, no secret anywhere.
-    fn fails(self, code: i32, msg: &str) {
-        assert_eq!(self.code, Some(code), "stderr: {}", self.stderr);
-        assert_eq!(self.stderr.lines().count(), 1, "one line: {}", self.stderr);
-        assert!(self.stderr.contains(msg), "{:?} lacks {msg:?}", self.stderr);
-        assert!(!self.stderr.contains(SECRET) && !self.stdout.contains(SECRET));
+        let mut all = vec!["exec"];
+        all.extend(args);
+        self.run(&all)
     }
 }
 
@@ -712,7 +614,7 @@ fn same_environment_as_sops_exec_env_for_a_sops_written_file() {
         "sops: {}",
         String::from_utf8_lossy(&theirs.stderr)
     );
-    let ours = Command::new(BIN)
+    let ours = Command::new(bin())
         .env("SOPS_AGE_KEY_FILE", &keys)
         .args(["exec", "-f"])
         .arg(&file)
@@ -732,7 +634,7 @@ fn same_environment_as_sops_exec_env_for_a_sops_written_file() {
 
 #[test]
 fn help_documents_names_and_precedence() {
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args(["exec", "--help"])
         .output()
         .expect("run");

@@ -6,9 +6,13 @@
 //! Every secret below is fake and distinctive (`demo-leak-…`), so a search for it cannot
 //! match anything else. Assertion messages never print the secrets or file contents.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use common::Scratch;
 
 /// The secret values of the documents below.
 const SECRETS: &[&str] = &[
@@ -60,56 +64,17 @@ fn leaked(haystack: &[u8]) -> Option<String> {
         .find(|n| haystack.windows(n.len()).any(|w| w == n.as_bytes()))
 }
 
-struct Scratch {
-    root: tempfile::TempDir,
-    recipient: String,
-}
-
+/// The runs of this file, in a scratch area (`work/`, empty `home/` and `tmp/`).
 impl Scratch {
-    fn new() -> Scratch {
-        let root = tempfile::Builder::new()
-            .prefix("sealed-leaks-")
-            .tempdir()
-            .expect("temporary directory");
-        for d in ["home", "tmp", "key", "work"] {
-            std::fs::create_dir(root.path().join(d)).expect("mkdir");
-        }
-        let out = Command::new(env!("CARGO_BIN_EXE_sealed"))
-            .args(["keygen", "-o"])
-            .arg(root.path().join("key/keys.txt"))
-            .env_clear()
-            .output()
-            .expect("keygen");
-        assert!(out.status.success());
-        let recipient = String::from_utf8_lossy(&out.stderr)
-            .split_whitespace()
-            .find(|w| w.starts_with("age1"))
-            .expect("public key")
-            .to_string();
-        Scratch { root, recipient }
-    }
-
-    fn p(&self, rel: &str) -> PathBuf {
-        self.root.path().join(rel)
-    }
-
-    fn work(&self, name: &str) -> PathBuf {
-        self.p("work").join(name)
+    fn new_leaks() -> Scratch {
+        Scratch::new("sealed-leaks-")
     }
 
     /// sealed with a clean environment: empty HOME, private TMPDIR, the scratch identity,
     /// and every debugging knob turned on (none may make it print a secret).
     fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_sealed"));
-        c.current_dir(self.p("work"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.p("home"))
-            .env("TMPDIR", self.p("tmp"))
-            .env("SOPS_AGE_KEY_FILE", self.p("key/keys.txt"))
-            .env("RUST_BACKTRACE", "full")
-            .env("RUST_LOG", "trace")
-            .stdin(Stdio::null());
+        let mut c = self.command();
+        c.env("RUST_BACKTRACE", "full").env("RUST_LOG", "trace");
         c
     }
 
@@ -198,7 +163,7 @@ fn flip_data(text: &str, anchor: &str) -> String {
 
 #[test]
 fn ciphertext_holds_no_secret() {
-    let s = Scratch::new();
+    let s = Scratch::new_leaks();
     for (name, doc) in documents() {
         std::fs::write(s.work(name), &doc).expect("write");
         let enc = format!("enc.{name}");
@@ -217,7 +182,7 @@ fn ciphertext_holds_no_secret() {
 
 #[test]
 fn failing_decrypts_never_show_a_secret() {
-    let s = Scratch::new();
+    let s = Scratch::new_leaks();
     for (name, doc) in documents() {
         std::fs::write(s.work(name), &doc).expect("write");
         let enc_name = format!("enc.{name}");
@@ -311,7 +276,7 @@ fn failing_decrypts_never_show_a_secret() {
 
 #[test]
 fn syntax_errors_on_the_secret_line_never_show_it() {
-    let s = Scratch::new();
+    let s = Scratch::new_leaks();
     let cases: &[(&str, &str)] = &[
         ("a.yaml", "user: admin\npassword: \"demo-leak-7Qx9Zr\n"),
         ("b.yaml", "user: admin\npassword: demo-leak-7Qx9Zr: [\n"),
@@ -371,7 +336,7 @@ fn syntax_errors_on_the_secret_line_never_show_it() {
 
 #[test]
 fn broken_identities_are_never_echoed() {
-    let s = Scratch::new();
+    let s = Scratch::new_leaks();
     std::fs::write(s.work("s.yaml"), "password: demo-leak-7Qx9Zr\n").expect("write");
     s.encrypt_to("s.yaml", "enc.yaml");
     let key = std::fs::read_to_string(s.p("key/keys.txt")).expect("read key");
@@ -419,7 +384,7 @@ fn broken_identities_are_never_echoed() {
 
 #[test]
 fn no_file_but_the_one_asked_for_holds_plaintext() {
-    let s = Scratch::new();
+    let s = Scratch::new_leaks();
     for (name, doc) in documents() {
         let plain = s.work(name);
         std::fs::write(&plain, &doc).expect("write");
@@ -474,7 +439,7 @@ fn syntax(name: &str) -> &'static str {
 fn no_secret_in_argv_or_environment_of_sealed_or_its_children() {
     // SOPS_AGE_KEY_CMD runs while sealed holds the document; the command records the
     // argv and environment of sealed (its parent) and its own, then prints the identity.
-    let s = Scratch::new();
+    let s = Scratch::new_leaks();
     for (name, doc) in documents() {
         std::fs::write(s.work(name), &doc).expect("write");
         s.encrypt_to(name, &format!("enc.{name}"));
@@ -512,7 +477,7 @@ fn no_secret_in_argv_or_environment_of_sealed_or_its_children() {
 
 #[test]
 fn readable_identity_files_get_a_warning() {
-    let s = Scratch::new();
+    let s = Scratch::new_leaks();
     std::fs::write(s.work("s.yaml"), "password: demo-leak-7Qx9Zr\n").expect("write");
     s.encrypt_to("s.yaml", "enc.yaml");
     let key = s.p("key/keys.txt");
@@ -567,7 +532,7 @@ fn a_panic_never_shows_a_secret() {
     // This input once made encrypt panic (fuzz finding P1: a comment before a lone CR gave
     // overlapping splices) with the document, secret included, in the panic message. It is
     // encrypted now; the panic hook (location only, exit 70) guards any panic to come.
-    let s = Scratch::new();
+    let s = Scratch::new_leaks();
     std::fs::write(s.work("p.yaml"), "password: demo-leak-7Qx9Zr # c\rb: 2\n").expect("write");
     let out = s.run(&["encrypt", "--age", &s.recipient, "p.yaml"]);
     if let Some(n) = leaked(&out.stderr) {
@@ -582,7 +547,7 @@ fn a_panic_never_shows_a_secret() {
 
 #[test]
 fn set_keeps_values_out_of_errors_and_clear_text() {
-    let s = Scratch::new();
+    let s = Scratch::new_leaks();
     std::fs::write(s.work("s.yaml"), "db:\n  password: old\n").expect("write");
     s.encrypt_to("s.yaml", "enc.yaml");
     std::fs::remove_file(s.work("s.yaml")).expect("rm");

@@ -5,8 +5,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealed::git::filter::Filter;
-use sealed::git::process;
 
 fuzz_target!(
     init: {
@@ -16,9 +14,5 @@ fuzz_target!(
         std::fs::create_dir_all(&dir).expect("create the working directory");
         std::env::set_current_dir(&dir).expect("enter the working directory");
     },
-    |data: &[u8]| {
-        let mut filter = Filter::new();
-        let mut out = Vec::new();
-        let _ = process::serve(data, &mut out, &mut filter);
-    }
+    |data: &[u8]| sealed_fuzz::check_pktline(data)
 );

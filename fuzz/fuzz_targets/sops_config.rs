@@ -7,9 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use sealed::config::Config;
-use sealed::format::yaml_value;
-use sealed::keys::Recipient;
 
 /// A `.sops.yaml` in a directory of this process's own (`Config::load` reads a path).
 fn config_path() -> &'static Path {
@@ -21,27 +18,4 @@ fn config_path() -> &'static Path {
     })
 }
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(src) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Ok(docs) = yaml_value::load(src) {
-        for doc in &docs {
-            let _ = serde_json::to_string(doc).expect("loaded values serialize");
-        }
-    }
-    let path = config_path();
-    std::fs::write(path, data).expect("write the config");
-    let Ok(config) = Config::load(path) else {
-        return;
-    };
-    let dir = path.parent().expect("has a directory");
-    for file in ["secrets.yaml", "prod/db.env", "a/b/c.json"] {
-        let _ = config.rule_for(&dir.join(file));
-    }
-    for rule in config.rules.iter().take(8) {
-        for recipient in rule.key_groups.iter().flatten().take(16) {
-            let _ = Recipient::parse(recipient);
-        }
-    }
-});
+fuzz_target!(|data: &[u8]| sealed_fuzz::check_sops_config(data, config_path()));

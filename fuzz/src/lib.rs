@@ -1,16 +1,27 @@
-//! Shared properties of sealed's fuzz targets (see `docs/security.md`, "Fuzzing").
+//! The properties of sealed's fuzz targets (see `docs/security.md`, "Fuzzing"): one
+//! function per target, which panics when the property fails.
 //!
 //! Every target checks that a parser or decoder never panics, never hangs and never
 //! allocates without bound on arbitrary input; the document targets also check that
 //! `decrypt(encrypt(x)) == x` byte for byte for every input that encrypt accepts.
+//!
+//! Two users: the cargo-fuzz targets in `fuzz_targets/` (libFuzzer, AddressSanitizer), and
+//! the fuzz smoke test of the main crate (`tests/fuzz_smoke.rs`, which includes this file
+//! as a module and runs every property on the seed corpora and deterministic mutations of
+//! them, in the ordinary `cargo test` build). So this file uses only `sealed`, `serde_json`
+//! and the standard library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use sealed::codec::metadata::default_selection;
-use sealed::codec::token::DataKey;
-use sealed::config::Selection;
+use sealed::codec::metadata::{Metadata, default_selection};
+use sealed::codec::token::{DataKey, Token};
+use sealed::codec::{mac, value};
+use sealed::config::{Config, Selection};
 use sealed::engine::{Sealed, encrypt_with_key, reencrypt};
-use sealed::format::Syntax;
+use sealed::format::{Syntax, yaml_value};
+use sealed::git::filter::Filter;
+use sealed::git::process;
+use sealed::keys::Recipient;
 
 /// The fixed data key of every fuzz run (fuzzing needs no secrecy, and a fixed key lets
 /// seeds encrypted by `fuzz/seed.sh` be decrypted by the targets).
@@ -36,6 +47,23 @@ fn selection_for(len: usize) -> Selection {
         _ => {}
     }
     sel
+}
+
+/// `data` encrypted under [`fixed_key`] with the rules [`check_document`] gives it, when
+/// encrypt accepts it: a seed from which the decrypt paths start.
+pub fn encrypt_seed(syntax: Syntax, data: &[u8]) -> Option<String> {
+    let src = std::str::from_utf8(data).ok()?;
+    let selection = selection_for(data.len());
+    encrypt_with_key(
+        src,
+        syntax.format(),
+        &fixed_key(),
+        vec![vec![]],
+        None,
+        &selection,
+    )
+    .ok()
+    .map(|(enc, _)| enc.to_string())
 }
 
 /// Where `SEALED_FUZZ_EMIT` asks encrypted seeds to be written (seed generation only).
@@ -68,14 +96,7 @@ pub fn check_document(syntax: Syntax, data: &[u8]) {
     // Seed generation (fuzz/seed.sh): only emit ciphertext, check nothing, so that one
     // known failure does not end the pass.
     if let Some(dir) = emit_dir() {
-        if let Ok((enc, _)) = encrypt_with_key(
-            src,
-            format,
-            &key,
-            vec![vec![]],
-            None,
-            &selection_for(data.len()),
-        ) {
+        if let Some(enc) = encrypt_seed(syntax, data) {
             emit(&dir, enc.as_bytes());
         }
         return;
@@ -125,4 +146,84 @@ fn roundtrip(syntax: Syntax, src: &str, key: &DataKey) {
             data.len()
         );
     }
+}
+
+/// The `token` property: `Token::parse` never panics, a parsed token prints back to a token
+/// that parses to the same value, opening it with a key never panics, and decoding
+/// arbitrary bytes as any type never panics.
+pub fn check_token(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(token) = Token::parse(text) {
+        let again = Token::parse(&token.to_string()).expect("a printed token parses");
+        assert_eq!(again, token, "token print/parse is not stable");
+        if let Ok(plain) = token.open(&fixed_key(), "a:b:") {
+            let _ = value::decode(&plain, &token.kind);
+        }
+    }
+    // Typed decoding of arbitrary plaintext: `kind` is the text before the first NUL.
+    let (kind, rest) = data.split_at(data.iter().position(|&b| b == 0).unwrap_or(0));
+    if let (Ok(kind), Some(bytes)) = (std::str::from_utf8(kind), rest.get(1..))
+        && let Ok(v) = value::decode(bytes, kind)
+    {
+        let _ = value::encode(&v);
+    }
+}
+
+/// The `metadata` property over arbitrary JSON: reading never panics, and what is read
+/// writes back to a tree that reads the same (master keys of other kinds aside).
+pub fn check_metadata(data: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let Ok(md) = Metadata::from_value(&value) else {
+        return;
+    };
+    let back = Metadata::from_value(&md.to_value()).expect("written metadata reads back");
+    let mut expected = md.clone();
+    expected.foreign_keys = 0;
+    assert_eq!(back, expected, "metadata write/read is not stable");
+    // The MAC check path: its additional data from an arbitrary `lastmodified`, and
+    // opening an arbitrary `mac` field.
+    let _ = mac::mac_aad(&md.lastmodified);
+    let _ = mac::open_mac(&md.mac, &fixed_key(), &md.lastmodified);
+    let _ = md.recipients().count();
+}
+
+/// The `sops_config` property: the YAML value loader and the config parser never panic on
+/// arbitrary text (written to `path`, a `.sops.yaml` in a directory of the caller's own);
+/// rule matching and recipient parsing of whatever rules load never panic either.
+pub fn check_sops_config(data: &[u8], path: &Path) {
+    let Ok(src) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(docs) = yaml_value::load(src) {
+        for doc in &docs {
+            let _ = serde_json::to_string(doc).expect("loaded values serialize");
+        }
+    }
+    std::fs::write(path, data).expect("write the config");
+    let Ok(config) = Config::load(path) else {
+        return;
+    };
+    let dir = path.parent().expect("has a directory");
+    for file in ["secrets.yaml", "prod/db.env", "a/b/c.json"] {
+        let _ = config.rule_for(&dir.join(file));
+    }
+    for rule in config.rules.iter().take(8) {
+        for recipient in rule.key_groups.iter().flatten().take(16) {
+            let _ = Recipient::parse(recipient);
+        }
+    }
+}
+
+/// The `pktline` property: git's long-running filter protocol over arbitrary bytes,
+/// `git::process::serve` with a real `Filter`, never panics and ends (the stream is
+/// finite). The caller provides the environment: an empty working directory (no
+/// repository, no `.sops.yaml`) and no identity of the user running it.
+pub fn check_pktline(data: &[u8]) {
+    let mut filter = Filter::new();
+    let mut out = Vec::new();
+    let _ = process::serve(data, &mut out, &mut filter);
 }

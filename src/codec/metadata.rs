@@ -59,6 +59,14 @@ fn age_entries(v: Option<&Value>) -> Result<Vec<AgeEntry>, CodecError> {
                 .as_object()
                 .ok_or_else(|| CodecError::Metadata("`age` entry is not a map".into()))?;
             match (get_str(m, "recipient"), get_str(m, "enc")) {
+                (Some(_), Some(enc)) if enc.len() > crate::keys::MAX_ENC_LEN => {
+                    Err(CodecError::Metadata(format!(
+                        "an `enc` entry is {} bytes long, more than the {} KiB any wrapped \
+                         data key needs (refused unread)",
+                        enc.len(),
+                        crate::keys::MAX_ENC_LEN / 1024
+                    )))
+                }
                 (Some(r), Some(enc)) => Ok(AgeEntry {
                     recipient: r.to_string(),
                     enc: enc.to_string(),
@@ -126,6 +134,11 @@ impl Metadata {
                 _ => false,
             },
         };
+        // SOPS refuses a file without a version ("Version string empty"); so does sealed, which
+        // also makes a file cut inside its metadata fail rather than decrypt.
+        let version = s("version")
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| CodecError::Metadata("version missing".into()))?;
         Ok(Metadata {
             groups,
             shamir_threshold,
@@ -133,7 +146,7 @@ impl Metadata {
             lastmodified,
             mac,
             selection,
-            version: s("version").unwrap_or_default(),
+            version,
             sealed: s(SEALED_FIELD),
         })
     }
@@ -235,5 +248,26 @@ mod tests {
             ]
         );
         assert_eq!(Metadata::from_value(&v).unwrap(), md);
+    }
+
+    #[test]
+    fn oversize_enc_entries_are_refused() {
+        let md = |len: usize| {
+            json!({"key_groups": [{"age": [{"recipient": "age1x", "enc": "A".repeat(len)}]}],
+                   "lastmodified": "2026-01-01T00:00:00Z", "version": "3.11.0"})
+        };
+        assert!(Metadata::from_value(&md(crate::keys::MAX_ENC_LEN)).is_ok());
+        let err = Metadata::from_value(&md(crate::keys::MAX_ENC_LEN + 1)).unwrap_err();
+        assert!(err.to_string().contains("more than the 64 KiB"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_version_is_refused_like_sops() {
+        let md = |v: serde_json::Value| json!({"key_groups": [], "lastmodified": "2026-01-01T00:00:00Z", "version": v});
+        assert!(Metadata::from_value(&md(json!("3.11.0"))).is_ok());
+        for bad in [json!(""), json!("  "), serde_json::Value::Null] {
+            let err = Metadata::from_value(&md(bad)).unwrap_err();
+            assert!(err.to_string().contains("version"), "{err}");
+        }
     }
 }

@@ -5,7 +5,8 @@
 //!   when it exists (usually a tmpfs) else the system temporary directory, holding one
 //!   file (mode 0600) named like the edited file so editors recognise its syntax. Dropping
 //!   it overwrites the file with zeros and removes the directory, on every return path and
-//!   on a panic.
+//!   on a panic. Its name carries the owner's process id, so that the next edit removes a
+//!   workspace whose owner was killed (SIGKILL) before it could clean up.
 //! - [`editor_command`]: `$SOPS_EDITOR`, `$VISUAL`, `$EDITOR` (the first that is set and
 //!   not empty), else `vi`; split into words as a shell would (`code --wait`).
 //! - Signals: while the editor runs it owns the terminal, so a Ctrl-C (SIGINT) is the
@@ -238,6 +239,9 @@ pub fn while_writing<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// The prefix of workspace directories (then the owner's process id and PID scope).
+const WORKSPACE_PREFIX: &str = "sealed-edit-";
+
 /// The private directory and file holding the plaintext during an edit.
 pub struct Workspace {
     dir: Option<tempfile::TempDir>,
@@ -249,8 +253,20 @@ impl Workspace {
     /// the edited file's name for messages.
     pub fn create(name: &OsStr, contents: &[u8], target: &str) -> std::io::Result<Workspace> {
         let base = runtime_dir().unwrap_or_else(std::env::temp_dir);
+        // Workspaces of earlier edits that were killed (SIGKILL) hold plaintext: remove
+        // them (their owner is dead; see `fsutil::stale_siblings`).
+        for stale in crate::fsutil::stale_siblings(&base, WORKSPACE_PREFIX) {
+            // The editor the dead sealed started may still be writing in it: try again
+            // when a file appeared while it was being removed.
+            for _ in 0..3 {
+                if !std::fs::symlink_metadata(&stale).is_ok_and(|m| m.is_dir()) {
+                    break;
+                }
+                remove_workspace(&stale);
+            }
+        }
         let dir = tempfile::Builder::new()
-            .prefix("sealed-edit-")
+            .prefix(&crate::fsutil::owned_prefix(WORKSPACE_PREFIX))
             .tempdir_in(&base)?;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
         {

@@ -214,21 +214,29 @@ impl IdentitySet {
     /// malformed entry; [`KeyError::BadIdentity`] when a source that might fit could not be
     /// unlocked.
     pub fn unwrap(&self, armored: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        if armored.len() > super::MAX_ENC_LEN {
+            return Err(KeyError::BadWrappedKey(format!(
+                "{} bytes long, more than the {} KiB any wrapped data key needs",
+                armored.len(),
+                super::MAX_ENC_LEN / 1024
+            )));
+        }
         // Tolerate indentation, CRLF and surrounding blank lines (as Go's armor reader does).
         let mut normalized = String::with_capacity(armored.len() + 1);
         for line in armored.lines().map(str::trim).filter(|l| !l.is_empty()) {
             normalized.push_str(line);
             normalized.push('\n');
         }
-        let armored = normalized.as_str();
+        // The age file itself, and its header checked (linear time) before age parses it.
+        let raw = dearmor(&normalized)?;
+        let stanzas = stanza_heads(&raw)?;
 
-        if let Some(key) = try_decrypt(armored, &self.identities)? {
+        if let Some(key) = try_decrypt(&raw, &self.identities)? {
             return Ok(key);
         }
         if self.locked.is_empty() {
             return Err(KeyError::NoMatchingIdentity);
         }
-        let stanzas = stanza_heads(armored)?;
         let mut unlock_error = None;
         for locked in &self.locked {
             if !locked.may_open(&stanzas) {
@@ -236,7 +244,7 @@ impl IdentitySet {
             }
             match locked.unlock(&self.prompter) {
                 Ok(ids) => {
-                    if let Some(key) = try_decrypt(armored, ids)? {
+                    if let Some(key) = try_decrypt(&raw, ids)? {
                         return Ok(key);
                     }
                 }
@@ -604,19 +612,17 @@ fn run_key_cmd(cmd: &str, source: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> 
     Ok(stdout)
 }
 
-/// Decrypts with the given identities; `Ok(None)` when none of them fits.
+/// Decrypts an age file (checked by [`stanza_heads`]) with the given identities; `Ok(None)`
+/// when none of them fits.
 fn try_decrypt(
-    armored: &str,
+    raw: &[u8],
     identities: &[BoxedIdentity],
 ) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
     if identities.is_empty() {
-        // Still validate the entry, so a malformed one is reported as such.
-        stanza_heads(armored)?;
         return Ok(None);
     }
     let bad = |e: &dyn fmt::Display| KeyError::BadWrappedKey(e.to_string());
-    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(armored.as_bytes()))
-        .map_err(|e| bad(&e))?;
+    let decryptor = age::Decryptor::new_buffered(WholeHeader(raw)).map_err(|e| bad(&e))?;
     let reader = match decryptor.decrypt(identities.iter().map(|i| i.as_ref() as _)) {
         Ok(r) => r,
         Err(age::DecryptError::NoMatchingKeys) => return Ok(None),
@@ -635,14 +641,20 @@ fn try_decrypt(
     Ok(Some(out))
 }
 
-/// The `(type, first argument)` of each recipient stanza in the entry's header.
-fn stanza_heads(armored: &str) -> Result<Vec<(String, String)>, KeyError> {
-    let bad = |e: &dyn fmt::Display| KeyError::BadWrappedKey(e.to_string());
+/// The binary age file inside an armored `enc` entry (linear time; at most 1 MiB).
+fn dearmor(armored: &str) -> Result<Vec<u8>, KeyError> {
     let mut raw = Vec::new();
     ArmoredReader::new(armored.as_bytes())
         .take(1 << 20)
         .read_to_end(&mut raw)
-        .map_err(|e| bad(&e))?;
+        .map_err(|e| KeyError::BadWrappedKey(e.to_string()))?;
+    Ok(raw)
+}
+
+/// The `(type, first argument)` of each recipient stanza in an age file's header; an error
+/// when the file does not start like an age file or its header has no end (`---` line).
+fn stanza_heads(raw: &[u8]) -> Result<Vec<(String, String)>, KeyError> {
+    let bad = |e: &dyn fmt::Display| KeyError::BadWrappedKey(e.to_string());
     if !raw.starts_with(b"age-encryption.org/v1\n") {
         return Err(bad(&"not an age file"));
     }
@@ -660,6 +672,60 @@ fn stanza_heads(armored: &str) -> Result<Vec<(String, String)>, KeyError> {
         }
     }
     Err(bad(&"the age header is incomplete"))
+}
+
+/// A binary age file read so that age's header parser sees the whole header at once.
+///
+/// age (0.12) reads a header line by line with `read_until` and parses it again from its
+/// start after every line: time quadratic in the header's length (H1: a 1 MB header took
+/// minutes). Here the first `read_until(b'\n')` returns every line up to and including the
+/// header's last one (`--- mac`), so the header is parsed once; the rest of the file is
+/// read as usual. Should age read differently, this is merely a plain reader, and
+/// [`super::MAX_ENC_LEN`] still bounds the time.
+struct WholeHeader<'a>(&'a [u8]);
+
+impl WholeHeader<'_> {
+    /// Where the header ends: after the line starting with `---`.
+    fn header_end(&self) -> Option<usize> {
+        let data = self.0;
+        let start = if data.starts_with(b"---") {
+            0
+        } else {
+            data.windows(4).position(|w| w == b"\n---")? + 1
+        };
+        let nl = data[start..].iter().position(|&b| b == b'\n')?;
+        Some(start + nl + 1)
+    }
+}
+
+impl Read for WholeHeader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl io::BufRead for WholeHeader<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        Ok(self.0)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.0 = &self.0[amount.min(self.0.len())..];
+    }
+
+    fn read_until(&mut self, byte: u8, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let end = match (byte, self.header_end()) {
+            (b'\n', Some(end)) => end,
+            _ => self
+                .0
+                .iter()
+                .position(|&b| b == byte)
+                .map_or(self.0.len(), |i| i + 1),
+        };
+        buf.extend_from_slice(&self.0[..end]);
+        self.0 = &self.0[end..];
+        Ok(end)
+    }
 }
 
 /// Asks on the terminal (`/dev/tty`), never on stdin/stdout.

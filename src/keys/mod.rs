@@ -17,6 +17,13 @@ pub use identity::IdentitySet;
 pub use keygen::{GeneratedKey, generate};
 pub use recipient::{Recipient, wrap_data_key};
 
+/// The longest `enc` entry (armored text) that is handed to age. Real entries are far
+/// shorter: ~0.4 KB for X25519 and ssh-ed25519, ~1.3 KB for ssh-rsa 4096, ~4 KB for
+/// ssh-rsa 16384, ~2.3 KB for age's post-quantum hybrid stanza. age parses a header in time
+/// quadratic in its length, so a longer (hostile) entry is refused before age sees it
+/// (`codec::metadata` refuses the file, [`IdentitySet::unwrap`] the entry).
+pub const MAX_ENC_LEN: usize = 64 * 1024;
+
 /// Errors of the keys module. Messages never contain key material.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

@@ -305,3 +305,169 @@ pub fn first_line(bytes: &[u8]) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// A scratch area for runs of sealed in a private environment: `key/keys.txt` (a fresh
+/// identity), `work/` (the files under test, and the working directory), `home/` (an empty
+/// `HOME`) and `tmp/` (`TMPDIR`), so that a test can check that nothing else was written.
+pub struct Scratch {
+    pub root: TempDir,
+    /// The public key of `key/keys.txt`.
+    pub recipient: String,
+}
+
+impl Scratch {
+    /// A new scratch area in a temporary directory named `prefix…`.
+    pub fn new(prefix: &str) -> Scratch {
+        let root = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir()
+            .expect("create a temporary directory");
+        for d in ["key", "work", "home", "tmp"] {
+            std::fs::create_dir(root.path().join(d)).expect("mkdir");
+        }
+        let key = keygen_in(&root.path().join("key"), "keys.txt");
+        Scratch {
+            root,
+            recipient: key.public,
+        }
+    }
+
+    /// A path under the scratch root (`key/keys.txt`, `tmp`…).
+    pub fn p(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// A file in `work/`.
+    pub fn work(&self, name: &str) -> PathBuf {
+        self.p("work").join(name)
+    }
+
+    /// sealed in `work/`, with only `PATH`, `HOME`, `TMPDIR` and `SOPS_AGE_KEY_FILE` (the
+    /// scratch identity) set, and no stdin.
+    pub fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(bin());
+        c.current_dir(self.p("work"))
+            .env_clear()
+            .env("PATH", path_var())
+            .env("HOME", self.p("home"))
+            .env("TMPDIR", self.p("tmp"))
+            .env("SOPS_AGE_KEY_FILE", self.p("key/keys.txt"))
+            .stdin(std::process::Stdio::null());
+        c
+    }
+}
+
+/// The made-up secret of the [`Sandbox`] tests' documents: never on stderr.
+pub const SANDBOX_SECRET: &str = "s3cr3t-Value-4217";
+
+/// A temporary directory with its own age key (`key.txt`); sealed runs in it with an
+/// environment that finds only that key.
+pub struct Sandbox {
+    pub dir: TempDir,
+    /// The public key of `key.txt`.
+    pub recipient: String,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempdir();
+        let key = keygen_in(dir.path(), "key.txt");
+        Sandbox {
+            dir,
+            recipient: key.public,
+        }
+    }
+
+    /// A path in the sandbox.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `sealed` in the sandbox with its key and nothing else to find (the rest of the
+    /// environment is kept: `exec` tests pass it on to children).
+    pub fn sealed(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(bin());
+        c.current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.path(".config"))
+            .env("SOPS_AGE_KEY_FILE", self.path("key.txt"))
+            .env_remove("SOPS_AGE_KEY")
+            .env_remove("SOPS_AGE_KEY_CMD")
+            .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+            .env_remove("SOPS_AGE_RECIPIENTS")
+            .env_remove("XDG_RUNTIME_DIR");
+        c
+    }
+
+    /// Encrypts `plain` into `name` in the sandbox (the plaintext stays in `plain/`).
+    pub fn encrypt(&self, name: &str, plain: &str) -> PathBuf {
+        let plain_dir = self.path("plain");
+        std::fs::create_dir_all(&plain_dir).expect("mkdir");
+        let src = plain_dir.join(name);
+        std::fs::write(&src, plain).expect("write plaintext");
+        let run = self.run(&[
+            "encrypt",
+            "--age",
+            &self.recipient,
+            src.to_str().expect("utf-8"),
+            "-o",
+            name,
+        ]);
+        assert_eq!(run.code, Some(0), "encrypt failed: {}", run.stderr);
+        self.path(name)
+    }
+
+    /// Runs `sealed ARGS` to the end.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.sealed().args(args).output().expect("run sealed");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8(out.stdout).expect("utf-8"),
+            stderr: String::from_utf8(out.stderr).expect("utf-8"),
+        }
+    }
+}
+
+/// What a finished [`Sandbox`] run gave.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// A success: exit 0, nothing on stderr; returns stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(self.code, Some(0), "failed: {}", self.stderr);
+        assert_eq!(self.stderr, "");
+        self.stdout
+    }
+
+    /// A failure: exit `code`, one line on stderr containing `msg`, nothing on stdout, the
+    /// secret nowhere.
+    pub fn fails(self, code: i32, msg: &str) {
+        assert_eq!(self.code, Some(code), "stderr: {}", self.stderr);
+        assert_eq!(self.stderr.lines().count(), 1, "one line: {}", self.stderr);
+        assert!(self.stderr.contains(msg), "{:?} lacks {msg:?}", self.stderr);
+        assert!(!self.stderr.contains(SANDBOX_SECRET), "secret on stderr");
+        assert_eq!(self.stdout, "");
+    }
+}
+
+/// Deterministic pseudo-random numbers (xorshift), so that a failure can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}

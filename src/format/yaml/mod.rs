@@ -1081,7 +1081,7 @@ impl Walk<'_> {
             let ls = line_start(src, s.key_start);
             let doc_start = self.doc.as_ref().map_or(0, |d| d.start);
             if ls > doc_start && ls > 0 {
-                let eol_len = if ls >= 2 && &src[ls - 2..ls] == "\r\n" {
+                let eol_len = if src.as_bytes()[..ls].ends_with(b"\r\n") {
                     2
                 } else {
                     1

@@ -527,3 +527,64 @@ fn identity_set_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<IdentitySet>();
 }
+
+/// An armored age file of `key` for `ours` and `others` more X25519 recipients (a header
+/// of ~100 bytes per recipient, MAC valid).
+fn many_recipients_file(key: &[u8], ours: &age::x25519::Recipient, others: usize) -> String {
+    use age::armor::{ArmoredWriter, Format};
+    let mut recipients: Vec<age::x25519::Recipient> = (0..others)
+        .map(|_| age::x25519::Identity::generate().to_public())
+        .collect();
+    recipients.push(ours.clone());
+    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as _)).unwrap();
+    let aw = ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).unwrap();
+    let mut w = enc.wrap_output(aw).unwrap();
+    w.write_all(key).unwrap();
+    String::from_utf8(w.finish().unwrap().finish().unwrap()).unwrap()
+}
+
+#[test]
+fn a_long_valid_header_unwraps_and_a_longer_one_is_refused() {
+    let id = age::x25519::Identity::generate();
+    let ids = IdentitySet::from_keys_text(id.to_string().expose_secret(), "keys").unwrap();
+    // ~400 stanzas: a 54 KB entry, under the cap. Quadratic parsing made this ~0.5 s in a
+    // debug build; parsed once it is a few milliseconds (plus one X25519 per stanza).
+    let long = many_recipients_file(&[7; 32], &id.to_public(), 400);
+    assert!(long.len() > 48 * 1024 && long.len() <= crate::keys::MAX_ENC_LEN);
+    let start = std::time::Instant::now();
+    assert_eq!(&ids.unwrap(&long).unwrap()[..], &[7; 32]);
+    eprintln!(
+        "unwrapped a {} byte entry in {:?}",
+        long.len(),
+        start.elapsed()
+    );
+    // Over the cap: refused before age sees it.
+    let longer = many_recipients_file(&[7; 32], &id.to_public(), 600);
+    assert!(longer.len() > crate::keys::MAX_ENC_LEN);
+    let err = ids.unwrap(&longer).unwrap_err();
+    assert!(matches!(err, KeyError::BadWrappedKey(_)), "{err}");
+    assert!(err.to_string().contains("64 KiB"), "{err}");
+}
+
+#[test]
+fn whole_header_hands_over_the_header_in_one_read() {
+    use std::io::BufRead;
+    let file = b"age-encryption.org/v1\n-> X25519 abc\nbody\n--- mac\n\x00payload\nmore";
+    let mut r = WholeHeader(file);
+    let mut buf = Vec::new();
+    let n = r.read_until(b'\n', &mut buf).unwrap();
+    assert_eq!(&buf[..], &file[..n]);
+    assert!(buf.ends_with(b"--- mac\n"));
+    // After the header: line by line, then the rest.
+    buf.clear();
+    r.read_until(b'\n', &mut buf).unwrap();
+    assert_eq!(&buf[..], b"\x00payload\n");
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert_eq!(&rest[..], b"more");
+    // No header end: one line at a time, like any reader.
+    let mut r = WholeHeader(b"age-encryption.org/v1\n-> X25519 abc\n");
+    buf.clear();
+    r.read_until(b'\n', &mut buf).unwrap();
+    assert_eq!(&buf[..], b"age-encryption.org/v1\n");
+}
