@@ -86,6 +86,8 @@ pub struct Config {
     pub path: PathBuf,
     /// `creation_rules` in order.
     pub rules: Vec<CreationRule>,
+    /// Each rule's `path_regex`, compiled once (a repository of 1000 files asks 1000 times).
+    path_res: Vec<Option<Regex>>,
 }
 
 /// Errors of configuration loading; messages name the config file.
@@ -194,9 +196,14 @@ impl Config {
             },
             Some(_) => return Err("the top level is not a mapping".to_owned()),
         };
+        let path_res = rules
+            .iter()
+            .map(|r| r.path_regex.as_deref().and_then(|re| Regex::new(re).ok()))
+            .collect();
         Ok(Config {
             path: path.to_path_buf(),
             rules,
+            path_res,
         })
     }
 
@@ -214,10 +221,15 @@ impl Config {
             Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().into_owned(),
             _ => file.to_string_lossy().into_owned(),
         };
-        self.rules.iter().find(|rule| match &rule.path_regex {
-            None => true,
-            Some(re) => Regex::new(re).is_ok_and(|re| re.is_match(&subject)),
-        })
+        self.rules
+            .iter()
+            .zip(&self.path_res)
+            .find(|(rule, re)| match (&rule.path_regex, re) {
+                (None, _) => true,
+                (Some(_), Some(re)) => re.is_match(&subject),
+                (Some(_), None) => false,
+            })
+            .map(|(rule, _)| rule)
     }
 }
 

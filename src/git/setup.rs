@@ -233,38 +233,39 @@ fn set_executable(_: &Path) -> Result<(), Error> {
 /// `git checkout` (one filter process, one identity unlock).
 fn recheckout(repo: &Repository, root: &Path, report: &mut InitReport) -> Result<(), Error> {
     let protection = super::check::Protection::new(repo);
-    let mut stale = Vec::new();
+    // Only files this user can open are refreshed; the others stay as they are. Each
+    // candidate is parsed once, and the identities are looked for only if there is one.
+    let mut identities: Option<Option<IdentitySet>> = None;
+    let mut paths = Vec::new();
     for e in repo.index().map_err(git_err)?.iter() {
         let path = String::from_utf8_lossy(&e.path).into_owned();
         if !protection.covers(&path) {
             continue;
         }
+        let Some(syntax) = Syntax::from_path(Path::new(&path)) else {
+            continue;
+        };
         let Ok(work) = std::fs::read(root.join(&path)) else {
             continue;
         };
         let Ok(blob) = repo.find_blob(e.id) else {
             continue;
         };
-        if work == blob.content() && looks_sealed(&path, &work) {
-            stale.push((path, work));
+        if work != blob.content() {
+            continue;
         }
-    }
-    if stale.is_empty() {
-        return Ok(());
-    }
-    // Only files this user can open are refreshed; the others stay as they are.
-    let identities = IdentitySet::discover().ok();
-    let mut paths = Vec::new();
-    for (path, work) in &stale {
-        let openable = identities.as_ref().is_some_and(|ids| {
-            let syntax = Syntax::from_path(Path::new(path)).expect("looks_sealed checked it");
-            std::str::from_utf8(work)
-                .ok()
-                .and_then(|t| Sealed::parse(t, syntax.format()).ok())
-                .is_some_and(|s| unwrap_data_key(&s.metadata, ids).is_ok())
-        });
-        if openable {
-            paths.push(path.clone());
+        let Some(sealed) = std::str::from_utf8(&work)
+            .ok()
+            .and_then(|t| Sealed::parse(t, syntax.format()).ok())
+        else {
+            continue;
+        };
+        let ids = identities.get_or_insert_with(|| IdentitySet::discover().ok());
+        if ids
+            .as_ref()
+            .is_some_and(|ids| unwrap_data_key(&sealed.metadata, ids).is_ok())
+        {
+            paths.push(path);
         } else {
             report.left_encrypted += 1;
         }
@@ -315,13 +316,6 @@ fn recheckout(repo: &Repository, root: &Path, report: &mut InitReport) -> Result
     }
     report.decrypted = paths.len();
     Ok(())
-}
-
-fn looks_sealed(path: &str, content: &[u8]) -> bool {
-    let Some(syntax) = Syntax::from_path(Path::new(path)) else {
-        return false;
-    };
-    std::str::from_utf8(content).is_ok_and(|t| Sealed::parse(t, syntax.format()).is_ok())
 }
 
 /// Runs `sealed git init` in the repository around the working directory.
