@@ -32,7 +32,8 @@ fn encrypt_floor(path: &str, syntax: Syntax, key: &DataKey) -> String {
     let outline = syntax.format().parse(&src).expect("parsable input");
     let mut out = String::with_capacity(src.len() * 4);
     let mut mac = MacHasher::new(false);
-    let (mut plain, mut scratch) = (Zeroizing::new(Vec::new()), Zeroizing::new(Vec::new()));
+    let mut plain = Zeroizing::new(Vec::new());
+    let mut sealer = token::Sealer::new(key);
     let (mut aad, mut tok) = (String::new(), String::new());
     let mut at = 0;
     let mut iv = [7u8; 32];
@@ -47,15 +48,7 @@ fn encrypt_floor(path: &str, syntax: Syntax, key: &DataKey) -> String {
                 leaf.path.write_aad(&mut aad);
                 iv[0] = iv[0].wrapping_add(1);
                 tok.clear();
-                token::seal_into(
-                    &mut tok,
-                    &mut scratch,
-                    &plain,
-                    key,
-                    aad.as_bytes(),
-                    kind,
-                    &iv,
-                );
+                sealer.seal_into(&mut tok, &plain, aad.as_bytes(), kind, &iv);
                 syntax.format().write_token(leaf, &tok, &mut out);
                 at = leaf.span.end;
             }

@@ -625,7 +625,7 @@ fn seal_document(
     let mut planned = Vec::with_capacity(items);
     let mut spellings: BTreeMap<String, String> = BTreeMap::new();
     let mut plain = Zeroizing::new(Vec::new());
-    let mut scratch = Zeroizing::new(Vec::new());
+    let mut sealer = token::Sealer::new(key);
     let mut aad = String::new();
     let mut tok = String::new();
 
@@ -650,15 +650,7 @@ fn seal_document(
                         leaf.path.write_aad(&mut aad);
                         let iv = next_iv(reuse, &aad, kind, &plain, &mut ivs);
                         tok.clear();
-                        token::seal_into(
-                            &mut tok,
-                            &mut scratch,
-                            &plain,
-                            key,
-                            aad.as_bytes(),
-                            kind,
-                            &iv,
-                        );
+                        sealer.seal_into(&mut tok, &plain, aad.as_bytes(), kind, &iv);
                         let start = arena.len();
                         let style = format.write_token(leaf, &tok, &mut arena);
                         let at = arena[start..].find(token::PREFIX).unwrap_or(0);
@@ -687,11 +679,9 @@ fn seal_document(
                         c.path.write_aad(&mut aad);
                         let iv = next_iv(reuse, &aad, "comment", text.as_bytes(), &mut ivs);
                         let start = arena.len();
-                        token::seal_into(
+                        sealer.seal_into(
                             &mut arena,
-                            &mut scratch,
                             text.as_bytes(),
-                            key,
                             aad.as_bytes(),
                             "comment",
                             &iv,
@@ -1249,11 +1239,13 @@ impl<'a> Sealed<'a> {
             }
             match spelled {
                 Some(raw) => wipe::push_str(&mut w.arena, raw),
-                None => {
-                    let mut text = self.format.render(&leaf.style, leaf.in_flow, &value);
-                    wipe::push_str(&mut w.arena, &text);
-                    text.zeroize();
-                }
+                None => crate::format::push_rendered(
+                    self.format,
+                    &leaf.style,
+                    leaf.in_flow,
+                    &value,
+                    &mut w.arena,
+                ),
             }
         }
         Ok(Some(Splice {

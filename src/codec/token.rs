@@ -241,34 +241,52 @@ impl<'a> TokenText<'a> {
     }
 }
 
-/// Encrypts `plaintext` with `iv` and appends the token's text to `out`, without
-/// allocating: `scratch` is a reusable buffer that ends up holding only ciphertext.
-/// Only pass an IV that is fresh, or that sealed this same (key path, type, plaintext).
-pub fn seal_into(
-    out: &mut String,
-    scratch: &mut Zeroizing<Vec<u8>>,
-    plaintext: &[u8],
-    key: &DataKey,
-    aad: &[u8],
-    kind: &str,
-    iv: &[u8; 32],
-) {
-    scratch.clear();
-    super::wipe::reserve_bytes(scratch, plaintext.len());
-    scratch.extend_from_slice(plaintext);
-    let tag = key
-        .cipher()
-        .encrypt_in_place_detached(Nonce::<U32>::from_slice(iv), aad, scratch.as_mut_slice())
-        .expect("AES-GCM encryption of an in-memory buffer cannot fail");
-    out.push_str(PREFIX);
-    push_b64(out, &scratch[..]);
-    out.push_str(",iv:");
-    push_b64(out, iv);
-    out.push_str(",tag:");
-    push_b64(out, &tag);
-    out.push_str(",type:");
-    out.push_str(kind);
-    out.push(']');
+/// Seals many values under one data key without allocating per value: the scratch
+/// buffer is reused and ends up holding only ciphertext.
+pub struct Sealer<'k> {
+    key: &'k DataKey,
+    scratch: Zeroizing<Vec<u8>>,
+}
+
+impl<'k> Sealer<'k> {
+    /// A sealer for `key`.
+    pub fn new(key: &'k DataKey) -> Sealer<'k> {
+        Sealer {
+            key,
+            scratch: Zeroizing::new(Vec::new()),
+        }
+    }
+
+    /// Encrypts `plaintext` with `iv` and the additional data `aad`, and appends the
+    /// token's text to `out`. Only pass an IV that is fresh, or that sealed this same
+    /// (key path, type, plaintext).
+    pub fn seal_into(
+        &mut self,
+        out: &mut String,
+        plaintext: &[u8],
+        aad: &[u8],
+        kind: &str,
+        iv: &[u8; 32],
+    ) {
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        super::wipe::reserve_bytes(scratch, plaintext.len());
+        scratch.extend_from_slice(plaintext);
+        let tag = self
+            .key
+            .cipher()
+            .encrypt_in_place_detached(Nonce::<U32>::from_slice(iv), aad, scratch.as_mut_slice())
+            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        out.push_str(PREFIX);
+        push_b64(out, &scratch[..]);
+        out.push_str(",iv:");
+        push_b64(out, iv);
+        out.push_str(",tag:");
+        push_b64(out, &tag);
+        out.push_str(",type:");
+        out.push_str(kind);
+        out.push(']');
+    }
 }
 
 /// Appends `bytes` in padded base64 (faster than `encode_string` for short inputs).

@@ -50,12 +50,7 @@ impl Format for Dotenv {
     fn spelled_canonically(&self, _: &Style, _: bool, value: &Scalar, original: &str) -> bool {
         match value {
             Scalar::Str(s) if !s.contains('\n') => s == original,
-            _ => {
-                let mut canonical = self.render(&Style::DotenvRaw, false, value);
-                let same = canonical == original;
-                canonical.zeroize();
-                same
-            }
+            _ => renders_as(self, &Style::DotenvRaw, false, value, original),
         }
     }
 

@@ -45,12 +45,7 @@ impl Format for Json {
                     && original.ends_with('"')
                     && &original[1..original.len() - 1] == s
             }
-            _ => {
-                let mut canonical = self.render(style, f, value);
-                let same = canonical == original;
-                canonical.zeroize();
-                same
-            }
+            _ => super::renders_as(self, style, f, value, original),
         }
     }
 
@@ -61,9 +56,7 @@ impl Format for Json {
             out.push_str(s);
             out.push('"');
         } else {
-            let mut text = self.render(style, f, &Scalar::Str(s.to_string()));
-            crate::codec::wipe::push_str(out, &text);
-            text.zeroize();
+            super::push_rendered(self, style, f, &Scalar::Str(s.to_string()), out);
         }
     }
 

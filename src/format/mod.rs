@@ -331,19 +331,13 @@ pub trait Format: Sync {
         value: &Scalar,
         original: &str,
     ) -> bool {
-        let mut canonical = self.render(style, in_flow, value);
-        let same = canonical == original;
-        canonical.zeroize();
-        same
+        renders_as(self, style, in_flow, value, original)
     }
 
     /// Appends [`Format::render`] of the string `s` to `out` (a syntax may do it without
     /// an intermediate copy).
     fn render_str_into(&self, style: &Style, in_flow: bool, s: &str, out: &mut Zeroizing<String>) {
-        let value = Scalar::Str(s.to_string());
-        let mut text = self.render(style, in_flow, &value);
-        crate::codec::wipe::push_str(out, &text);
-        text.zeroize();
+        push_rendered(self, style, in_flow, &Scalar::Str(s.to_string()), out);
     }
 
     /// The metadata tree serialized for this document: for [`Insertion::Block`], lines
@@ -359,6 +353,33 @@ pub trait Format: Sync {
         let _ = src;
         leaf.span.clone()
     }
+}
+
+/// Whether `format` renders `value` exactly as `original` (the canonical rendering is wiped).
+pub fn renders_as<F: Format + ?Sized>(
+    format: &F,
+    style: &Style,
+    in_flow: bool,
+    value: &Scalar,
+    original: &str,
+) -> bool {
+    let mut canonical = format.render(style, in_flow, value);
+    let same = canonical == original;
+    canonical.zeroize();
+    same
+}
+
+/// Appends `format`'s rendering of `value` to `out` (the intermediate text is wiped).
+pub fn push_rendered<F: Format + ?Sized>(
+    format: &F,
+    style: &Style,
+    in_flow: bool,
+    value: &Scalar,
+    out: &mut Zeroizing<String>,
+) {
+    let mut text = format.render(style, in_flow, value);
+    crate::codec::wipe::push_str(out, &text);
+    text.zeroize();
 }
 
 /// Detects the line break of a file: CRLF if the first line break is CRLF.

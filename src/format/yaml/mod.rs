@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use super::lines::{line_end, line_start, next_line};
 use super::{
@@ -60,12 +60,7 @@ impl Format for Yaml {
     fn spelled_canonically(&self, style: &Style, f: bool, value: &Scalar, original: &str) -> bool {
         match (style, value) {
             (Style::Plain, Scalar::Str(s)) if emit::plain_safe(s, f) => s == original,
-            _ => {
-                let mut canonical = self.render(style, f, value);
-                let same = canonical == original;
-                canonical.zeroize();
-                same
-            }
+            _ => super::renders_as(self, style, f, value, original),
         }
     }
 
@@ -73,9 +68,7 @@ impl Format for Yaml {
         if *style == Style::Plain && emit::plain_safe(s, f) {
             crate::codec::wipe::push_str(out, s);
         } else {
-            let mut text = self.render(style, f, &Scalar::Str(s.to_string()));
-            crate::codec::wipe::push_str(out, &text);
-            text.zeroize();
+            super::push_rendered(self, style, f, &Scalar::Str(s.to_string()), out);
         }
     }
 
