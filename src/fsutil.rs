@@ -194,6 +194,26 @@ fn pid_scope() -> Option<&'static str> {
         .as_deref()
 }
 
+/// Removes a private directory of sealed's (an edit workspace, an `exec --file-arg`
+/// directory), zero-filling its regular files first: they may hold plaintext. Special
+/// files (a FIFO) are not opened. Errors are ignored: this is cleanup.
+pub fn wipe_and_remove_dir(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if let Ok(meta) = std::fs::symlink_metadata(&p)
+                && meta.is_file()
+                && let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&p)
+            {
+                let zeros = vec![0u8; usize::try_from(meta.len()).unwrap_or(0).min(1 << 24)];
+                let _ = f.write_all(&zeros);
+                let _ = f.sync_all();
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Writes to stdout.
 pub fn write_stdout(data: &[u8]) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();

@@ -431,6 +431,57 @@ fn file_arg_forwards_sigterm_and_cleans_up() {
     assert!(!path.exists() && !path.parent().expect("dir").exists());
 }
 
+/// A SIGKILLed `sealed exec --file-arg` cannot remove its directory (which holds the
+/// value file); the next `--file-arg` run in the same runtime directory does.
+#[test]
+fn file_arg_directory_of_a_killed_run_is_removed_by_the_next_run() {
+    let sb = Sandbox::new();
+    sb.encrypt("app.yaml", YAML);
+    let runtime = sb.path("runtime");
+    std::fs::create_dir(&runtime).expect("mkdir");
+    let mut child = sb
+        .sealed()
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("MARK", sb.path("mark"))
+        .args([
+            "exec",
+            "--file-arg",
+            "app.yaml",
+            "--",
+            "sh",
+            "-c",
+            &trapping_shell("\"$1\""),
+            "sh",
+            "{}",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (words, _reader) = wait_ready(&mut child);
+    let (shell_pid, path) = (
+        words[0].parse::<i32>().expect("pid"),
+        PathBuf::from(&words[1]),
+    );
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).expect("kill sealed");
+    child.wait().expect("reap");
+    kill(Pid::from_raw(shell_pid), Signal::SIGKILL).expect("kill the orphaned child");
+    assert!(path.is_file(), "the killed run left its value file");
+
+    let out = sb
+        .sealed()
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .args(["exec", "--file-arg", "app.yaml", "--", "true", "{}"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert!(!path.exists(), "the stale value file is gone");
+    assert_eq!(
+        std::fs::read_dir(&runtime).expect("ls").count(),
+        0,
+        "nothing left in the runtime directory"
+    );
+}
+
 #[test]
 fn file_arg_child_killed_by_a_signal_gives_128_plus_n() {
     let sb = Sandbox::new();

@@ -130,7 +130,7 @@ pub fn install_signal_handlers() -> Result<(), EditorError> {
                         let sig = DEFERRED.load(Ordering::SeqCst);
                         let st = state();
                         if let Some(dir) = &st.dir {
-                            remove_workspace(dir);
+                            crate::fsutil::wipe_and_remove_dir(dir);
                         }
                         let note = if st.written || st.target.is_empty() {
                             String::new()
@@ -262,7 +262,7 @@ impl Workspace {
                 if !std::fs::symlink_metadata(&stale).is_ok_and(|m| m.is_dir()) {
                     break;
                 }
-                remove_workspace(&stale);
+                crate::fsutil::wipe_and_remove_dir(&stale);
             }
         }
         let dir = tempfile::Builder::new()
@@ -315,29 +315,11 @@ impl Drop for Workspace {
     fn drop(&mut self) {
         let mut st = state();
         if let Some(dir) = self.dir.take() {
-            remove_workspace(dir.path());
+            crate::fsutil::wipe_and_remove_dir(dir.path());
             let _ = dir.close();
         }
         st.dir = None;
     }
-}
-
-/// Overwrites the files of the workspace with zeros, then removes it.
-fn remove_workspace(dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if let Ok(meta) = std::fs::symlink_metadata(&p)
-                && meta.is_file()
-                && let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&p)
-            {
-                let zeros = vec![0u8; usize::try_from(meta.len()).unwrap_or(0).min(1 << 24)];
-                let _ = f.write_all(&zeros);
-                let _ = f.sync_all();
-            }
-        }
-    }
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// `$XDG_RUNTIME_DIR` when it is an absolute path to a directory.

@@ -107,6 +107,9 @@ fn serve_once(pipe: &Path, text: Zeroizing<String>) {
     let _ = std::fs::remove_file(pipe);
 }
 
+/// The name prefix of `--file-arg` directories.
+const DIR_PREFIX: &str = "sealed-exec-";
+
 /// A new directory of mode 0700 on the most private file system available.
 fn private_dir() -> Result<tempfile::TempDir, Error> {
     let mut bases = Vec::new();
@@ -122,8 +125,13 @@ fn private_dir() -> Result<tempfile::TempDir, Error> {
     bases.push(std::env::temp_dir());
     let mut last = None;
     for base in &bases {
+        // Directories of earlier runs that were killed (SIGKILL) may still hold a value
+        // file: remove them (their owner is dead; see `fsutil::stale_siblings`).
+        for stale in crate::fsutil::stale_siblings(base, DIR_PREFIX) {
+            crate::fsutil::wipe_and_remove_dir(&stale);
+        }
         match tempfile::Builder::new()
-            .prefix("sealed-")
+            .prefix(&crate::fsutil::owned_prefix(DIR_PREFIX))
             .permissions(Permissions::from_mode(0o700))
             .tempdir_in(base)
         {
