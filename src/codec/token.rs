@@ -303,13 +303,6 @@ fn push_b64(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// SOPS's additional data for a key path: `a:b:c:` (`:` for the root).
-pub fn aad_for(path: &[String]) -> String {
-    let mut s = path.join(":");
-    s.push(':');
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,11 +328,5 @@ mod tests {
         ] {
             assert_eq!(Token::parse(bad), Err(CodecError::MalformedToken), "{bad}");
         }
-    }
-
-    #[test]
-    fn aad_matches_sops() {
-        assert_eq!(aad_for(&["db".into(), "password".into()]), "db:password:");
-        assert_eq!(aad_for(&[]), ":");
     }
 }

@@ -195,6 +195,7 @@ mod tests {
 
     #[test]
     fn builds_compares_and_spells_aad() {
+        // SOPS's additional data: `a:b:c:`, and `:` for the root.
         let root = KeyPath::root();
         assert_eq!(root.aad(), ":");
         let a = root.child("a");
