@@ -314,6 +314,81 @@ fn apply(
     Ok((out, starts))
 }
 
+/// Where the replacement texts of a pass go: straight into the output when each
+/// replacement comes after the previous one (a single document: the usual case), else into
+/// an arena that [`apply`] splices in at the end. Writing straight saves a copy of the
+/// output (for a 2 MB file, 9 MB of memory and a pass over it).
+struct Texts<'s> {
+    src: &'s str,
+    direct: bool,
+    /// The output so far (direct) or the arena.
+    buf: String,
+    /// Direct: how much of `src` has been copied.
+    at: usize,
+}
+
+impl<'s> Texts<'s> {
+    fn new(src: &'s str, direct: bool, capacity: usize) -> Texts<'s> {
+        Texts {
+            src,
+            direct,
+            buf: String::with_capacity(capacity),
+            at: 0,
+        }
+    }
+
+    /// Starts the text that replaces `range`: returns where it starts in `buf`; the caller
+    /// appends it to `buf`.
+    fn open(&mut self, range: &Range<usize>) -> Result<usize, EngineError> {
+        if self.direct {
+            let kept = self
+                .src
+                .get(self.at..range.start)
+                .ok_or(EngineError::Unsupported)?;
+            self.buf.push_str(kept);
+            self.at = range.end;
+        }
+        Ok(self.buf.len())
+    }
+
+    /// The output, and where each splice's text starts in it.
+    fn finish(
+        mut self,
+        splices: &[Splice],
+    ) -> Result<(Zeroizing<String>, Vec<usize>), EngineError> {
+        if !self.direct {
+            return apply(self.src, splices, &self.buf);
+        }
+        let rest = self.src.get(self.at..).ok_or(EngineError::Unsupported)?;
+        self.buf.push_str(rest);
+        let starts = splices.iter().map(|s| s.text.start).collect();
+        Ok((Zeroizing::new(self.buf), starts))
+    }
+}
+
+/// Whether every value, comment and the metadata insertion of `outline` come in byte order
+/// (so that [`Texts`] can write the output directly).
+fn in_byte_order(outline: &Outline) -> bool {
+    let [doc] = &outline.docs[..] else {
+        return false;
+    };
+    let mut end = 0;
+    for item in &doc.items {
+        let span = match item {
+            Item::Leaf(l) => &l.span,
+            Item::Comment(c) => &c.span,
+            Item::EntryEnd(_) => continue,
+        };
+        if span.start < end {
+            return false;
+        }
+        end = span.end;
+    }
+    match doc.insertion {
+        Insertion::Block { at } | Insertion::Flow { at, .. } => at >= end,
+    }
+}
+
 /// Where input offsets land in the output once splices are applied.
 struct Shift {
     /// Splice starts in order, with whether the splice is an insertion.
@@ -610,7 +685,7 @@ fn seal_document(
     template: &serde_json::Value,
     reuse: Option<&Reuse>,
 ) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
-    let outline = parse(format, src).map_err(EngineError::Syntax)?;
+    let mut outline = parse(format, src).map_err(EngineError::Syntax)?;
     if outline.docs.iter().any(|d| d.sops.is_some()) {
         return Err(EngineError::AlreadyEncrypted);
     }
@@ -618,8 +693,8 @@ fn seal_document(
     let items = leaf_count(&outline);
     let mut ivs = IvPool::new(items);
     let mut mac = MacHasher::new(selection.mac_only_encrypted);
-    // Tokens only: nothing secret goes into the arena.
-    let mut arena = String::with_capacity(src.len().saturating_mul(3));
+    // Tokens and ciphertext only: nothing secret goes into it.
+    let mut texts = Texts::new(src, in_byte_order(&outline), src.len().saturating_mul(4));
     let mut splices = Vec::with_capacity(items);
     let mut expects = Vec::with_capacity(items);
     let mut planned = Vec::with_capacity(items);
@@ -629,9 +704,9 @@ fn seal_document(
     let mut aad = String::new();
     let mut tok = String::new();
 
-    for doc in &outline.docs {
+    for doc in &mut outline.docs {
         let mut stack = CommentStack::default();
-        for item in &doc.items {
+        for item in &mut doc.items {
             let mut expect = Expect {
                 encrypt: false,
                 splice: None,
@@ -651,9 +726,9 @@ fn seal_document(
                         let iv = next_iv(reuse, &aad, kind, &plain, &mut ivs);
                         tok.clear();
                         sealer.seal_into(&mut tok, &plain, aad.as_bytes(), kind, &iv);
-                        let start = arena.len();
-                        let style = format.write_token(leaf, &tok, &mut arena);
-                        let at = arena[start..].find(token::PREFIX).unwrap_or(0);
+                        let start = texts.open(&leaf.span)?;
+                        let style = format.write_token(leaf, &tok, &mut texts.buf);
+                        let at = texts.buf[start..].find(token::PREFIX).unwrap_or(0);
                         let original = &src[leaf.span.clone()];
                         if !format.spelled_canonically(&style, leaf.in_flow, &leaf.value, original)
                         {
@@ -662,8 +737,11 @@ fn seal_document(
                         expect.splice = Some(splices.len() as u32);
                         splices.push(Splice {
                             range: leaf.span.clone(),
-                            text: start..arena.len(),
+                            text: start..texts.buf.len(),
                         });
+                        // The verification needs no sealed value: free it (and its memory
+                        // for what comes next).
+                        leaf.value = Scalar::Null;
                         planned.push(Planned {
                             token: at..at + tok.len(),
                             style: (style != leaf.style).then(|| Box::new(style)),
@@ -678,9 +756,9 @@ fn seal_document(
                         aad.clear();
                         c.path.write_aad(&mut aad);
                         let iv = next_iv(reuse, &aad, "comment", text.as_bytes(), &mut ivs);
-                        let start = arena.len();
+                        let start = texts.open(&c.span)?;
                         sealer.seal_into(
-                            &mut arena,
+                            &mut texts.buf,
                             text.as_bytes(),
                             aad.as_bytes(),
                             "comment",
@@ -689,10 +767,10 @@ fn seal_document(
                         expect.splice = Some(splices.len() as u32);
                         splices.push(Splice {
                             range: c.span.clone(),
-                            text: start..arena.len(),
+                            text: start..texts.buf.len(),
                         });
                         planned.push(Planned {
-                            token: 0..arena.len() - start,
+                            token: 0..texts.buf.len() - start,
                             style: None,
                         });
                     }
@@ -723,9 +801,8 @@ fn seal_document(
         }
     }
     let first_meta = splices.len();
-    splices.extend(metadata_splices(format, &outline, &meta_value, &mut arena));
-    let (out, starts) = apply(src, &splices, &arena)?;
-    drop(arena);
+    splices.extend(metadata_splices(format, &outline, &meta_value, &mut texts)?);
+    let (out, starts) = texts.finish(&splices)?;
     let check = Check {
         before: &outline,
         expects: &expects,
@@ -854,38 +931,29 @@ fn same_scalar(a: &Scalar, b: &Scalar) -> bool {
 }
 
 /// The insertions that add `meta` to every document of a file that has none (texts
-/// appended to `arena`).
+/// written through `texts`).
 fn metadata_splices(
     format: &dyn Format,
     outline: &Outline,
     meta: &serde_json::Value,
-    arena: &mut String,
-) -> Vec<Splice> {
-    outline
-        .docs
-        .iter()
-        .map(|doc| {
-            let text = format.metadata_text(meta, outline, doc);
-            let start = arena.len();
-            let at = match doc.insertion {
-                Insertion::Block { at } => {
-                    arena.push_str(outline.eol);
-                    at
-                }
-                Insertion::Flow { at, empty } => {
-                    if !empty {
-                        arena.push(',');
-                    }
-                    at
-                }
-            };
-            arena.push_str(&text);
-            Splice {
-                range: at..at,
-                text: start..arena.len(),
-            }
-        })
-        .collect()
+    texts: &mut Texts<'_>,
+) -> Result<Vec<Splice>, EngineError> {
+    let mut splices = Vec::with_capacity(outline.docs.len());
+    for doc in &outline.docs {
+        let text = format.metadata_text(meta, outline, doc);
+        let (at, lead) = match doc.insertion {
+            Insertion::Block { at } => (at, outline.eol),
+            Insertion::Flow { at, empty } => (at, if empty { "" } else { "," }),
+        };
+        let start = texts.open(&(at..at))?;
+        texts.buf.push_str(lead);
+        texts.buf.push_str(&text);
+        splices.push(Splice {
+            range: at..at,
+            text: start..texts.buf.len(),
+        });
+    }
+    Ok(splices)
 }
 
 /// Recovers the data key from the metadata with the identities available.
@@ -1033,9 +1101,9 @@ impl<'a> Sealed<'a> {
             .collect();
         let (bare, _) = apply(self.src, &removals, "")?;
         let outline = self.format.parse(&bare).map_err(EngineError::Syntax)?;
-        let mut arena = String::new();
-        let splices = metadata_splices(self.format, &outline, meta, &mut arena);
-        Ok(apply(&bare, &splices, &arena)?.0)
+        let mut texts = Texts::new(&bare, false, 0);
+        let splices = metadata_splices(self.format, &outline, meta, &mut texts)?;
+        Ok(texts.finish(&splices)?.0)
     }
 
     fn decrypt_inner(
