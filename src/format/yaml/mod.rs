@@ -19,8 +19,9 @@ use zeroize::Zeroizing;
 
 use super::lines::{line_end, line_start, next_line};
 use super::{
-    BlockStyle, Comment, Document, Format, Insertion, Item, KeyPath, Leaf, Node, NodeKind, Outline,
-    Scalar, SopsEntry, Step, Style, SyntaxError, bom_len, detect_eol, yaml_value,
+    BlockStyle, Comment, CommentItem, Document, Format, Insertion, Item, KeyPath, Leaf, Node,
+    NodeKind, Outline, Scalar, SopsEntry, Step, Style, SyntaxError, bom_len, detect_eol,
+    yaml_value,
 };
 
 pub use emit::{double_quoted, plain_safe};
@@ -74,17 +75,6 @@ impl Format for Yaml {
 
     fn render(&self, style: &Style, in_flow: bool, value: &Scalar) -> String {
         emit::render(style, in_flow, value)
-    }
-
-    fn comment_item_span(&self, src: &str, leaf: &Leaf) -> Range<usize> {
-        let ls = line_start(src, leaf.span.start);
-        let before = &src[ls..leaf.span.start];
-        match before.trim_start_matches(' ').strip_prefix('-') {
-            Some(rest) if rest.trim().is_empty() => {
-                ls + before.find('-').unwrap_or(0)..leaf.span.end
-            }
-            _ => leaf.span.clone(),
-        }
     }
 
     fn metadata_text(&self, meta: &serde_json::Value, outline: &Outline, doc: &Document) -> String {
@@ -427,6 +417,10 @@ struct Frame {
     key_span: Option<Range<usize>>,
     /// End of the last member's value.
     last_end: Option<usize>,
+    /// Block sequence items that hold a `type:comment` token (SOPS's comments in
+    /// sequences), and the item index of the first.
+    comment_items: usize,
+    first_comment_item: Option<usize>,
 }
 
 /// A subtree being skipped: a complex key, or the top-level `sops` value.
@@ -663,6 +657,13 @@ impl Walk<'_> {
                     self.flush_comments_deeper_than(next_col, start);
                 }
                 let frame = self.stack.pop();
+                if let Some(f) = &frame
+                    && matches!(f.kind, Kind::Seq)
+                    && f.index > 0
+                    && f.comment_items == f.index
+                {
+                    self.empty_comment_sequence(f);
+                }
                 let close_end = if frame.as_ref().is_some_and(|f| f.flow) {
                     start + 1
                 } else {
@@ -921,6 +922,8 @@ impl Walk<'_> {
             node,
             key_span: None,
             last_end: None,
+            comment_items: 0,
+            first_comment_item: None,
         });
         Ok(())
     }
@@ -954,6 +957,14 @@ impl Walk<'_> {
             (None, ScalarStyle::Plain) => resolve::plain(value),
             (None, _) => Scalar::Str(value.to_string()),
         };
+        let leaf_index = self.items().len();
+        let comment_item = self.comment_item(value, info);
+        if comment_item.is_some()
+            && let Some(f) = self.stack.last_mut()
+        {
+            f.comment_items += 1;
+            f.first_comment_item.get_or_insert(leaf_index);
+        }
         let leaf = Leaf {
             path: self.value_path(),
             span: info.span.clone(),
@@ -961,8 +972,8 @@ impl Walk<'_> {
             style: info.style.clone(),
             in_flow: self.in_flow(),
             depth: self.depth(),
+            comment_item,
         };
-        let leaf_index = self.items().len();
         self.items().push(Item::Leaf(leaf));
         let mut end = info.occupied.end;
         let mut node_span = info.span.clone();
@@ -992,6 +1003,76 @@ impl Walk<'_> {
         );
         self.value_done(end);
         Ok(())
+    }
+
+    /// A block sequence item of the current frame that holds a `type:comment` token (how
+    /// SOPS stores a comment inside a sequence): it goes from its `-` through the token.
+    fn comment_item(&self, value: &str, info: &ScalarInfo) -> Option<Box<CommentItem>> {
+        let f = self.stack.last()?;
+        if !matches!(f.kind, Kind::Seq)
+            || f.flow
+            || !(value.starts_with(crate::codec::token::PREFIX)
+                && value.ends_with(",type:comment]"))
+            || matches!(info.style, Style::Block(_))
+        {
+            return None;
+        }
+        let dash = dash_before(self.src, info.node_start)?;
+        let between = &self.src[dash + 1..info.node_start];
+        if !between
+            .bytes()
+            .all(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            return None;
+        }
+        Some(Box::new(CommentItem {
+            range: dash..info.span.end,
+            lead: String::new(),
+        }))
+    }
+
+    /// A block sequence `f` that has just ended held only comment items: once they are
+    /// comments again, what remains is an empty sequence, `[]`, which the first one writes.
+    /// After the parent's `key:` when only white space separates them (`key: [] # c`, as a
+    /// sops comment item usually comes from), else in place of the first `-`, indented
+    /// past the parent if the sequence was not (`key:` then `- c` at the key's column).
+    fn empty_comment_sequence(&mut self, f: &Frame) {
+        let Some(i) = f.first_comment_item else {
+            return;
+        };
+        let src = self.src;
+        let ws = |t: &str| t.bytes().all(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'));
+        let Some(dash) = (match self.items().get(i) {
+            Some(Item::Leaf(l)) => l.comment_item.as_ref().map(|c| c.range.start),
+            _ => None,
+        }) else {
+            return;
+        };
+        let parent = self.stack.last();
+        let after_colon = parent.and_then(|p| p.key_span.as_ref()).and_then(|key| {
+            let colon = key.end + src[key.end..dash].find(':')?;
+            (ws(&src[key.end..colon]) && ws(&src[colon + 1..dash])).then_some(colon + 1)
+        });
+        let (start, lead) = match after_colon {
+            Some(at) => (at, " [] ".to_string()),
+            None => {
+                let ls = line_start(src, dash);
+                let col = column_of(src, ls, dash);
+                let parent_col = parent.map_or(0, |p| p.column);
+                let pad = if ws(&src[ls..dash]) && col <= parent_col {
+                    parent_col + 1 - col
+                } else {
+                    0
+                };
+                (dash, format!("{}[] ", " ".repeat(pad)))
+            }
+        };
+        if let Some(Item::Leaf(leaf)) = self.items().get_mut(i)
+            && let Some(item) = leaf.comment_item.as_mut()
+        {
+            item.range.start = start;
+            item.lead = lead;
+        }
     }
 
     /// A value (scalar, alias or collection) of the current frame has ended at `end`.

@@ -279,3 +279,83 @@ fn an_explicit_key_is_found_at_its_indicator_only() {
         insertion_roundtrip(src);
     }
 }
+
+/// The text with every SOPS comment item written back as decrypting writes it (`#` + `c`
+/// and its position among the comment items).
+fn comment_items_restored(src: &str) -> String {
+    let o = parse(src, false).expect("parses");
+    let mut out = src.to_string();
+    let items: Vec<&CommentItem> = o.docs[0]
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Leaf(l) => l.comment_item.as_deref(),
+            _ => None,
+        })
+        .collect();
+    for (n, item) in items.iter().enumerate().rev() {
+        out.replace_range(item.range.clone(), &format!("{}# c{n}", item.lead));
+    }
+    out
+}
+
+const C: &str = "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:comment]";
+const S: &str = "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]";
+
+#[test]
+fn sops_comment_items_become_comment_lines() {
+    // Among other items: the comment takes the item's place, `-` included.
+    let src = format!("a:\n    - {C}\n    - {S}\n    - {C}\n    - {S}\nb: 1\n");
+    assert_eq!(
+        comment_items_restored(&src),
+        format!("a:\n    # c0\n    - {S}\n    # c1\n    - {S}\nb: 1\n")
+    );
+    // First item after `:` or `- ` on the same line (yaml-test-suite 5WE3, as sops writes
+    // it): the sequence then starts on the next line, at the same column.
+    let src = format!("? |\n    block key\n:   - {C}\n    - {S}\n");
+    assert_eq!(
+        comment_items_restored(&src),
+        format!("? |\n    block key\n:   # c0\n    - {S}\n")
+    );
+    let src = format!("a:\n    -   - {C}\n        - {S}\n");
+    assert_eq!(
+        comment_items_restored(&src),
+        format!("a:\n    -   # c0\n        - {S}\n")
+    );
+    // Only values of block sequences are comment items.
+    let src = format!("a: {C}\nb: [\"{C}\"]\n");
+    assert_eq!(comment_items_restored(&src), src);
+}
+
+#[test]
+fn a_sequence_of_sops_comment_items_only_stays_an_empty_sequence() {
+    // After the key, as it was before sops moved the comment into the sequence.
+    let src = format!("a:\n    b:\n        - {C}\n        - {C}\n    c: 1\n");
+    let got = comment_items_restored(&src);
+    assert_eq!(got, "a:\n    b: [] # c0\n        # c1\n    c: 1\n");
+    let v = yaml_value::load(&got).unwrap();
+    assert_eq!(v[0]["a"]["b"], serde_json::json!([]));
+    // In place of the first `-` when something else follows the key, indented past the
+    // key when the sequence was not; in a sequence of sequences.
+    for (src, want) in [
+        (
+            format!("a: &x\n    - {C}\nb: 1\n"),
+            "a: &x\n    [] # c0\nb: 1\n",
+        ),
+        (format!("a: &x\n- {C}\nb: 1\n"), "a: &x\n [] # c0\nb: 1\n"),
+        (format!("a:\n- {C}\nb: 1\n"), "a: [] # c0\nb: 1\n"),
+        (
+            format!("a:\n    -   - {C}\n    - {S}\n"),
+            "a:\n    -   [] # c0\n    - ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\n",
+        ),
+    ] {
+        let got = comment_items_restored(&src);
+        assert_eq!(got, want, "{src}");
+        let v = yaml_value::load(&got).unwrap();
+        let a = &v[0]["a"];
+        assert!(
+            *a == serde_json::json!([]) || a[0] == serde_json::json!([]),
+            "{got}: {a}"
+        );
+    }
+}
