@@ -94,7 +94,13 @@ impl Format for Yaml {
 struct Offsets {
     table: Option<Vec<usize>>,
     len: usize,
+    /// White space added to the parser's copy of the source (see [`reindented_closers`]).
+    added: Vec<Added>,
 }
+
+/// Spaces added to the parser's copy of the source: (character index in the copy, count,
+/// characters added before it).
+type Added = (usize, usize, usize);
 
 impl Offsets {
     fn new(src: &str) -> Offsets {
@@ -106,14 +112,86 @@ impl Offsets {
         Offsets {
             table,
             len: src.len(),
+            added: Vec::new(),
         }
     }
     fn byte(&self, char_index: usize) -> usize {
+        // A character index of the parser's copy: back to the source's (an index inside
+        // added white space is the character that follows it).
+        let char_index = match self.added.partition_point(|a| a.0 <= char_index) {
+            0 => char_index,
+            i => {
+                let (at, n, before) = self.added[i - 1];
+                char_index - before - (char_index - at).min(n)
+            }
+        };
         match &self.table {
             None => char_index.min(self.len),
             Some(t) => t.get(char_index).copied().unwrap_or(self.len),
         }
     }
+}
+
+/// yaml.v3 (so sops) writes an empty flow collection that holds comments with its closing
+/// bracket at column 0 (`labels: {`, comment lines, `}`), which YAML does not allow inside
+/// a block collection (the line must be indented past it), and saphyr-parser refuses. For
+/// a source that does not parse, the parser is given a copy in which each such closing
+/// bracket — alone on its line, after only blank and comment lines that follow an opening
+/// bracket ending a `key: {` or `- [` line, and left of that opening bracket — is indented
+/// to the opening bracket's column. Returns the copy and the added white space, or `None`
+/// when there is no such bracket. Every span is still one of the source: only the parser
+/// reads the copy.
+fn reindented_closers(src: &str) -> Option<(String, Vec<Added>)> {
+    let mut lines: Vec<Range<usize>> = Vec::new();
+    let mut at = 0;
+    while at < src.len() {
+        lines.push(at..line_end(src, at));
+        at = next_line(src, at);
+    }
+    let mut fixes: Vec<(usize, usize)> = Vec::new();
+    for (k, line) in lines.iter().enumerate() {
+        let text = &src[line.clone()];
+        let close = text.trim_start_matches(' ');
+        let open = match close.trim_end_matches([' ', '\t']) {
+            "}" => '{',
+            "]" => '[',
+            _ => continue,
+        };
+        let col = text.len() - close.len();
+        let Some(opener) = lines[..k].iter().rev().find(|l| {
+            let t = src[(*l).clone()].trim_start_matches([' ', '\t']);
+            !(t.is_empty() || t.starts_with('#'))
+        }) else {
+            continue;
+        };
+        let o = src[opener.clone()].trim_end_matches([' ', '\t']);
+        let Some(head) = o.strip_suffix(open) else {
+            continue;
+        };
+        if !(head.ends_with(": ") || head.ends_with("- ")) || head.contains(" #") {
+            continue;
+        }
+        let open_col = column_of(src, opener.start, opener.start + head.len());
+        if col < open_col {
+            fixes.push((line.start + col, open_col - col));
+        }
+    }
+    if fixes.is_empty() {
+        return None;
+    }
+    let mut copy = String::with_capacity(src.len() + fixes.iter().map(|f| f.1).sum::<usize>());
+    let mut added = Vec::with_capacity(fixes.len());
+    let (mut from, mut chars, mut before) = (0, 0, 0);
+    for (at, n) in fixes {
+        chars += src[from..at].chars().count();
+        copy.push_str(&src[from..at]);
+        added.push((chars + before, n, before));
+        copy.extend(std::iter::repeat_n(' ', n));
+        before += n;
+        from = at;
+    }
+    copy.push_str(&src[from..]);
+    Some((copy, added))
 }
 
 /// The exact layout of one scalar, from pass 1.
@@ -450,6 +528,23 @@ struct DocState {
 
 fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
     let offs = Offsets::new(src);
+    match parse_with(src, src, offs, tree) {
+        Err(e) => match reindented_closers(src) {
+            Some((copy, added)) => {
+                let offs = Offsets {
+                    added,
+                    ..Offsets::new(src)
+                };
+                parse_with(src, &copy, offs, tree).map_err(|_| e)
+            }
+            None => Err(e),
+        },
+        ok => ok,
+    }
+}
+
+/// Parses `src`, the parser reading `text` (`src` itself, or [`reindented_closers`]'s copy).
+fn parse_with(src: &str, text: &str, offs: Offsets, tree: bool) -> Result<Outline, SyntaxError> {
     let eol = detect_eol(src);
     let bom = bom_len(src);
     let mut w = Walk {
@@ -470,7 +565,7 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
     };
     // One pass over the event stream with one event of lookahead: each event's exact
     // extent is computed, the gap before it scanned for comments, then it is walked.
-    let mut events = Parser::new_from_str(src).peekable();
+    let mut events = Parser::new_from_str(text).peekable();
     while let Some(ev) = events.next() {
         let (ev, span) =
             ev.map_err(|e| SyntaxError::new(offs.byte(e.marker().index()), e.info().to_string()))?;
@@ -655,6 +750,26 @@ impl Walk<'_> {
                     // the collection that ends here (as yaml.v3 attaches it).
                     let next_col = self.next_column(start);
                     self.flush_comments_deeper_than(next_col, start);
+                } else {
+                    // A comment before a closing bracket belongs to the flow collection
+                    // it closes (sops encrypts the comments of an empty `{` … `}` with
+                    // that collection's path), and so does one after the bracket on its
+                    // line when the collection is a value in block context (`key: [] # c`:
+                    // yaml.v3 makes it the collection's line comment).
+                    let outer = self.stack.len() >= 2 && !self.stack[self.stack.len() - 2].flow;
+                    let to = if outer && self.src[start..].starts_with(['}', ']']) {
+                        let le = line_end(self.src, start);
+                        let rest = self.src[start + 1..le].trim_start_matches([' ', '\t']);
+                        if rest.starts_with('#') {
+                            self.scan_comments(le);
+                            le
+                        } else {
+                            start
+                        }
+                    } else {
+                        start
+                    };
+                    self.flush_comments(to);
                 }
                 let frame = self.stack.pop();
                 if let Some(f) = &frame

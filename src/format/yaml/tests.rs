@@ -359,3 +359,65 @@ fn a_sequence_of_sops_comment_items_only_stays_an_empty_sequence() {
         );
     }
 }
+
+/// (path, depth, text) of every comment.
+fn comment_paths(src: &str) -> Vec<(String, usize, String)> {
+    let o = parse(src, false).unwrap_or_else(|e| panic!("{src:?}: {e:?}"));
+    o.docs[0]
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Comment(c) => Some((c.path.aad(), c.depth, src[c.span.clone()].to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_flow_closer_at_column_0_after_comments_is_read() {
+    // As sops (yaml.v3) writes an empty flow mapping holding a comment; the `}` is not
+    // indented past its block mapping, which YAML does not allow and saphyr refuses.
+    let src = "t:\n    - n: é\n      labels: {\n        # c1 ü\n}\n      l: [\n        # c2\n]\n      # c3\n      i: 1\nb: 2\n";
+    assert!(Parser::new_from_str(src).any(|e| e.is_err()));
+    assert_eq!(
+        comment_paths(src),
+        vec![
+            ("t:labels:".into(), 3, " c1 ü".into()),
+            ("t:l:".into(), 3, " c2".into()),
+            ("t:".into(), 2, " c3".into()),
+        ]
+    );
+    // Spans are the source's.
+    let got = nodes(src);
+    let labels = got.iter().find(|n| n.0 == ".t[0].labels").unwrap();
+    assert_eq!(labels.2, "{\n        # c1 ü\n}");
+    let i = got.iter().find(|n| n.0 == ".t[0].i").unwrap();
+    assert_eq!((i.2.as_str(), i.3.as_str()), ("1", "i: "));
+    insertion_roundtrip(src);
+    // Only a bracket alone on its line after an opening one ending a `key: ` or `- `
+    // line, with nothing but comments between, is read that way.
+    for bad in [
+        "a:\n  b: x {\n}\n",
+        "a:\n  b: {\n    c: 1\n}\n",
+        "a:\n  b: { # c\n}\n",
+        "a:\n  b: {\n} # c\n",
+    ] {
+        assert!(parse(bad, false).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_comment_after_a_flow_value_belongs_to_it() {
+    // yaml.v3 makes it the collection's line comment (sops then stores it inside).
+    let src = "a:\n  l: [] # c1\n  m: {x: 1} # c2\n  n: [{}] # c3\n  o: 1 # c4\n";
+    assert_eq!(
+        comment_paths(src),
+        vec![
+            ("a:l:".into(), 2, " c1".into()),
+            ("a:m:".into(), 2, " c2".into()),
+            ("a:n:".into(), 2, " c3".into()),
+            ("a:".into(), 1, " c4".into()),
+        ]
+    );
+    insertion_roundtrip(src);
+}
