@@ -1227,8 +1227,7 @@ impl<'a> Sealed<'a> {
         };
         if t.kind == "str" {
             // The common case, without an intermediate value.
-            let text = std::str::from_utf8(&w.plain)
-                .map_err(|_| err(CodecError::BadType("str".into())))?;
+            let text = std::str::from_utf8(&w.plain).map_err(|_| err(CodecError::NotText))?;
             mac.add(text.as_bytes(), true);
             remember(reuse, "str", text.as_bytes());
             match spelled {

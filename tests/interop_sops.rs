@@ -462,9 +462,39 @@ fn check_one(id: &str, ty: &str) {
 }
 
 #[test]
-#[ignore = "bug: !!binary values: sealed encrypts the base64 text and keeps the tag on the token (sops decodes it: MAC mismatch); sealed refuses sops's decoded non-UTF-8 `type:str` value (exit 25)"]
+#[ignore = "limit: !!binary values that are not UTF-8 text (sops encrypts the decoded bytes as a string; sealed keeps values as text), or written as block scalars (the tag would stay on the token): sealed refuses both ways, see binary_values_sealed_cannot_hold_are_refused"]
 fn bug_binary_tag_is_not_sops_compatible() {
     check_one("yaml-test-suite/565N/in.yaml", "yaml");
+}
+
+/// The limit above is a clean refusal both ways, while a `!!binary` of UTF-8 text on the
+/// tag's line is encrypted as sops does (its text).
+#[test]
+fn binary_values_sealed_cannot_hold_are_refused() {
+    let Some(shared) = shared() else { return };
+    let dir = tempdir();
+    let Some(sops) = Sops::new(dir.path()) else {
+        return;
+    };
+    let plain = dir.path().join("plain.yaml");
+    std::fs::copy(shared.join("corpus/yaml-test-suite/565N/in.yaml"), &plain).unwrap();
+    let e = sealed_encrypt(&sops.key, &plain, "yaml").unwrap_err();
+    assert!(e.contains("!!binary value must be UTF-8 text"), "{e}");
+    let enc = dir.path().join("sops.enc.yaml");
+    std::fs::write(&enc, sops.encrypt(&plain, "yaml").unwrap()).unwrap();
+    let e = sealed_decrypt(&sops.key.path, &enc, "yaml").unwrap_err();
+    assert!(e.contains("(25)") && e.contains("not UTF-8 text"), "{e}");
+
+    let text = dir.path().join("text.yaml");
+    std::fs::write(
+        &text,
+        "a: !!binary aGVsbG8gd29ybGQ=\nb: !!binary \"aGk=\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        check_case(&sops, &text, "yaml", false, false),
+        Ok(Outcome::Checked)
+    );
 }
 
 #[test]

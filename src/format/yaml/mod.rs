@@ -1072,6 +1072,20 @@ impl Walk<'_> {
             (None, ScalarStyle::Plain) => resolve::plain(value),
             (None, _) => Scalar::Str(value.to_string()),
         };
+        if let Some(t) = tag
+            && (t.handle == "tag:yaml.org,2002:" || t.handle == "!!")
+            && t.suffix == "binary"
+            && !value.starts_with(crate::codec::token::PREFIX)
+            && (matches!(info.style, Style::Block(_)) || !resolve::binary_is_text(value))
+        {
+            // sops encrypts the decoded bytes as a string; sealed keeps values as text and
+            // cannot put a token after a block scalar's tag.
+            return Err(SyntaxError::new(
+                info.node_start,
+                "a !!binary value must be UTF-8 text written on the tag's line to be \
+                 encrypted (sops encrypts the decoded bytes); write it as a plain string",
+            ));
+        }
         let leaf_index = self.items().len();
         let comment_item = self.comment_item(value, info);
         if comment_item.is_some()

@@ -421,3 +421,29 @@ fn a_comment_after_a_flow_value_belongs_to_it() {
     );
     insertion_roundtrip(src);
 }
+
+#[test]
+fn binary_values_are_text_or_refused() {
+    let o = parse("a: !!binary aGVsbG8=\nb: !!binary \"aGk=\"\n", false).unwrap();
+    let values: Vec<Scalar> = o.docs[0]
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Leaf(l) => Some(l.value.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        values,
+        vec![Scalar::Str("hello".into()), Scalar::Str("hi".into())]
+    );
+    // Bytes that are not UTF-8 text, or a block scalar (the tag would stay on the token).
+    for bad in ["a: !!binary /w==\n", "a: !!binary |\n  aGVsbG8=\n"] {
+        let e = parse(bad, false).unwrap_err();
+        assert!(e.msg.contains("!!binary"), "{bad:?}: {e:?}");
+        assert!((3..bad.find('\n').unwrap()).contains(&e.offset), "{bad:?}");
+    }
+    // A token there (written by an earlier sealed) is still read.
+    let old = format!("a: !!binary |\n  {S}\n");
+    assert!(parse(&old, false).is_ok());
+}
