@@ -1264,13 +1264,19 @@ impl<'a> Sealed<'a> {
             .map_err(err)?;
         let start = w.arena.len();
         if t.kind == "comment" {
-            // A comment SOPS stored as a sequence item: not a value, not in the MAC.
-            let text = std::str::from_utf8(&w.plain)
-                .map_err(|_| err(CodecError::BadType("comment".into())))?;
+            // A comment SOPS stored as a sequence item: not a value, not in the MAC. It
+            // goes back as a comment line; anywhere else it has no meaning.
+            let bad = || err(CodecError::BadType("comment".into()));
+            let item = leaf.comment_item.as_deref().ok_or_else(bad)?;
+            let text = std::str::from_utf8(&w.plain).map_err(|_| bad())?;
+            if text.contains(['\n', '\r']) {
+                return Err(bad());
+            }
+            wipe::push_str(&mut w.arena, &item.lead);
             wipe::push_str(&mut w.arena, "#");
             wipe::push_str(&mut w.arena, text);
             return Ok(Some(Splice {
-                range: self.format.comment_item_span(self.src, leaf),
+                range: item.range.clone(),
                 text: start..w.arena.len(),
             }));
         }
@@ -1289,8 +1295,7 @@ impl<'a> Sealed<'a> {
         };
         if t.kind == "str" {
             // The common case, without an intermediate value.
-            let text = std::str::from_utf8(&w.plain)
-                .map_err(|_| err(CodecError::BadType("str".into())))?;
+            let text = std::str::from_utf8(&w.plain).map_err(|_| err(CodecError::NotText))?;
             mac.add(text.as_bytes(), true);
             remember(reuse, "str", text.as_bytes());
             match spelled {

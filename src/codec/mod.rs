@@ -20,6 +20,12 @@ pub enum CodecError {
     /// The decrypted bytes do not fit the token's declared type.
     #[error("decrypted value does not match its type {0:?}")]
     BadType(String),
+    /// A decrypted string is not UTF-8 text: how sops stores the bytes of a YAML
+    /// `!!binary` value.
+    #[error(
+        "the decrypted string is not UTF-8 text (sops stores a YAML !!binary value's bytes that way); sealed cannot write it back"
+    )]
+    NotText,
     /// The metadata block is missing a field or has a malformed one.
     #[error("sops metadata: {0}")]
     Metadata(String),

@@ -397,6 +397,7 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
             style: Style::DotenvRaw,
             in_flow: false,
             depth: 0,
+            comment_item: None,
         }));
         items.push(Item::EntryEnd(0));
         leaves += 1;

@@ -541,6 +541,7 @@ impl<'a> Parser<'a> {
                 style,
                 in_flow: false,
                 depth,
+                comment_item: None,
             }));
         }
         self.value_done(self.pos);

@@ -141,6 +141,24 @@ pub struct Leaf {
     pub in_flow: bool,
     /// Nesting depth of the collection that holds it (0: the top-level mapping).
     pub depth: usize,
+    /// A YAML block sequence item holding a `type:comment` token: where the comment goes
+    /// back when decrypting. `None` for every other value.
+    pub comment_item: Option<Box<CommentItem>>,
+}
+
+/// SOPS stores a comment that sits inside a YAML sequence as a sequence item holding a
+/// `type:comment` token (`- ENC[...,type:comment]`). Such an item is not a value (it is
+/// not in the MAC, and `sops decrypt` gives it back as a comment), so decrypting writes
+/// `lead` + `#` + the comment in place of `range`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentItem {
+    /// From the item's `-` through the end of the token (or, for the first item of a
+    /// sequence of comment items only, from just after its key's `:`).
+    pub range: Range<usize>,
+    /// Text before the comment: empty, or the `[]` (with the white space around it) that
+    /// stands for a sequence whose items are all comments, since what remains of it once
+    /// they are comment lines again is an empty sequence.
+    pub lead: String,
 }
 
 /// One comment.
@@ -345,14 +363,6 @@ pub trait Format: Sync {
     /// member text starting with its own line break and indentation (or none for a
     /// single-line document), e.g. `\n\t"sops": {...}`.
     fn metadata_text(&self, meta: &serde_json::Value, outline: &Outline, doc: &Document) -> String;
-
-    /// SOPS writes comments that sit inside a YAML sequence as sequence items holding a
-    /// `type:comment` token. The range to replace with `#comment` when decrypting such an
-    /// item (by default the value itself).
-    fn comment_item_span(&self, src: &str, leaf: &Leaf) -> Range<usize> {
-        let _ = src;
-        leaf.span.clone()
-    }
 }
 
 /// Whether `format` renders `value` exactly as `original` (the canonical rendering is wiped).

@@ -19,8 +19,9 @@ use zeroize::Zeroizing;
 
 use super::lines::{line_end, line_start, next_line};
 use super::{
-    BlockStyle, Comment, Document, Format, Insertion, Item, KeyPath, Leaf, Node, NodeKind, Outline,
-    Scalar, SopsEntry, Step, Style, SyntaxError, bom_len, detect_eol, yaml_value,
+    BlockStyle, Comment, CommentItem, Document, Format, Insertion, Item, KeyPath, Leaf, Node,
+    NodeKind, Outline, Scalar, SopsEntry, Step, Style, SyntaxError, bom_len, detect_eol,
+    yaml_value,
 };
 
 pub use emit::{double_quoted, plain_safe};
@@ -76,17 +77,6 @@ impl Format for Yaml {
         emit::render(style, in_flow, value)
     }
 
-    fn comment_item_span(&self, src: &str, leaf: &Leaf) -> Range<usize> {
-        let ls = line_start(src, leaf.span.start);
-        let before = &src[ls..leaf.span.start];
-        match before.trim_start_matches(' ').strip_prefix('-') {
-            Some(rest) if rest.trim().is_empty() => {
-                ls + before.find('-').unwrap_or(0)..leaf.span.end
-            }
-            _ => leaf.span.clone(),
-        }
-    }
-
     fn metadata_text(&self, meta: &serde_json::Value, outline: &Outline, doc: &Document) -> String {
         match doc.insertion {
             Insertion::Block { .. } => emit::metadata_block(meta, &doc.member_indent, outline.eol),
@@ -104,7 +94,13 @@ impl Format for Yaml {
 struct Offsets {
     table: Option<Vec<usize>>,
     len: usize,
+    /// White space added to the parser's copy of the source (see [`reindented_closers`]).
+    added: Vec<Added>,
 }
+
+/// Spaces added to the parser's copy of the source: (character index in the copy, count,
+/// characters added before it).
+type Added = (usize, usize, usize);
 
 impl Offsets {
     fn new(src: &str) -> Offsets {
@@ -116,14 +112,86 @@ impl Offsets {
         Offsets {
             table,
             len: src.len(),
+            added: Vec::new(),
         }
     }
     fn byte(&self, char_index: usize) -> usize {
+        // A character index of the parser's copy: back to the source's (an index inside
+        // added white space is the character that follows it).
+        let char_index = match self.added.partition_point(|a| a.0 <= char_index) {
+            0 => char_index,
+            i => {
+                let (at, n, before) = self.added[i - 1];
+                char_index - before - (char_index - at).min(n)
+            }
+        };
         match &self.table {
             None => char_index.min(self.len),
             Some(t) => t.get(char_index).copied().unwrap_or(self.len),
         }
     }
+}
+
+/// yaml.v3 (so sops) writes an empty flow collection that holds comments with its closing
+/// bracket at column 0 (`labels: {`, comment lines, `}`), which YAML does not allow inside
+/// a block collection (the line must be indented past it), and saphyr-parser refuses. For
+/// a source that does not parse, the parser is given a copy in which each such closing
+/// bracket — alone on its line, after only blank and comment lines that follow an opening
+/// bracket ending a `key: {` or `- [` line, and left of that opening bracket — is indented
+/// to the opening bracket's column. Returns the copy and the added white space, or `None`
+/// when there is no such bracket. Every span is still one of the source: only the parser
+/// reads the copy.
+fn reindented_closers(src: &str) -> Option<(String, Vec<Added>)> {
+    let mut lines: Vec<Range<usize>> = Vec::new();
+    let mut at = 0;
+    while at < src.len() {
+        lines.push(at..line_end(src, at));
+        at = next_line(src, at);
+    }
+    let mut fixes: Vec<(usize, usize)> = Vec::new();
+    for (k, line) in lines.iter().enumerate() {
+        let text = &src[line.clone()];
+        let close = text.trim_start_matches(' ');
+        let open = match close.trim_end_matches([' ', '\t']) {
+            "}" => '{',
+            "]" => '[',
+            _ => continue,
+        };
+        let col = text.len() - close.len();
+        let Some(opener) = lines[..k].iter().rev().find(|l| {
+            let t = src[(*l).clone()].trim_start_matches([' ', '\t']);
+            !(t.is_empty() || t.starts_with('#'))
+        }) else {
+            continue;
+        };
+        let o = src[opener.clone()].trim_end_matches([' ', '\t']);
+        let Some(head) = o.strip_suffix(open) else {
+            continue;
+        };
+        if !(head.ends_with(": ") || head.ends_with("- ")) || head.contains(" #") {
+            continue;
+        }
+        let open_col = column_of(src, opener.start, opener.start + head.len());
+        if col < open_col {
+            fixes.push((line.start + col, open_col - col));
+        }
+    }
+    if fixes.is_empty() {
+        return None;
+    }
+    let mut copy = String::with_capacity(src.len() + fixes.iter().map(|f| f.1).sum::<usize>());
+    let mut added = Vec::with_capacity(fixes.len());
+    let (mut from, mut chars, mut before) = (0, 0, 0);
+    for (at, n) in fixes {
+        chars += src[from..at].chars().count();
+        copy.push_str(&src[from..at]);
+        added.push((chars + before, n, before));
+        copy.extend(std::iter::repeat_n(' ', n));
+        before += n;
+        from = at;
+    }
+    copy.push_str(&src[from..]);
+    Some((copy, added))
 }
 
 /// The exact layout of one scalar, from pass 1.
@@ -427,6 +495,10 @@ struct Frame {
     key_span: Option<Range<usize>>,
     /// End of the last member's value.
     last_end: Option<usize>,
+    /// Block sequence items that hold a `type:comment` token (SOPS's comments in
+    /// sequences), and the item index of the first.
+    comment_items: usize,
+    first_comment_item: Option<usize>,
 }
 
 /// A subtree being skipped: a complex key, or the top-level `sops` value.
@@ -456,6 +528,23 @@ struct DocState {
 
 fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
     let offs = Offsets::new(src);
+    match parse_with(src, src, offs, tree) {
+        Err(e) => match reindented_closers(src) {
+            Some((copy, added)) => {
+                let offs = Offsets {
+                    added,
+                    ..Offsets::new(src)
+                };
+                parse_with(src, &copy, offs, tree).map_err(|_| e)
+            }
+            None => Err(e),
+        },
+        ok => ok,
+    }
+}
+
+/// Parses `src`, the parser reading `text` (`src` itself, or [`reindented_closers`]'s copy).
+fn parse_with(src: &str, text: &str, offs: Offsets, tree: bool) -> Result<Outline, SyntaxError> {
     let eol = detect_eol(src);
     let bom = bom_len(src);
     let mut w = Walk {
@@ -476,7 +565,7 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
     };
     // One pass over the event stream with one event of lookahead: each event's exact
     // extent is computed, the gap before it scanned for comments, then it is walked.
-    let mut events = Parser::new_from_str(src).peekable();
+    let mut events = Parser::new_from_str(text).peekable();
     while let Some(ev) = events.next() {
         let (ev, span) =
             ev.map_err(|e| SyntaxError::new(offs.byte(e.marker().index()), e.info().to_string()))?;
@@ -661,8 +750,35 @@ impl Walk<'_> {
                     // the collection that ends here (as yaml.v3 attaches it).
                     let next_col = self.next_column(start);
                     self.flush_comments_deeper_than(next_col, start);
+                } else {
+                    // A comment before a closing bracket belongs to the flow collection
+                    // it closes (sops encrypts the comments of an empty `{` … `}` with
+                    // that collection's path), and so does one after the bracket on its
+                    // line when the collection is a value in block context (`key: [] # c`:
+                    // yaml.v3 makes it the collection's line comment).
+                    let outer = self.stack.len() >= 2 && !self.stack[self.stack.len() - 2].flow;
+                    let to = if outer && self.src[start..].starts_with(['}', ']']) {
+                        let le = line_end(self.src, start);
+                        let rest = self.src[start + 1..le].trim_start_matches([' ', '\t']);
+                        if rest.starts_with('#') {
+                            self.scan_comments(le);
+                            le
+                        } else {
+                            start
+                        }
+                    } else {
+                        start
+                    };
+                    self.flush_comments(to);
                 }
                 let frame = self.stack.pop();
+                if let Some(f) = &frame
+                    && matches!(f.kind, Kind::Seq)
+                    && f.index > 0
+                    && f.comment_items == f.index
+                {
+                    self.empty_comment_sequence(f);
+                }
                 let close_end = if frame.as_ref().is_some_and(|f| f.flow) {
                     start + 1
                 } else {
@@ -921,6 +1037,8 @@ impl Walk<'_> {
             node,
             key_span: None,
             last_end: None,
+            comment_items: 0,
+            first_comment_item: None,
         });
         Ok(())
     }
@@ -954,6 +1072,28 @@ impl Walk<'_> {
             (None, ScalarStyle::Plain) => resolve::plain(value),
             (None, _) => Scalar::Str(value.to_string()),
         };
+        if let Some(t) = tag
+            && (t.handle == "tag:yaml.org,2002:" || t.handle == "!!")
+            && t.suffix == "binary"
+            && !value.starts_with(crate::codec::token::PREFIX)
+            && (matches!(info.style, Style::Block(_)) || !resolve::binary_is_text(value))
+        {
+            // sops encrypts the decoded bytes as a string; sealed keeps values as text and
+            // cannot put a token after a block scalar's tag.
+            return Err(SyntaxError::new(
+                info.node_start,
+                "a !!binary value must be UTF-8 text written on the tag's line to be \
+                 encrypted (sops encrypts the decoded bytes); write it as a plain string",
+            ));
+        }
+        let leaf_index = self.items().len();
+        let comment_item = self.comment_item(value, info);
+        if comment_item.is_some()
+            && let Some(f) = self.stack.last_mut()
+        {
+            f.comment_items += 1;
+            f.first_comment_item.get_or_insert(leaf_index);
+        }
         let leaf = Leaf {
             path: self.value_path(),
             span: info.span.clone(),
@@ -961,8 +1101,8 @@ impl Walk<'_> {
             style: info.style.clone(),
             in_flow: self.in_flow(),
             depth: self.depth(),
+            comment_item,
         };
-        let leaf_index = self.items().len();
         self.items().push(Item::Leaf(leaf));
         let mut end = info.occupied.end;
         let mut node_span = info.span.clone();
@@ -992,6 +1132,76 @@ impl Walk<'_> {
         );
         self.value_done(end);
         Ok(())
+    }
+
+    /// A block sequence item of the current frame that holds a `type:comment` token (how
+    /// SOPS stores a comment inside a sequence): it goes from its `-` through the token.
+    fn comment_item(&self, value: &str, info: &ScalarInfo) -> Option<Box<CommentItem>> {
+        let f = self.stack.last()?;
+        if !matches!(f.kind, Kind::Seq)
+            || f.flow
+            || !(value.starts_with(crate::codec::token::PREFIX)
+                && value.ends_with(",type:comment]"))
+            || matches!(info.style, Style::Block(_))
+        {
+            return None;
+        }
+        let dash = dash_before(self.src, info.node_start)?;
+        let between = &self.src[dash + 1..info.node_start];
+        if !between
+            .bytes()
+            .all(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            return None;
+        }
+        Some(Box::new(CommentItem {
+            range: dash..info.span.end,
+            lead: String::new(),
+        }))
+    }
+
+    /// A block sequence `f` that has just ended held only comment items: once they are
+    /// comments again, what remains is an empty sequence, `[]`, which the first one writes.
+    /// After the parent's `key:` when only white space separates them (`key: [] # c`, as a
+    /// sops comment item usually comes from), else in place of the first `-`, indented
+    /// past the parent if the sequence was not (`key:` then `- c` at the key's column).
+    fn empty_comment_sequence(&mut self, f: &Frame) {
+        let Some(i) = f.first_comment_item else {
+            return;
+        };
+        let src = self.src;
+        let ws = |t: &str| t.bytes().all(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'));
+        let Some(dash) = (match self.items().get(i) {
+            Some(Item::Leaf(l)) => l.comment_item.as_ref().map(|c| c.range.start),
+            _ => None,
+        }) else {
+            return;
+        };
+        let parent = self.stack.last();
+        let after_colon = parent.and_then(|p| p.key_span.as_ref()).and_then(|key| {
+            let colon = key.end + src[key.end..dash].find(':')?;
+            (ws(&src[key.end..colon]) && ws(&src[colon + 1..dash])).then_some(colon + 1)
+        });
+        let (start, lead) = match after_colon {
+            Some(at) => (at, " [] ".to_string()),
+            None => {
+                let ls = line_start(src, dash);
+                let col = column_of(src, ls, dash);
+                let parent_col = parent.map_or(0, |p| p.column);
+                let pad = if ws(&src[ls..dash]) && col <= parent_col {
+                    parent_col + 1 - col
+                } else {
+                    0
+                };
+                (dash, format!("{}[] ", " ".repeat(pad)))
+            }
+        };
+        if let Some(Item::Leaf(leaf)) = self.items().get_mut(i)
+            && let Some(item) = leaf.comment_item.as_mut()
+        {
+            item.range.start = start;
+            item.lead = lead;
+        }
     }
 
     /// A value (scalar, alias or collection) of the current frame has ended at `end`.

@@ -144,6 +144,17 @@ pub fn tagged(suffix: &str, value: &str) -> Scalar {
     }
 }
 
+/// Whether a `!!binary` value is base64 of UTF-8 text (or not base64 at all, which is then
+/// read as the text it is).
+pub fn binary_is_text(value: &str) -> bool {
+    use base64::Engine as _;
+    let compact: String = value.split_whitespace().collect();
+    match base64::engine::general_purpose::STANDARD.decode(compact) {
+        Ok(bytes) => std::str::from_utf8(&bytes).is_ok(),
+        Err(_) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -279,3 +279,171 @@ fn an_explicit_key_is_found_at_its_indicator_only() {
         insertion_roundtrip(src);
     }
 }
+
+/// The text with every SOPS comment item written back as decrypting writes it (`#` + `c`
+/// and its position among the comment items).
+fn comment_items_restored(src: &str) -> String {
+    let o = parse(src, false).expect("parses");
+    let mut out = src.to_string();
+    let items: Vec<&CommentItem> = o.docs[0]
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Leaf(l) => l.comment_item.as_deref(),
+            _ => None,
+        })
+        .collect();
+    for (n, item) in items.iter().enumerate().rev() {
+        out.replace_range(item.range.clone(), &format!("{}# c{n}", item.lead));
+    }
+    out
+}
+
+const C: &str = "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:comment]";
+const S: &str = "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]";
+
+#[test]
+fn sops_comment_items_become_comment_lines() {
+    // Among other items: the comment takes the item's place, `-` included.
+    let src = format!("a:\n    - {C}\n    - {S}\n    - {C}\n    - {S}\nb: 1\n");
+    assert_eq!(
+        comment_items_restored(&src),
+        format!("a:\n    # c0\n    - {S}\n    # c1\n    - {S}\nb: 1\n")
+    );
+    // First item after `:` or `- ` on the same line (yaml-test-suite 5WE3, as sops writes
+    // it): the sequence then starts on the next line, at the same column.
+    let src = format!("? |\n    block key\n:   - {C}\n    - {S}\n");
+    assert_eq!(
+        comment_items_restored(&src),
+        format!("? |\n    block key\n:   # c0\n    - {S}\n")
+    );
+    let src = format!("a:\n    -   - {C}\n        - {S}\n");
+    assert_eq!(
+        comment_items_restored(&src),
+        format!("a:\n    -   # c0\n        - {S}\n")
+    );
+    // Only values of block sequences are comment items.
+    let src = format!("a: {C}\nb: [\"{C}\"]\n");
+    assert_eq!(comment_items_restored(&src), src);
+}
+
+#[test]
+fn a_sequence_of_sops_comment_items_only_stays_an_empty_sequence() {
+    // After the key, as it was before sops moved the comment into the sequence.
+    let src = format!("a:\n    b:\n        - {C}\n        - {C}\n    c: 1\n");
+    let got = comment_items_restored(&src);
+    assert_eq!(got, "a:\n    b: [] # c0\n        # c1\n    c: 1\n");
+    let v = yaml_value::load(&got).unwrap();
+    assert_eq!(v[0]["a"]["b"], serde_json::json!([]));
+    // In place of the first `-` when something else follows the key, indented past the
+    // key when the sequence was not; in a sequence of sequences.
+    for (src, want) in [
+        (
+            format!("a: &x\n    - {C}\nb: 1\n"),
+            "a: &x\n    [] # c0\nb: 1\n",
+        ),
+        (format!("a: &x\n- {C}\nb: 1\n"), "a: &x\n [] # c0\nb: 1\n"),
+        (format!("a:\n- {C}\nb: 1\n"), "a: [] # c0\nb: 1\n"),
+        (
+            format!("a:\n    -   - {C}\n    - {S}\n"),
+            "a:\n    -   [] # c0\n    - ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\n",
+        ),
+    ] {
+        let got = comment_items_restored(&src);
+        assert_eq!(got, want, "{src}");
+        let v = yaml_value::load(&got).unwrap();
+        let a = &v[0]["a"];
+        assert!(
+            *a == serde_json::json!([]) || a[0] == serde_json::json!([]),
+            "{got}: {a}"
+        );
+    }
+}
+
+/// (path, depth, text) of every comment.
+fn comment_paths(src: &str) -> Vec<(String, usize, String)> {
+    let o = parse(src, false).unwrap_or_else(|e| panic!("{src:?}: {e:?}"));
+    o.docs[0]
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Comment(c) => Some((c.path.aad(), c.depth, src[c.span.clone()].to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_flow_closer_at_column_0_after_comments_is_read() {
+    // As sops (yaml.v3) writes an empty flow mapping holding a comment; the `}` is not
+    // indented past its block mapping, which YAML does not allow and saphyr refuses.
+    let src = "t:\n    - n: é\n      labels: {\n        # c1 ü\n}\n      l: [\n        # c2\n]\n      # c3\n      i: 1\nb: 2\n";
+    assert!(Parser::new_from_str(src).any(|e| e.is_err()));
+    assert_eq!(
+        comment_paths(src),
+        vec![
+            ("t:labels:".into(), 3, " c1 ü".into()),
+            ("t:l:".into(), 3, " c2".into()),
+            ("t:".into(), 2, " c3".into()),
+        ]
+    );
+    // Spans are the source's.
+    let got = nodes(src);
+    let labels = got.iter().find(|n| n.0 == ".t[0].labels").unwrap();
+    assert_eq!(labels.2, "{\n        # c1 ü\n}");
+    let i = got.iter().find(|n| n.0 == ".t[0].i").unwrap();
+    assert_eq!((i.2.as_str(), i.3.as_str()), ("1", "i: "));
+    insertion_roundtrip(src);
+    // Only a bracket alone on its line after an opening one ending a `key: ` or `- `
+    // line, with nothing but comments between, is read that way.
+    for bad in [
+        "a:\n  b: x {\n}\n",
+        "a:\n  b: {\n    c: 1\n}\n",
+        "a:\n  b: { # c\n}\n",
+        "a:\n  b: {\n} # c\n",
+    ] {
+        assert!(parse(bad, false).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_comment_after_a_flow_value_belongs_to_it() {
+    // yaml.v3 makes it the collection's line comment (sops then stores it inside).
+    let src = "a:\n  l: [] # c1\n  m: {x: 1} # c2\n  n: [{}] # c3\n  o: 1 # c4\n";
+    assert_eq!(
+        comment_paths(src),
+        vec![
+            ("a:l:".into(), 2, " c1".into()),
+            ("a:m:".into(), 2, " c2".into()),
+            ("a:n:".into(), 2, " c3".into()),
+            ("a:".into(), 1, " c4".into()),
+        ]
+    );
+    insertion_roundtrip(src);
+}
+
+#[test]
+fn binary_values_are_text_or_refused() {
+    let o = parse("a: !!binary aGVsbG8=\nb: !!binary \"aGk=\"\n", false).unwrap();
+    let values: Vec<Scalar> = o.docs[0]
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Leaf(l) => Some(l.value.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        values,
+        vec![Scalar::Str("hello".into()), Scalar::Str("hi".into())]
+    );
+    // Bytes that are not UTF-8 text, or a block scalar (the tag would stay on the token).
+    for bad in ["a: !!binary /w==\n", "a: !!binary |\n  aGVsbG8=\n"] {
+        let e = parse(bad, false).unwrap_err();
+        assert!(e.msg.contains("!!binary"), "{bad:?}: {e:?}");
+        assert!((3..bad.find('\n').unwrap()).contains(&e.offset), "{bad:?}");
+    }
+    // A token there (written by an earlier sealed) is still read.
+    let old = format!("a: !!binary |\n  {S}\n");
+    assert!(parse(&old, false).is_ok());
+}
