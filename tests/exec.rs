@@ -238,6 +238,35 @@ fn wait_ready(child: &mut Child) -> (Vec<String>, BufReader<std::process::ChildS
     }
 }
 
+/// Starts `sealed exec EXTRA… --file-arg app.yaml -- sh` whose shell prints its pid and
+/// the value file's path, then waits (see [`trapping_shell`]). Returns sealed, the shell's
+/// pid, the path, and the reader of sealed's output (keep it open).
+fn start_file_arg_shell(
+    mut cmd: Command,
+    extra: &[&str],
+) -> (Child, u32, PathBuf, BufReader<std::process::ChildStdout>) {
+    let shell = trapping_shell("\"$1\"");
+    let mut child = cmd
+        .arg("exec")
+        .args(extra)
+        .args([
+            "--file-arg",
+            "app.yaml",
+            "--",
+            "sh",
+            "-c",
+            &shell,
+            "sh",
+            "{}",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (words, reader) = wait_ready(&mut child);
+    let shell_pid = words[0].parse::<u32>().expect("pid");
+    (child, shell_pid, PathBuf::from(&words[1]), reader)
+}
+
 /// The argv of a running process, as `ps` shows it.
 fn cmdline(pid: u32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
@@ -394,30 +423,9 @@ fn file_arg_forwards_sigterm_and_cleans_up() {
     let sb = Sandbox::new();
     sb.encrypt("app.yaml", YAML);
     let mark = sb.path("mark");
-    let mut child = sb
-        .sealed()
-        .env("MARK", &mark)
-        .args([
-            "exec",
-            "-f",
-            "app.yaml",
-            "--file-arg",
-            "app.yaml",
-            "--",
-            "sh",
-            "-c",
-            &trapping_shell("\"$1\""),
-            "sh",
-            "{}",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let (words, _reader) = wait_ready(&mut child);
-    let (shell_pid, path) = (
-        words[0].parse::<u32>().expect("pid"),
-        PathBuf::from(&words[1]),
-    );
+    let mut cmd = sb.sealed();
+    cmd.env("MARK", &mark);
+    let (mut child, shell_pid, path, _reader) = start_file_arg_shell(cmd, &["-f", "app.yaml"]);
     assert_ne!(shell_pid, child.id(), "sealed stays the parent");
     assert!(path.is_file());
     for pid in [child.id(), shell_pid] {
@@ -439,32 +447,13 @@ fn file_arg_directory_of_a_killed_run_is_removed_by_the_next_run() {
     sb.encrypt("app.yaml", YAML);
     let runtime = sb.path("runtime");
     std::fs::create_dir(&runtime).expect("mkdir");
-    let mut child = sb
-        .sealed()
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("MARK", sb.path("mark"))
-        .args([
-            "exec",
-            "--file-arg",
-            "app.yaml",
-            "--",
-            "sh",
-            "-c",
-            &trapping_shell("\"$1\""),
-            "sh",
-            "{}",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let (words, _reader) = wait_ready(&mut child);
-    let (shell_pid, path) = (
-        words[0].parse::<i32>().expect("pid"),
-        PathBuf::from(&words[1]),
-    );
+    let mut cmd = sb.sealed();
+    cmd.env("XDG_RUNTIME_DIR", &runtime)
+        .env("MARK", sb.path("mark"));
+    let (mut child, shell_pid, path, _reader) = start_file_arg_shell(cmd, &[]);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).expect("kill sealed");
     child.wait().expect("reap");
-    kill(Pid::from_raw(shell_pid), Signal::SIGKILL).expect("kill the orphaned child");
+    kill(Pid::from_raw(shell_pid as i32), Signal::SIGKILL).expect("kill the orphaned child");
     assert!(path.is_file(), "the killed run left its value file");
 
     let out = sb
