@@ -702,7 +702,6 @@ fn seal_document(
     let mut plain = Zeroizing::new(Vec::new());
     let mut sealer = token::Sealer::new(key);
     let mut aad = String::new();
-    let mut tok = String::new();
 
     for doc in &mut outline.docs {
         let mut stack = CommentStack::default();
@@ -724,11 +723,21 @@ fn seal_document(
                         aad.clear();
                         leaf.path.write_aad(&mut aad);
                         let iv = next_iv(reuse, &aad, kind, &plain, &mut ivs);
-                        tok.clear();
-                        sealer.seal_into(&mut tok, &plain, aad.as_bytes(), kind, &iv);
+                        // Sealed in place (`plain` is not needed any more) and written
+                        // straight into the output: a 20 MB value is not copied again.
                         let start = texts.open(&leaf.span)?;
-                        let style = format.write_token(leaf, &tok, &mut texts.buf);
-                        let at = texts.buf[start..].find(token::PREFIX).unwrap_or(0);
+                        let (before, after, style) = format.token_affixes(leaf);
+                        texts.buf.push_str(before);
+                        let at = texts.buf.len() - start;
+                        sealer.seal_buffer_into(
+                            &mut texts.buf,
+                            &mut plain,
+                            aad.as_bytes(),
+                            kind,
+                            &iv,
+                        );
+                        let token_len = texts.buf.len() - start - at;
+                        texts.buf.push_str(after);
                         let original = &src[leaf.span.clone()];
                         if !format.spelled_canonically(&style, leaf.in_flow, &leaf.value, original)
                         {
@@ -743,7 +752,7 @@ fn seal_document(
                         // for what comes next).
                         leaf.value = Scalar::Null;
                         planned.push(Planned {
-                            token: at..at + tok.len(),
+                            token: at..at + token_len,
                             style: (style != leaf.style).then(|| Box::new(style)),
                         });
                     }

@@ -268,17 +268,31 @@ impl<'k> Sealer<'k> {
         kind: &str,
         iv: &[u8; 32],
     ) {
-        let scratch = &mut self.scratch;
+        let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        super::wipe::reserve_bytes(scratch, plaintext.len());
+        super::wipe::reserve_bytes(&mut scratch, plaintext.len());
         scratch.extend_from_slice(plaintext);
+        self.seal_buffer_into(out, &mut scratch, aad, kind, iv);
+        self.scratch = scratch;
+    }
+
+    /// Like [`Sealer::seal_into`], encrypting `buf` in place: it holds the plaintext on
+    /// entry and the ciphertext on return (no copy of a large value).
+    pub fn seal_buffer_into(
+        &self,
+        out: &mut String,
+        buf: &mut [u8],
+        aad: &[u8],
+        kind: &str,
+        iv: &[u8; 32],
+    ) {
         let tag = self
             .key
             .cipher()
-            .encrypt_in_place_detached(Nonce::<U32>::from_slice(iv), aad, scratch.as_mut_slice())
+            .encrypt_in_place_detached(Nonce::<U32>::from_slice(iv), aad, buf)
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
         out.push_str(PREFIX);
-        push_b64(out, &scratch[..]);
+        push_b64(out, buf);
         out.push_str(",iv:");
         push_b64(out, iv);
         out.push_str(",tag:");

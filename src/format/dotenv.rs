@@ -42,9 +42,8 @@ impl Format for Dotenv {
         parse(src, true)
     }
 
-    fn write_token(&self, _leaf: &Leaf, token: &str, out: &mut String) -> Style {
-        out.push_str(token);
-        Style::DotenvRaw
+    fn token_affixes<'l>(&self, _leaf: &'l Leaf) -> (&'l str, &'static str, Style) {
+        ("", "", Style::DotenvRaw)
     }
 
     fn spelled_canonically(&self, _: &Style, _: bool, value: &Scalar, original: &str) -> bool {

@@ -29,12 +29,9 @@ impl Format for Json {
         Parser::new(src, true).run()
     }
 
-    fn write_token(&self, _leaf: &Leaf, token: &str, out: &mut String) -> Style {
+    fn token_affixes<'l>(&self, _leaf: &'l Leaf) -> (&'l str, &'static str, Style) {
         // A token holds only base64 and ASCII punctuation: no escaping is needed.
-        out.push('"');
-        out.push_str(token);
-        out.push('"');
-        Style::JsonString
+        ("\"", "\"", Style::JsonString)
     }
 
     fn spelled_canonically(&self, style: &Style, f: bool, value: &Scalar, original: &str) -> bool {

@@ -325,9 +325,19 @@ pub trait Format: Sync {
     /// editor; the engine does not need them).
     fn parse_tree(&self, src: &str) -> Result<Outline, SyntaxError>;
 
+    /// What goes around a token that replaces `leaf.span` (quotes, a block scalar's
+    /// indentation), and the style under which the text will be parsed back.
+    fn token_affixes<'l>(&self, leaf: &'l Leaf) -> (&'l str, &'static str, Style);
+
     /// Appends to `out` the text that replaces `leaf.span` when the leaf is encrypted to
     /// `token`, and returns the style under which that text will be parsed back.
-    fn write_token(&self, leaf: &Leaf, token: &str, out: &mut String) -> Style;
+    fn write_token(&self, leaf: &Leaf, token: &str, out: &mut String) -> Style {
+        let (before, after, style) = self.token_affixes(leaf);
+        out.push_str(before);
+        out.push_str(token);
+        out.push_str(after);
+        style
+    }
 
     /// [`Format::write_token`] into a new string.
     fn token_text(&self, leaf: &Leaf, token: &str) -> (String, Style) {

@@ -41,21 +41,14 @@ impl Format for Yaml {
         parse(src, true)
     }
 
-    fn write_token(&self, leaf: &Leaf, token: &str, out: &mut String) -> Style {
-        let (before, after, style) = match &leaf.style {
-            Style::Block(b) => {
-                out.push_str(&b.indent);
-                ("", "", leaf.style.clone())
-            }
+    fn token_affixes<'l>(&self, leaf: &'l Leaf) -> (&'l str, &'static str, Style) {
+        match &leaf.style {
+            Style::Block(b) => (&b.indent, "", leaf.style.clone()),
             Style::SingleQuoted => ("'", "'", Style::SingleQuoted),
             Style::DoubleQuoted => ("\"", "\"", Style::DoubleQuoted),
             _ if leaf.in_flow => ("\"", "\"", Style::DoubleQuoted),
             _ => ("", "", Style::Plain),
-        };
-        out.push_str(before);
-        out.push_str(token);
-        out.push_str(after);
-        style
+        }
     }
 
     fn spelled_canonically(&self, style: &Style, f: bool, value: &Scalar, original: &str) -> bool {
