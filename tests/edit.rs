@@ -172,7 +172,17 @@ fn changed(before: &[String], after: &[String]) -> Vec<usize> {
 
 /// The index of the MAC among a file's tokens.
 fn mac_index(text: &str) -> usize {
-    let at = text.find("mac").expect("mac");
+    // The key itself: "mac" alone may occur inside the base64 of an earlier token.
+    let at = [
+        "mac: ENC[",
+        "\"mac\": \"ENC[",
+        "\"mac\":\"ENC[",
+        "sops_mac=ENC[",
+    ]
+    .iter()
+    .filter_map(|k| text.find(k))
+    .min()
+    .expect("mac");
     tokens(&text[..at]).len()
 }
 
