@@ -807,11 +807,9 @@ mod tests {
 
     #[test]
     fn fixture_configs() {
-        let base = Path::new("/work/shared/sops-fixtures");
-        if !base.exists() {
-            eprintln!("notice: /work/shared absent, skipping fixture_configs");
+        let Some(base) = crate::testutil::shared("sops-fixtures") else {
             return;
-        }
+        };
         let shamir = base.join("generated-sops-3.11.0/sops.shamir.yaml");
         let c = Config::load(&shamir).unwrap();
         let dir = shamir.parent().unwrap();

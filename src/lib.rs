@@ -23,3 +23,5 @@ pub mod fsutil;
 pub mod git;
 pub mod keys;
 pub mod team;
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -252,49 +252,36 @@ mod tests {
     /// Every JSON object of the shared corpus loads, and JSON output gives the same data.
     #[test]
     fn corpus_roundtrips() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-        if !root.is_dir() {
-            eprintln!("skipped: {} not found", root.display());
+        let Some(root) = crate::testutil::shared("corpus") else {
             return;
-        }
-        let mut stack = vec![root];
+        };
         let mut checked = 0;
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
+        for p in crate::testutil::files_below(&root) {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !name.ends_with(".json") || name.starts_with("n_") || name.starts_with("i_") {
+                continue;
+            }
+            let Ok(src) = std::fs::read_to_string(&p) else {
                 continue;
             };
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                    continue;
+            let Ok(want) = serde_json::from_str::<serde_json::Value>(&src) else {
+                continue;
+            };
+            match load(&src) {
+                Ok(node) => {
+                    checked += 1;
+                    let out = crate::data::emit::emit(
+                        &node,
+                        crate::format::Syntax::Json,
+                        crate::data::emit::OutputType::Json,
+                    )
+                    .expect("emits");
+                    let back: serde_json::Value = serde_json::from_str(&out)
+                        .unwrap_or_else(|e| panic!("{}: {e}\n{}", p.display(), &*out));
+                    assert_eq!(back, want, "{}", p.display());
                 }
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if !name.ends_with(".json") || name.starts_with("n_") || name.starts_with("i_") {
-                    continue;
-                }
-                let Ok(src) = std::fs::read_to_string(&p) else {
-                    continue;
-                };
-                let Ok(want) = serde_json::from_str::<serde_json::Value>(&src) else {
-                    continue;
-                };
-                match load(&src) {
-                    Ok(node) => {
-                        checked += 1;
-                        let out = crate::data::emit::emit(
-                            &node,
-                            crate::format::Syntax::Json,
-                            crate::data::emit::OutputType::Json,
-                        )
-                        .expect("emits");
-                        let back: serde_json::Value = serde_json::from_str(&out)
-                            .unwrap_or_else(|e| panic!("{}: {e}\n{}", p.display(), &*out));
-                        assert_eq!(back, want, "{}", p.display());
-                    }
-                    Err(DataError::DuplicateKey(_)) => {}
-                    Err(e) => panic!("{}: {e}", p.display()),
-                }
+                Err(DataError::DuplicateKey(_)) => {}
+                Err(e) => panic!("{}: {e}", p.display()),
             }
         }
         eprintln!("{checked} corpus documents checked");

@@ -264,57 +264,44 @@ mod tests {
     /// disagreeing.
     #[test]
     fn corpus_loads_consistently() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-        if !root.is_dir() {
-            eprintln!("skipped: {} not found", root.display());
+        let Some(root) = crate::testutil::shared("corpus") else {
             return;
-        }
-        let mut stack = vec![root];
+        };
         let mut checked = 0;
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
+        for p in crate::testutil::files_below(&root) {
+            let yamlish = p.extension().is_some_and(|x| x == "yaml" || x == "yml");
+            let Ok(src) = std::fs::read_to_string(&p) else {
                 continue;
             };
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                    continue;
+            if !yamlish {
+                continue;
+            }
+            match load(&src) {
+                Err(DataError::Internal(m)) => panic!("{}: {m}", p.display()),
+                Ok(node) => {
+                    checked += 1;
+                    // The emitters write the same data back.
+                    let want = &yaml_value::load(&src).expect("loaded once")[0];
+                    let yaml = crate::data::emit::emit(
+                        &node,
+                        crate::format::Syntax::Yaml,
+                        crate::data::emit::OutputType::Yaml,
+                    )
+                    .expect("emits");
+                    let back = yaml_value::load(&yaml)
+                        .unwrap_or_else(|e| panic!("{}: {e:?}\n{}", p.display(), &*yaml));
+                    assert_eq!(&back[0], want, "{}\n{}", p.display(), &*yaml);
+                    let json = crate::data::emit::emit(
+                        &node,
+                        crate::format::Syntax::Yaml,
+                        crate::data::emit::OutputType::Json,
+                    )
+                    .expect("emits");
+                    let back: Value = serde_json::from_str(&json)
+                        .unwrap_or_else(|e| panic!("{}: {e}\n{}", p.display(), &*json));
+                    assert_eq!(&back, want, "{}", p.display());
                 }
-                let yamlish = p.extension().is_some_and(|x| x == "yaml" || x == "yml");
-                let Ok(src) = std::fs::read_to_string(&p) else {
-                    continue;
-                };
-                if !yamlish {
-                    continue;
-                }
-                match load(&src) {
-                    Err(DataError::Internal(m)) => panic!("{}: {m}", p.display()),
-                    Ok(node) => {
-                        checked += 1;
-                        // The emitters write the same data back.
-                        let want = &yaml_value::load(&src).expect("loaded once")[0];
-                        let yaml = crate::data::emit::emit(
-                            &node,
-                            crate::format::Syntax::Yaml,
-                            crate::data::emit::OutputType::Yaml,
-                        )
-                        .expect("emits");
-                        let back = yaml_value::load(&yaml)
-                            .unwrap_or_else(|e| panic!("{}: {e:?}\n{}", p.display(), &*yaml));
-                        assert_eq!(&back[0], want, "{}\n{}", p.display(), &*yaml);
-                        let json = crate::data::emit::emit(
-                            &node,
-                            crate::format::Syntax::Yaml,
-                            crate::data::emit::OutputType::Json,
-                        )
-                        .expect("emits");
-                        let back: Value = serde_json::from_str(&json)
-                            .unwrap_or_else(|e| panic!("{}: {e}\n{}", p.display(), &*json));
-                        assert_eq!(&back, want, "{}", p.display());
-                    }
-                    Err(_) => {}
-                }
+                Err(_) => {}
             }
         }
         eprintln!("{checked} corpus documents checked");

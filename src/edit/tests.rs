@@ -325,11 +325,9 @@ fn multi_document_yaml_edits_the_first() {
 /// result parses and has exactly the expected tree) or is refused; nothing else fails.
 #[test]
 fn corpus_edits_are_exact_or_refused() {
-    let root = std::path::Path::new("/work/shared/corpus");
-    if !root.is_dir() {
-        eprintln!("skipping: {} not present", root.display());
+    let Some(root) = crate::testutil::shared("corpus") else {
         return;
-    }
+    };
     let mut files = Vec::new();
     for (dir, syn) in [
         ("helm-values", Y),

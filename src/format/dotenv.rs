@@ -591,11 +591,9 @@ mod tests {
 
     #[test]
     fn corpus_files_parse() {
-        let dir = std::path::Path::new("/work/shared/corpus/dotenv");
-        if !dir.exists() {
-            eprintln!("skipping: {} not present", dir.display());
+        let Some(dir) = crate::testutil::shared("corpus/dotenv") else {
             return;
-        }
+        };
         let src = std::fs::read_to_string(dir.join("dotenv-multiline")).unwrap();
         let o = parse(&src);
         let ls = leaves(&o.docs[0]);
@@ -612,7 +610,7 @@ mod tests {
             &src[bt.span.clone()],
             "`THIS\nIS\nA\n\"MULTILINE'S\"\nSTRING`"
         );
-        for entry in std::fs::read_dir(dir).unwrap() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
             let p = entry.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().to_string();
             if name.starts_with("dotenv") {
@@ -651,16 +649,13 @@ mod tests {
         );
     }
 
-    const FIXTURES: &str = "/work/shared/sops-fixtures/generated-sops-3.11.0";
-
     #[test]
     fn real_sops_fixtures() {
+        let Some(fixtures) = crate::testutil::sops_fixtures() else {
+            return;
+        };
         for name in ["secrets.enc.env", "secrets.ssh-recipient.enc.env"] {
-            let path = format!("{FIXTURES}/{name}");
-            let Ok(src) = std::fs::read_to_string(&path) else {
-                eprintln!("skipping: {path} not present");
-                return;
-            };
+            let src = std::fs::read_to_string(fixtures.join(name)).unwrap();
             let o = parse(&src);
             let doc = &o.docs[0];
             let sops = doc.sops.clone().expect("sops entry");

@@ -1082,11 +1082,12 @@ mod tests {
 
     #[test]
     fn real_sops_fixture() {
-        let path = "/work/shared/sops-fixtures/generated-sops-3.11.0/secrets.enc.json";
-        let Ok(src) = std::fs::read_to_string(path) else {
-            eprintln!("skipping: {path} not present");
+        let Some(path) =
+            crate::testutil::shared("sops-fixtures/generated-sops-3.11.0/secrets.enc.json")
+        else {
             return;
         };
+        let src = std::fs::read_to_string(&path).unwrap();
         let o = parse(&src);
         let doc = &o.docs[0];
         let sops = doc.sops.clone().expect("sops entry");
@@ -1114,11 +1115,10 @@ mod tests {
 
     #[test]
     fn json_test_suite() {
-        let dir = std::path::Path::new("/work/shared/corpus/json-test-suite");
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            eprintln!("skipping: {} not present", dir.display());
+        let Some(dir) = crate::testutil::shared("corpus/json-test-suite") else {
             return;
         };
+        let rd = std::fs::read_dir(&dir).unwrap();
         let (mut y, mut n) = (0, 0);
         for entry in rd {
             let path = entry.unwrap().path();
@@ -1160,11 +1160,10 @@ mod tests {
     /// exercise the value grammar too.
     #[test]
     fn json_test_suite_wrapped() {
-        let dir = std::path::Path::new("/work/shared/corpus/json-test-suite");
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            eprintln!("skipping: {} not present", dir.display());
+        let Some(dir) = crate::testutil::shared("corpus/json-test-suite") else {
             return;
         };
+        let rd = std::fs::read_dir(&dir).unwrap();
         let mut bad = Vec::new();
         for entry in rd {
             let path = entry.unwrap().path();

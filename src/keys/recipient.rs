@@ -128,18 +128,12 @@ pub fn wrap_data_key(data_key: &[u8], recipient: &Recipient) -> Result<String, K
 mod tests {
     use super::*;
     use crate::keys::IdentitySet;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
     const RSA_PUB: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC8kX0jZFLxhZFSVWMS/WlxxRrdzopW/DNWzbdvXV+3VHqNG4fOnSnLBYG2sRLXYMzM8Rio/LBVp3E3/8BwgSlWEHanIam9J6K8JOJWGz5PtF52k0QaWlMj+AxJ3pjYWUbPJ6zNkZl+93LDPE6ARRQLAacB0g2YFEYY2iUJwCNU3KZ5kMkbDSS4qNhKDP0LGbzUpCns6OiM5XfW3xbToKkpmLuBCJpWv3l98jqXuJi2iubDGpmT1QJD127A5CSvz4COB+ZZmwjtKuKHaUf3v1N63m5Vb6WptFg7Gm1rqTdNYtilklEz1+lWqQdoFJIvwjRWiVDiS3VCyfE/0Xkh88PP rsa-test";
 
     fn fixtures() -> Option<PathBuf> {
-        let p = Path::new("/work/shared/sops-fixtures/generated-sops-3.11.0");
-        if p.is_dir() {
-            Some(p.to_path_buf())
-        } else {
-            eprintln!("skipping: /work/shared/sops-fixtures is absent");
-            None
-        }
+        crate::testutil::sops_fixtures()
     }
 
     fn new_identity() -> (String, Recipient) {

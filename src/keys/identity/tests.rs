@@ -4,16 +4,8 @@ use age::secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::io::Write;
 
-const FIXTURES: &str = "/work/shared/sops-fixtures/generated-sops-3.11.0";
-
 fn fixtures() -> Option<PathBuf> {
-    let p = Path::new(FIXTURES);
-    if p.is_dir() {
-        Some(p.to_path_buf())
-    } else {
-        eprintln!("skipping: {FIXTURES} is absent");
-        None
-    }
+    crate::testutil::sops_fixtures()
 }
 
 /// A new identity: (secret line, recipient).
