@@ -89,15 +89,9 @@ pub fn select<'n>(root: &'n Node, steps: &[Step]) -> Result<&'n Node, DataError>
     Ok(node)
 }
 
-/// A path in `--extract` syntax.
+/// A path in `--extract` syntax (the same syntax `set` and `unset` take).
 pub fn format(steps: &[Step]) -> String {
-    steps
-        .iter()
-        .map(|s| match s {
-            Step::Key(k) => format!("[{}]", serde_json::Value::String(k.clone())),
-            Step::Index(i) => format!("[{i}]"),
-        })
-        .collect()
+    crate::edit::display_path(steps)
 }
 
 #[cfg(test)]
