@@ -1078,22 +1078,26 @@ fn check_selection(enc: &str, clear: &[&str], hidden: &[&str]) {
     }
 }
 
-#[test]
-fn encrypted_regex_flag() {
+/// Encrypts SELECT_SRC with the selection flags `flags`, checks that it decrypts back,
+/// and returns the sandbox, the key, the ciphertext and the encrypted file.
+fn encrypt_select(flags: &[&str]) -> (tempfile::TempDir, Key, String, PathBuf) {
     let (dir, key) = setup();
     let f = write(&dir.path().join("s.yaml"), SELECT_SRC);
     let enc = text(
         &run(sealed()
-            .args([
-                "encrypt",
-                "--age",
-                &key.public,
-                "--encrypted-regex",
-                "^(password|token)$",
-            ])
+            .args(["encrypt", "--age", &key.public])
+            .args(flags)
             .arg(&f))
-        .success("encrypted-regex"),
+        .success("encrypt"),
     );
+    let e = write(&dir.path().join("e.yaml"), &enc);
+    assert_eq!(text(&decrypt(&key, &e).success("decrypt")), SELECT_SRC);
+    (dir, key, enc, e)
+}
+
+#[test]
+fn encrypted_regex_flag() {
+    let (_dir, _key, enc, _) = encrypt_select(&["--encrypted-regex", "^(password|token)$"]);
     check_selection(
         &enc,
         &[
@@ -1108,26 +1112,11 @@ fn encrypted_regex_flag() {
             "demo-select-token-4",
         ],
     );
-    let e = write(&dir.path().join("e.yaml"), &enc);
-    assert_eq!(text(&decrypt(&key, &e).success("decrypt")), SELECT_SRC);
 }
 
 #[test]
 fn unencrypted_suffix_flag() {
-    let (dir, key) = setup();
-    let f = write(&dir.path().join("s.yaml"), SELECT_SRC);
-    let enc = text(
-        &run(sealed()
-            .args([
-                "encrypt",
-                "--age",
-                &key.public,
-                "--unencrypted-suffix",
-                "_public",
-            ])
-            .arg(&f))
-        .success("unencrypted-suffix"),
-    );
+    let (_dir, _key, enc, _) = encrypt_select(&["--unencrypted-suffix", "_public"]);
     check_selection(
         &enc,
         &["host_public: db.example.org", "unencrypted_suffix: _public"],
@@ -1139,30 +1128,13 @@ fn unencrypted_suffix_flag() {
             "port: 5432",
         ],
     );
-    let e = write(&dir.path().join("e.yaml"), &enc);
-    assert_eq!(text(&decrypt(&key, &e).success("decrypt")), SELECT_SRC);
 }
 
 #[test]
 fn mac_only_encrypted_flag() {
-    let (dir, key) = setup();
-    let f = write(&dir.path().join("s.yaml"), SELECT_SRC);
-    let enc = text(
-        &run(sealed()
-            .args([
-                "encrypt",
-                "--age",
-                &key.public,
-                "--mac-only-encrypted",
-                "--encrypted-regex",
-                "password",
-            ])
-            .arg(&f))
-        .success("mac-only-encrypted"),
-    );
+    let (_dir, key, enc, e) =
+        encrypt_select(&["--mac-only-encrypted", "--encrypted-regex", "password"]);
     assert!(enc.contains("mac_only_encrypted: true"));
-    let e = write(&dir.path().join("e.yaml"), &enc);
-    assert_eq!(text(&decrypt(&key, &e).success("decrypt")), SELECT_SRC);
     // Clear values are outside the MAC now: changing one is allowed…
     write(
         &e,
