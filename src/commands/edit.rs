@@ -112,6 +112,25 @@ impl Opened {
         crate::fsutil::write_atomic(&self.file, out.as_bytes())?;
         Ok(true)
     }
+
+    /// Seals the changed plaintext `plain` and writes it over the file; nothing happens
+    /// when `plain` is the file's plaintext already.
+    pub fn commit(&self, plain: &str) -> Result<(), Error> {
+        if plain == self.plain.as_str() {
+            return Ok(());
+        }
+        let out = self
+            .seal(plain)
+            .map_err(|e| engine_error(&self.name, plain, e))?;
+        self.write(&out)?;
+        Ok(())
+    }
+}
+
+/// A SOPS tree path (`["db"]["password"]`) given to `set` or `unset`.
+pub fn tree_path(text: &str) -> Result<Vec<crate::format::Step>, Error> {
+    crate::edit::parse_path(text)
+        .map_err(|e| Error::other(edit_exit::INVALID_TREE_PATH, e.to_string()))
 }
 
 /// Runs `sealed edit`.

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
-use super::edit::{open_encrypted, syntax_of};
-use super::engine_error;
+use super::edit::{open_encrypted, syntax_of, tree_path};
 use crate::edit::exit as edit_exit;
 use crate::edit::render::SecretValue;
 use crate::error::{Error, display_path, exit};
@@ -43,21 +42,13 @@ pub struct Args {
 /// Runs `sealed set`.
 pub fn run(args: &Args) -> Result<(), Error> {
     let syntax = syntax_of(&args.file, args.input_type.as_deref())?;
-    let steps = crate::edit::parse_path(&args.path)
-        .map_err(|e| Error::other(edit_exit::INVALID_TREE_PATH, e.to_string()))?;
+    let steps = tree_path(&args.path)?;
     let value = read_value(args)?;
     let opened = open_encrypted(&args.file, syntax)?;
     let plain = crate::edit::set(&opened.plain, syntax, &steps, &value.0)
         .map_err(|e| Error::file(&opened.name, e.exit_code(), e.to_string()))?;
     let _ = args.idempotent;
-    if plain.as_str() == opened.plain.as_str() {
-        return Ok(());
-    }
-    let out = opened
-        .seal(&plain)
-        .map_err(|e| engine_error(&opened.name, &plain, e))?;
-    opened.write(&out)?;
-    Ok(())
+    opened.commit(&plain)
 }
 
 /// The value from the argument, a file or stdin, parsed as JSON.

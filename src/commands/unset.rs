@@ -3,10 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::edit::{open_encrypted, syntax_of};
-use super::engine_error;
+use super::edit::{open_encrypted, syntax_of, tree_path};
 use crate::edit::EditError;
-use crate::edit::exit as edit_exit;
 use crate::error::Error;
 
 /// `sealed unset`: remove the value at a path like `["db"]["password"]`.
@@ -29,17 +27,12 @@ pub struct Args {
 /// Runs `sealed unset`.
 pub fn run(args: &Args) -> Result<(), Error> {
     let syntax = syntax_of(&args.file, args.input_type.as_deref())?;
-    let steps = crate::edit::parse_path(&args.path)
-        .map_err(|e| Error::other(edit_exit::INVALID_TREE_PATH, e.to_string()))?;
+    let steps = tree_path(&args.path)?;
     let opened = open_encrypted(&args.file, syntax)?;
     let plain = match crate::edit::unset(&opened.plain, syntax, &steps) {
         Ok(p) => p,
         Err(EditError::NotFound { .. }) if args.idempotent => return Ok(()),
         Err(e) => return Err(Error::file(&opened.name, e.exit_code(), e.to_string())),
     };
-    let out = opened
-        .seal(&plain)
-        .map_err(|e| engine_error(&opened.name, &plain, e))?;
-    opened.write(&out)?;
-    Ok(())
+    opened.commit(&plain)
 }
