@@ -183,8 +183,18 @@ pub fn load(text: &str, syntax: Syntax) -> Result<Data, DataError> {
 /// One step of a key path (the same steps the syntaxes' outlines use).
 pub use crate::format::Step;
 
-/// A key path for messages: `db.password`, `hosts[0]`, `(top level)` when empty.
+/// A key path for messages: `'db.password'`, `'hosts[0]'`, `(top level)` when empty.
 pub fn display_path(steps: &[Step]) -> String {
+    let out = dotted_path(steps);
+    if out.is_empty() {
+        "(top level)".to_string()
+    } else {
+        format!("'{out}'")
+    }
+}
+
+/// A key path written `db.password`, `hosts[0]` (empty for the root).
+pub fn dotted_path(steps: &[Step]) -> String {
     let mut out = String::new();
     for s in steps {
         match s {
@@ -197,11 +207,7 @@ pub fn display_path(steps: &[Step]) -> String {
             Step::Index(i) => out.push_str(&format!("[{i}]")),
         }
     }
-    if out.is_empty() {
-        "(top level)".to_string()
-    } else {
-        format!("'{out}'")
-    }
+    out
 }
 
 /// Wipes the strings of a `serde_json::Value` (used on intermediate trees).

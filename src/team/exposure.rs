@@ -53,27 +53,10 @@ fn walk(node: &Node, steps: &mut Vec<Step>, out: &mut Vec<String>) {
         Node::Scalar(s) => {
             let t = s.text.as_str();
             if is_token(t) && !t.contains(",type:comment]") {
-                out.push(format_path(steps));
+                out.push(data::dotted_path(steps));
             }
         }
     }
-}
-
-/// `db.password`, `hosts[0]`.
-pub fn format_path(steps: &[Step]) -> String {
-    let mut out = String::new();
-    for s in steps {
-        match s {
-            Step::Key(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
-            }
-            Step::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    out
 }
 
 fn outline_paths(text: &str, syntax: Syntax) -> Vec<String> {
