@@ -263,7 +263,7 @@ impl CommentStack {
 
 /// Parses `src`, with the item lists trimmed to their length (a file's outline is the
 /// biggest thing the engine holds; vector growth may leave it half empty).
-fn parse(format: &dyn Format, src: &str) -> Result<Outline, SyntaxError> {
+fn parse<'s>(format: &dyn Format, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
     let mut outline = format.parse(src)?;
     for doc in &mut outline.docs {
         doc.items.shrink_to_fit();
@@ -838,7 +838,7 @@ fn seal_document(
 /// ciphertext itself is AES-GCM's). A mismatch (a parser bug) becomes a clean refusal
 /// instead of a file that can no longer be opened.
 struct Check<'a> {
-    before: &'a Outline,
+    before: &'a Outline<'a>,
     expects: &'a [Expect],
     planned: &'a [Planned],
     splices: &'a [Splice],
@@ -1021,7 +1021,7 @@ pub fn unwrap_data_key(md: &Metadata, identities: &IdentitySet) -> Result<DataKe
 pub struct Sealed<'a> {
     src: &'a str,
     format: &'a dyn Format,
-    outline: Outline,
+    outline: Outline<'a>,
     /// The document's metadata.
     pub metadata: Metadata,
 }
@@ -1314,7 +1314,7 @@ impl<'a> Sealed<'a> {
                     .render_str_into(&leaf.style, leaf.in_flow, text, &mut w.arena),
             }
         } else {
-            let value = value::decode(&w.plain, t.kind).map_err(err)?;
+            let value = value::decode(&w.plain, t.kind).map_err(err)?.into_owned();
             if let Some(kind) = value::encode_into(&value, &mut w.plain) {
                 mac.add(&w.plain, true);
                 remember(reuse, kind, &w.plain);
@@ -1354,7 +1354,7 @@ struct LeafWork {
 fn open_comment<'l>(
     text: &str,
     c: &Comment,
-    near: impl Iterator<Item = &'l Leaf>,
+    near: impl Iterator<Item = &'l Leaf<'l>>,
     key: &DataKey,
 ) -> Result<(Zeroizing<String>, String), EngineError> {
     let err = || EngineError::Comment {

@@ -217,7 +217,9 @@ fn data(text: &str, kind: &str) -> Value {
                 .iter()
                 .filter_map(|i| match i {
                     Item::Leaf(l) => match &l.value {
-                        Scalar::Str(v) => Some((l.path[0].to_string(), Value::String(v.clone()))),
+                        Scalar::Str(v) => {
+                            Some((l.path[0].to_string(), Value::String(v.to_string())))
+                        }
                         _ => None,
                     },
                     _ => None,

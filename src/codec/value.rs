@@ -92,15 +92,15 @@ fn parse_go_float(s: &str) -> Option<f64> {
 }
 
 /// Turns decrypted bytes of a token of type `kind` into a scalar.
-pub fn decode(bytes: &[u8], kind: &str) -> Result<Scalar, CodecError> {
+pub fn decode<'b>(bytes: &'b [u8], kind: &str) -> Result<Scalar<'b>, CodecError> {
     let bad = || CodecError::BadType(kind.to_string());
     let text = std::str::from_utf8(bytes).map_err(|_| bad())?;
     Ok(match kind {
-        "str" | "bytes" | "comment" => Scalar::Str(text.to_string()),
+        "str" | "bytes" | "comment" => Scalar::Str(text.into()),
         "int" => Scalar::Int(text.parse().map_err(|_| bad())?),
         "float" => Scalar::Float(parse_go_float(text).ok_or_else(bad)?),
         "bool" => Scalar::Bool(parse_go_bool(text).ok_or_else(bad)?),
-        "time" => Scalar::Time(text.to_string()),
+        "time" => Scalar::Time(text.to_string().into()),
         _ => return Err(bad()),
     })
 }

@@ -85,6 +85,7 @@ pub fn open_encrypted(file: &Path, syntax: Syntax) -> Result<Opened, Error> {
     let plain = sealed
         .decrypt(&key)
         .map_err(|e| engine_error(&name, &src, e))?;
+    drop(sealed);
     Ok(Opened {
         file: file.to_path_buf(),
         name,

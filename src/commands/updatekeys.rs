@@ -117,6 +117,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
         for line in describe(&change, names.as_ref(), grouped) {
             say(line);
         }
+        drop(sealed);
         pending.push(job);
     }
     for e in &problems {

@@ -183,11 +183,11 @@ fn kind_name(kind: NodeKind) -> &'static str {
 }
 
 /// The scalar a syntax reads back for a value `set` writes.
-fn expected_scalar(v: &Value, syntax: Syntax) -> Scalar {
+fn expected_scalar(v: &Value, syntax: Syntax) -> Scalar<'_> {
     match syntax {
         Syntax::Dotenv => Scalar::Str(match v {
-            Value::String(s) => s.clone(),
-            other => render::dotenv(other).unwrap_or_default(),
+            Value::String(s) => s.as_str().into(),
+            other => render::dotenv(other).unwrap_or_default().into(),
         }),
         _ => render::to_scalar(v).unwrap_or(Scalar::Null),
     }
@@ -213,7 +213,7 @@ type Splice = (Range<usize>, Zeroizing<String>);
 struct Editor<'a> {
     src: &'a str,
     syntax: Syntax,
-    outline: Outline,
+    outline: Outline<'a>,
 }
 
 impl<'a> Editor<'a> {
@@ -226,7 +226,7 @@ impl<'a> Editor<'a> {
         })
     }
 
-    fn doc(&self) -> &Document {
+    fn doc(&self) -> &Document<'_> {
         &self.outline.docs[0]
     }
 
@@ -262,7 +262,7 @@ impl<'a> Editor<'a> {
         }
     }
 
-    fn leaf_value(&self, n: usize) -> Option<(&Scalar, &Style)> {
+    fn leaf_value(&self, n: usize) -> Option<(&Scalar<'_>, &Style)> {
         let node = &self.doc().nodes[n];
         match node.leaf.and_then(|i| self.doc().items.get(i)) {
             Some(Item::Leaf(l)) => Some((&l.value, &l.style)),

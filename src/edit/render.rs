@@ -31,7 +31,7 @@ fn wipe(v: &mut Value) {
 
 /// The value as a scalar typed as the syntaxes type what [`scalar`] writes; `None` for a
 /// collection.
-pub fn to_scalar(v: &Value) -> Option<Scalar> {
+pub fn to_scalar(v: &Value) -> Option<Scalar<'_>> {
     Some(match v {
         Value::Null => Scalar::Null,
         Value::Bool(b) => Scalar::Bool(*b),
@@ -39,7 +39,7 @@ pub fn to_scalar(v: &Value) -> Option<Scalar> {
             Some(i) => Scalar::Int(i),
             None => Scalar::Float(n.as_f64().unwrap_or(f64::NAN)),
         },
-        Value::String(s) => Scalar::Str(s.clone()),
+        Value::String(s) => Scalar::Str(s.clone().into()),
         Value::Array(_) | Value::Object(_) => return None,
     })
 }

@@ -34,15 +34,15 @@ const MAX_LIST_INDEX: usize = 10_000;
 pub struct Dotenv;
 
 impl Format for Dotenv {
-    fn parse(&self, src: &str) -> Result<Outline, SyntaxError> {
+    fn parse<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
         parse(src, false)
     }
 
-    fn parse_tree(&self, src: &str) -> Result<Outline, SyntaxError> {
+    fn parse_tree<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
         parse(src, true)
     }
 
-    fn token_affixes<'l>(&self, _leaf: &'l Leaf) -> (&'l str, &'static str, Style) {
+    fn token_affixes<'l>(&self, _leaf: &'l Leaf<'_>) -> (&'l str, &'static str, Style) {
         ("", "", Style::DotenvRaw)
     }
 
@@ -271,7 +271,7 @@ struct MetaLine {
 }
 
 /// Parses a dotenv file (see the module documentation for the rules).
-fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
+fn parse(src: &str, tree: bool) -> Result<Outline<'_>, SyntaxError> {
     let b = src.as_bytes();
     // A value and its entry end per line at most: one allocation, no growth copies.
     let mut items = Vec::with_capacity(2 * (memchr::memchr_iter(b'\n', b).count() + 1));
@@ -366,9 +366,9 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
         }
         let raw = &src[vstart..vend];
         let value = if raw.contains('\\') {
-            raw.replace("\\n", "\n")
+            Cow::Owned(raw.replace("\\n", "\n"))
         } else {
-            raw.to_string()
+            Cow::Borrowed(raw)
         };
         if tree {
             nodes.push(Node {
@@ -495,11 +495,11 @@ fn unflatten(src: &str, lines: &[MetaLine]) -> Result<Value, SyntaxError> {
 mod tests {
     use super::*;
 
-    fn parse(src: &str) -> Outline {
+    fn parse(src: &str) -> Outline<'_> {
         Dotenv.parse_tree(src).expect("parses")
     }
 
-    fn leaves(doc: &Document) -> Vec<&Leaf> {
+    fn leaves<'a>(doc: &'a Document<'a>) -> Vec<&'a Leaf<'a>> {
         doc.items
             .iter()
             .filter_map(|i| match i {
@@ -518,7 +518,7 @@ mod tests {
         let paths: Vec<&str> = ls.iter().map(|l| &l.path[0]).collect();
         assert_eq!(paths, ["A", "export B ", "C", "D", "E"]);
         assert_eq!(&src[ls[1].span.clone()], " two # not a comment");
-        assert_eq!(ls[2].value, Scalar::Str(String::new()));
+        assert_eq!(ls[2].value, Scalar::Str("".into()));
         assert_eq!(ls[3].value, Scalar::Str("x\ny=z".into()));
         assert_eq!(&src[ls[4].span.clone()], "\"q\"");
         assert!(

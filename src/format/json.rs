@@ -21,11 +21,11 @@ pub const MAX_DEPTH: usize = 1000;
 pub struct Json;
 
 impl Format for Json {
-    fn parse(&self, src: &str) -> Result<Outline, SyntaxError> {
+    fn parse<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
         Parser::new(src, false).run()
     }
 
-    fn parse_tree(&self, src: &str) -> Result<Outline, SyntaxError> {
+    fn parse_tree<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
         Parser::new(src, true).run()
     }
 
@@ -53,7 +53,7 @@ impl Format for Json {
             out.push_str(s);
             out.push('"');
         } else {
-            super::push_rendered(self, style, f, &Scalar::Str(s.to_string()), out);
+            super::push_rendered(self, style, f, &Scalar::Str(s.to_string().into()), out);
         }
     }
 
@@ -173,7 +173,7 @@ struct Parser<'a> {
     src: &'a str,
     b: &'a [u8],
     pos: usize,
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
     stack: Vec<Frame>,
     path: KeyPath,
     /// The tree nodes (see [`Node`]), when `tree`.
@@ -262,7 +262,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn run(mut self) -> Result<Outline, SyntaxError> {
+    fn run(mut self) -> Result<Outline<'a>, SyntaxError> {
         self.skip_ws();
         match self.b.get(self.pos) {
             None => return self.err(self.pos, "unexpected end of input"),
@@ -368,7 +368,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Builds the outline once the top-level object closed at `close` (just after `}`).
-    fn finish(self, close: usize) -> Result<Outline, SyntaxError> {
+    fn finish(self, close: usize) -> Result<Outline<'a>, SyntaxError> {
         let one_line = !self.src[self.open..close].contains('\n');
         let (indent_unit, member_indent) = if one_line {
             (String::new(), String::new())
@@ -606,7 +606,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads `word` exactly.
-    fn literal(&mut self, word: &str, value: Scalar) -> Result<Scalar, SyntaxError> {
+    fn literal(&mut self, word: &str, value: Scalar<'a>) -> Result<Scalar<'a>, SyntaxError> {
         if self.b[self.pos..].starts_with(word.as_bytes()) {
             self.pos += word.len();
             Ok(value)
@@ -616,7 +616,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads a number per RFC 8259: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
-    fn number(&mut self) -> Result<Scalar, SyntaxError> {
+    fn number(&mut self) -> Result<Scalar<'a>, SyntaxError> {
         let start = self.pos;
         let b = self.b;
         let mut p = self.pos;
@@ -683,7 +683,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads a string literal at the current `"` and returns its decoded contents.
-    fn string(&mut self) -> Result<String, SyntaxError> {
+    fn string(&mut self) -> Result<Cow<'a, str>, SyntaxError> {
         let start = self.pos;
         let b = self.b;
         let mut p = start + 1;
@@ -699,10 +699,10 @@ impl<'a> Parser<'a> {
                     let tail = &self.src[run..p];
                     self.pos = p + 1;
                     return Ok(match out {
-                        None => tail.to_string(),
+                        None => Cow::Borrowed(tail),
                         Some(mut s) => {
                             s.push_str(tail);
-                            s
+                            Cow::Owned(s)
                         }
                     });
                 }
@@ -761,7 +761,7 @@ impl<'a> Parser<'a> {
 mod tests {
     use super::*;
 
-    fn leaves(doc: &Document) -> Vec<&Leaf> {
+    fn leaves<'a>(doc: &'a Document<'a>) -> Vec<&'a Leaf<'a>> {
         doc.items
             .iter()
             .filter_map(|i| match i {
@@ -771,7 +771,7 @@ mod tests {
             .collect()
     }
 
-    fn parse(src: &str) -> Outline {
+    fn parse(src: &str) -> Outline<'_> {
         Json.parse_tree(src).expect("parses")
     }
 

@@ -11,6 +11,7 @@ pub mod lines;
 pub mod yaml;
 pub mod yaml_value;
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::Path;
 
@@ -66,11 +67,13 @@ impl Syntax {
 
 /// A scalar value typed as SOPS types it. String contents are wiped on drop.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
+pub enum Scalar<'s> {
     /// `null` / `~` / empty YAML value: never encrypted, not part of the MAC.
     Null,
-    /// A string (`type:str`).
-    Str(String),
+    /// A string (`type:str`): borrowed from the source when it is written there as is (a
+    /// token always is, so an encrypted file's outline copies none of its values), else
+    /// owned.
+    Str(Cow<'s, str>),
     /// A 64-bit integer (`type:int`).
     Int(i64),
     /// A float (`type:float`).
@@ -78,13 +81,34 @@ pub enum Scalar {
     /// A boolean (`type:bool`).
     Bool(bool),
     /// A timestamp, already in RFC 3339 as SOPS formats it (`type:time`).
-    Time(String),
+    Time(Cow<'s, str>),
 }
 
-impl Drop for Scalar {
+impl Scalar<'_> {
+    /// A string value that owns its text.
+    pub fn owned_str(text: impl Into<String>) -> Scalar<'static> {
+        Scalar::Str(Cow::Owned(text.into()))
+    }
+
+    /// The same value, owning its text (borrowed text is copied).
+    pub fn into_owned(mut self) -> Scalar<'static> {
+        match &mut self {
+            Scalar::Null => Scalar::Null,
+            Scalar::Str(s) => Scalar::Str(Cow::Owned(std::mem::take(s).into_owned())),
+            Scalar::Int(i) => Scalar::Int(*i),
+            Scalar::Float(f) => Scalar::Float(*f),
+            Scalar::Bool(b) => Scalar::Bool(*b),
+            Scalar::Time(t) => Scalar::Time(Cow::Owned(std::mem::take(t).into_owned())),
+        }
+    }
+}
+
+impl Drop for Scalar<'_> {
     fn drop(&mut self) {
-        if let Scalar::Str(s) | Scalar::Time(s) = self {
-            s.zeroize();
+        match self {
+            // Borrowed text belongs to the source, which its owner wipes.
+            Scalar::Str(Cow::Owned(s)) | Scalar::Time(Cow::Owned(s)) => s.zeroize(),
+            _ => {}
         }
     }
 }
@@ -127,14 +151,14 @@ pub struct BlockStyle {
 
 /// One scalar value of the document.
 #[derive(Debug, Clone)]
-pub struct Leaf {
+pub struct Leaf<'s> {
     /// Mapping keys from the document root to this value; sequence indexes are not part of
     /// it (SOPS's additional data is `path.join(":") + ":"`).
     pub path: KeyPath,
     /// The bytes that hold the value and are replaced by its token.
     pub span: Range<usize>,
     /// The value, typed as SOPS types it. In an encrypted document a token is a `Str`.
-    pub value: Scalar,
+    pub value: Scalar<'s>,
     /// How it is written.
     pub style: Style,
     /// Inside a YAML flow collection (a token must then be quoted).
@@ -174,9 +198,9 @@ pub struct Comment {
 
 /// The document walk, in SOPS's walk order.
 #[derive(Debug, Clone)]
-pub enum Item {
+pub enum Item<'s> {
     /// A scalar value.
-    Leaf(Leaf),
+    Leaf(Leaf<'s>),
     /// A comment.
     Comment(Comment),
     /// A mapping entry or sequence item at this depth has ended (SOPS clears the comments
@@ -267,9 +291,9 @@ pub struct Node {
 
 /// One document of a file (YAML may hold several; JSON and dotenv hold one).
 #[derive(Debug, Clone)]
-pub struct Document {
+pub struct Document<'s> {
     /// Leaves, comments and entry ends in walk order, the `sops` entry excluded.
-    pub items: Vec<Item>,
+    pub items: Vec<Item<'s>>,
     /// Every value of the tree (the root mapping first), in document order, each
     /// collection before its members; the `sops` entry and complex YAML keys excluded.
     /// Filled by [`Format::parse_tree`] only (empty after [`Format::parse`]).
@@ -287,9 +311,9 @@ pub struct Document {
 
 /// A parsed file.
 #[derive(Debug, Clone)]
-pub struct Outline {
+pub struct Outline<'s> {
     /// Its documents, in order.
-    pub docs: Vec<Document>,
+    pub docs: Vec<Document<'s>>,
     /// The line break the file uses (`"\n"` or `"\r\n"`).
     pub eol: &'static str,
     /// Number of YAML aliases (SOPS expands them, so it cannot decrypt aliased values).
@@ -319,15 +343,15 @@ impl SyntaxError {
 pub trait Format: Sync {
     /// Parses `src` (a leading UTF-8 BOM is allowed and kept out of every span).
     /// Errors when the document is invalid or its top level is not a mapping.
-    fn parse(&self, src: &str) -> Result<Outline, SyntaxError>;
+    fn parse<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError>;
 
     /// Like [`Format::parse`], with the tree [`Document::nodes`] filled too (for the
     /// editor; the engine does not need them).
-    fn parse_tree(&self, src: &str) -> Result<Outline, SyntaxError>;
+    fn parse_tree<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError>;
 
     /// What goes around a token that replaces `leaf.span` (quotes, a block scalar's
     /// indentation), and the style under which the text will be parsed back.
-    fn token_affixes<'l>(&self, leaf: &'l Leaf) -> (&'l str, &'static str, Style);
+    fn token_affixes<'l>(&self, leaf: &'l Leaf<'_>) -> (&'l str, &'static str, Style);
 
     /// Appends to `out` the text that replaces `leaf.span` when the leaf is encrypted to
     /// `token`, and returns the style under which that text will be parsed back.
@@ -365,7 +389,7 @@ pub trait Format: Sync {
     /// Appends [`Format::render`] of the string `s` to `out` (a syntax may do it without
     /// an intermediate copy).
     fn render_str_into(&self, style: &Style, in_flow: bool, s: &str, out: &mut Zeroizing<String>) {
-        push_rendered(self, style, in_flow, &Scalar::Str(s.to_string()), out);
+        push_rendered(self, style, in_flow, &Scalar::Str(Cow::Borrowed(s)), out);
     }
 
     /// The metadata tree serialized for this document: for [`Insertion::Block`], lines

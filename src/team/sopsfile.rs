@@ -426,7 +426,7 @@ impl SopsFile {
         SopsFile::load(&self.path).map_err(Into::into)
     }
 
-    fn outline(&self) -> Result<Outline, TeamError> {
+    fn outline(&self) -> Result<Outline<'_>, TeamError> {
         Syntax::Yaml
             .format()
             .parse(&self.text)
@@ -514,7 +514,7 @@ impl SopsFile {
     fn add_to_string(&self, leaf: &Leaf, member: &Member, at: &str) -> Result<Splice, TeamError> {
         let r = &member.recipient;
         let current = match &leaf.value {
-            Scalar::Str(s) => s.as_str(),
+            Scalar::Str(s) => s.as_ref(),
             Scalar::Null => "",
             _ => return Err(self.edit_error(&format!("{at}.age is not a string"))),
         };
@@ -726,8 +726,8 @@ impl SopsFile {
 /// The positions the edits need, from the outline of the first document.
 struct Scan<'a> {
     rules: Vec<RuleScan<'a>>,
-    registry: Vec<(&'a str, &'a Leaf)>,
-    registry_null: Option<&'a Leaf>,
+    registry: Vec<(&'a str, &'a Leaf<'a>)>,
+    registry_null: Option<&'a Leaf<'a>>,
     registry_present: bool,
     insertion: Option<usize>,
     single_doc: bool,
@@ -736,17 +736,17 @@ struct Scan<'a> {
 #[derive(Default)]
 struct RuleScan<'a> {
     /// The rule's own `age`: one scalar (depth 2) or list items (depth 3).
-    age: Vec<&'a Leaf>,
+    age: Vec<&'a Leaf<'a>>,
     /// `key_groups[g].age` list items, per group.
-    groups: Vec<Vec<&'a Leaf>>,
+    groups: Vec<Vec<&'a Leaf<'a>>>,
     /// Every leaf of an `age` field anywhere in the rule (merged groups included).
-    all_age: Vec<&'a Leaf>,
+    all_age: Vec<&'a Leaf<'a>>,
     /// The first one-line scalar entry of the rule mapping.
-    first_scalar: Option<&'a Leaf>,
+    first_scalar: Option<&'a Leaf<'a>>,
 }
 
 impl<'a> Scan<'a> {
-    fn of(outline: &'a Outline) -> Scan<'a> {
+    fn of(outline: &'a Outline<'a>) -> Scan<'a> {
         let mut scan = Scan {
             rules: vec![],
             registry: vec![],
@@ -826,7 +826,7 @@ impl<'a> RuleScan<'a> {
 }
 
 /// The entries of a collection at `depth`: the items up to each `EntryEnd(depth)`.
-fn split(items: &[Item], depth: usize) -> Vec<&[Item]> {
+fn split<'a>(items: &'a [Item<'a>], depth: usize) -> Vec<&'a [Item<'a>]> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, item) in items.iter().enumerate() {
@@ -838,7 +838,7 @@ fn split(items: &[Item], depth: usize) -> Vec<&[Item]> {
     out
 }
 
-fn leaves(items: &[Item]) -> impl Iterator<Item = &Leaf> {
+fn leaves<'a>(items: &'a [Item<'a>]) -> impl Iterator<Item = &'a Leaf<'a>> {
     items.iter().filter_map(|i| match i {
         Item::Leaf(l) => Some(l),
         _ => None,
@@ -846,7 +846,7 @@ fn leaves(items: &[Item]) -> impl Iterator<Item = &Leaf> {
 }
 
 /// The key (at path position `level`) of the entry these items belong to.
-fn entry_key(items: &[Item], level: usize) -> Option<&str> {
+fn entry_key<'a>(items: &'a [Item<'a>], level: usize) -> Option<&'a str> {
     leaves(items)
         .find(|l| l.path.len() > level)
         .map(|l| &l.path[level])

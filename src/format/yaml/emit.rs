@@ -2,6 +2,7 @@
 //! `sops` metadata block in the layout SOPS 3.11 writes (4-space indentation).
 
 use serde_json::Value;
+use std::borrow::Cow;
 
 use super::resolve;
 use crate::codec::value::go_float;
@@ -38,7 +39,7 @@ pub fn plain_safe(s: &str, in_flow: bool) -> bool {
     const YAML11_BOOLS: [&str; 12] = [
         "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
     ];
-    !YAML11_BOOLS.contains(&s) && matches!(resolve::plain(s), Scalar::Str(_))
+    !YAML11_BOOLS.contains(&s) && matches!(resolve::plain(Cow::Borrowed(s)), Scalar::Str(_))
 }
 
 /// A double-quoted scalar with YAML's short escapes.
@@ -88,7 +89,7 @@ fn plain_typed(value: &Scalar) -> Option<String> {
                 format!("{s}.0")
             }
         }
-        Scalar::Time(t) => t.clone(),
+        Scalar::Time(t) => t.to_string(),
         Scalar::Str(_) => return None,
     })
 }
@@ -102,7 +103,7 @@ pub fn render(style: &Style, in_flow: bool, value: &Scalar) -> String {
         unreachable!("non-strings handled above")
     };
     match style {
-        Style::Plain if plain_safe(s, in_flow) => s.clone(),
+        Style::Plain if plain_safe(s, in_flow) => s.to_string(),
         Style::SingleQuoted if !s.contains(['\n', '\r']) && !s.chars().any(char::is_control) => {
             format!("'{}'", s.replace('\'', "''"))
         }

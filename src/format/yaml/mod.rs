@@ -10,6 +10,7 @@
 mod emit;
 mod resolve;
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -33,11 +34,11 @@ pub struct Yaml;
 const MAX_DEPTH: usize = 1000;
 
 impl Format for Yaml {
-    fn parse(&self, src: &str) -> Result<Outline, SyntaxError> {
+    fn parse<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
         parse(src, false)
     }
 
-    fn parse_tree(&self, src: &str) -> Result<Outline, SyntaxError> {
+    fn parse_tree<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
         parse(src, true)
     }
 
@@ -62,7 +63,7 @@ impl Format for Yaml {
         if *style == Style::Plain && emit::plain_safe(s, f) {
             crate::codec::wipe::push_str(out, s);
         } else {
-            super::push_rendered(self, style, f, &Scalar::Str(s.to_string()), out);
+            super::push_rendered(self, style, f, &Scalar::Str(s.to_string().into()), out);
         }
     }
 
@@ -509,17 +510,17 @@ struct SopsSkip {
     prev_member_end: Option<usize>,
 }
 
-struct DocState {
+struct DocState<'s> {
     start: usize,
     /// The top-level mapping: flow, column, where its value starts (after properties).
     top: Option<(bool, usize, usize)>,
-    items: Vec<Item>,
+    items: Vec<Item<'s>>,
     nodes: Vec<Node>,
     sops: Option<SopsEntry>,
     last_member_end: Option<usize>,
 }
 
-fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
+fn parse(src: &str, tree: bool) -> Result<Outline<'_>, SyntaxError> {
     let offs = Offsets::new(src);
     match parse_with(src, src, offs, tree) {
         Err(e) => match reindented_closers(src) {
@@ -537,7 +538,12 @@ fn parse(src: &str, tree: bool) -> Result<Outline, SyntaxError> {
 }
 
 /// Parses `src`, the parser reading `text` (`src` itself, or [`reindented_closers`]'s copy).
-fn parse_with(src: &str, text: &str, offs: Offsets, tree: bool) -> Result<Outline, SyntaxError> {
+fn parse_with<'s>(
+    src: &'s str,
+    text: &str,
+    offs: Offsets,
+    tree: bool,
+) -> Result<Outline<'s>, SyntaxError> {
     let eol = detect_eol(src);
     let bom = bom_len(src);
     let mut w = Walk {
@@ -641,8 +647,8 @@ struct Walk<'s> {
     next_comment: usize,
     stack: Vec<Frame>,
     skip: Option<Skip>,
-    docs: Vec<Document>,
-    doc: Option<DocState>,
+    docs: Vec<Document<'s>>,
+    doc: Option<DocState<'s>>,
     /// Start of the latest top-level key (where a `sops` entry begins).
     sops_key_start: usize,
     /// End of the latest scalar, alias or collection.
@@ -653,7 +659,7 @@ struct Walk<'s> {
     tree: bool,
 }
 
-impl Walk<'_> {
+impl<'s> Walk<'s> {
     #[allow(clippy::too_many_arguments)]
     fn event(
         &mut self,
@@ -921,7 +927,7 @@ impl Walk<'_> {
         nodes.len() - 1
     }
 
-    fn items(&mut self) -> &mut Vec<Item> {
+    fn items(&mut self) -> &mut Vec<Item<'s>> {
         &mut self.doc.as_mut().expect("inside a document").items
     }
 
@@ -1036,6 +1042,21 @@ impl Walk<'_> {
         Ok(())
     }
 
+    /// A scalar's text, borrowed from the source when it is written there as is (a plain
+    /// or quoted scalar without escapes, folding or a tag in its span), else a copy.
+    fn text(&self, value: &str, info: &ScalarInfo) -> Cow<'s, str> {
+        let span = &info.span;
+        let inner = match info.style {
+            Style::Plain => span.clone(),
+            Style::SingleQuoted | Style::DoubleQuoted => span.start + 1..span.end.wrapping_sub(1),
+            _ => return Cow::Owned(value.to_string()),
+        };
+        match self.src.get(inner) {
+            Some(t) if t == value => Cow::Borrowed(t),
+            _ => Cow::Owned(value.to_string()),
+        }
+    }
+
     fn scalar(
         &mut self,
         value: &str,
@@ -1057,13 +1078,13 @@ impl Walk<'_> {
             self.last_token_end = info.occupied.end;
             return Ok(());
         }
+        let text = self.text(value, info);
         let typed = match (tag, style) {
             (Some(t), _) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => {
-                resolve::tagged(&t.suffix, value)
+                resolve::tagged(&t.suffix, text)
             }
-            (Some(_), _) => Scalar::Str(value.to_string()),
-            (None, ScalarStyle::Plain) => resolve::plain(value),
-            (None, _) => Scalar::Str(value.to_string()),
+            (None, ScalarStyle::Plain) => resolve::plain(text),
+            _ => Scalar::Str(text),
         };
         if let Some(t) = tag
             && (t.handle == "tag:yaml.org,2002:" || t.handle == "!!")

@@ -3,6 +3,7 @@
 
 use crate::format::Scalar;
 use regex::Regex;
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 static FLOAT: LazyLock<Regex> =
@@ -89,7 +90,8 @@ fn timestamp(s: &str) -> Option<String> {
 }
 
 /// Types a plain (unquoted, untagged) scalar as yaml.v3 does.
-pub fn plain(s: &str) -> Scalar {
+pub fn plain(text: Cow<'_, str>) -> Scalar<'_> {
+    let s: &str = &text;
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
         "true" | "True" | "TRUE" => return Scalar::Bool(true),
@@ -103,7 +105,7 @@ pub fn plain(s: &str) -> Scalar {
     }
     let first = s.as_bytes()[0];
     if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
-        return Scalar::Str(s.to_string());
+        return Scalar::Str(text);
     }
     let plain = s.replace('_', "");
     if let Some(i) = go_parse_int(&plain) {
@@ -117,18 +119,19 @@ pub fn plain(s: &str) -> Scalar {
     if first.is_ascii_digit()
         && let Some(t) = timestamp(s)
     {
-        return Scalar::Time(t);
+        return Scalar::Time(t.into());
     }
-    Scalar::Str(s.to_string())
+    Scalar::Str(text)
 }
 
 /// Types a scalar with an explicit tag (`!!str`, `!!int`, …); unknown tags give strings.
-pub fn tagged(suffix: &str, value: &str) -> Scalar {
+pub fn tagged<'s>(suffix: &str, text: Cow<'s, str>) -> Scalar<'s> {
+    let value: &str = &text;
     match suffix {
-        "str" => Scalar::Str(value.to_string()),
+        "str" => Scalar::Str(text),
         "null" => Scalar::Null,
-        "int" | "float" | "bool" | "timestamp" => match plain(value) {
-            Scalar::Null => Scalar::Str(value.to_string()),
+        "int" | "float" | "bool" | "timestamp" => match plain(text.clone()) {
+            Scalar::Null => Scalar::Str(text),
             Scalar::Int(i) if suffix == "float" => Scalar::Float(i as f64),
             v => v,
         },
@@ -136,11 +139,11 @@ pub fn tagged(suffix: &str, value: &str) -> Scalar {
             use base64::Engine as _;
             let compact: String = value.split_whitespace().collect();
             match base64::engine::general_purpose::STANDARD.decode(compact) {
-                Ok(bytes) => Scalar::Str(String::from_utf8_lossy(&bytes).into_owned()),
-                Err(_) => Scalar::Str(value.to_string()),
+                Ok(bytes) => Scalar::Str(String::from_utf8_lossy(&bytes).into_owned().into()),
+                Err(_) => Scalar::Str(value.to_string().into()),
             }
         }
-        _ => Scalar::Str(value.to_string()),
+        _ => Scalar::Str(text),
     }
 }
 
@@ -161,35 +164,35 @@ mod tests {
 
     #[test]
     fn types_like_yaml_v3() {
-        assert_eq!(plain("yes"), Scalar::Str("yes".into()));
-        assert_eq!(plain("True"), Scalar::Bool(true));
-        assert_eq!(plain("0x10"), Scalar::Int(16));
-        assert_eq!(plain("007"), Scalar::Int(7));
-        assert_eq!(plain("1e3"), Scalar::Float(1000.0));
-        assert_eq!(plain("1_000"), Scalar::Int(1000));
-        assert_eq!(plain("3.11.0"), Scalar::Str("3.11.0".into()));
+        assert_eq!(plain("yes".into()), Scalar::Str("yes".into()));
+        assert_eq!(plain("True".into()), Scalar::Bool(true));
+        assert_eq!(plain("0x10".into()), Scalar::Int(16));
+        assert_eq!(plain("007".into()), Scalar::Int(7));
+        assert_eq!(plain("1e3".into()), Scalar::Float(1000.0));
+        assert_eq!(plain("1_000".into()), Scalar::Int(1000));
+        assert_eq!(plain("3.11.0".into()), Scalar::Str("3.11.0".into()));
         assert_eq!(
-            plain("2024-01-01"),
+            plain("2024-01-01".into()),
             Scalar::Time("2024-01-01T00:00:00Z".into())
         );
         // yaml.v3 has no layout for a space-separated time with a zone: a string, as in sops.
         assert_eq!(
-            plain("2001-12-14 21:59:43.10 -5"),
+            plain("2001-12-14 21:59:43.10 -5".into()),
             Scalar::Str("2001-12-14 21:59:43.10 -5".into())
         );
         assert_eq!(
-            plain("2001-12-14 21:59:43.10"),
+            plain("2001-12-14 21:59:43.10".into()),
             Scalar::Time("2001-12-14T21:59:43Z".into())
         );
         assert_eq!(
-            plain("2001-12-14t21:59:43.10-05:00"),
+            plain("2001-12-14t21:59:43.10-05:00".into()),
             Scalar::Time("2001-12-14T21:59:43-05:00".into())
         );
         assert_eq!(
-            plain("2001-12-14T21:59:43"),
+            plain("2001-12-14T21:59:43".into()),
             Scalar::Str("2001-12-14T21:59:43".into())
         );
-        assert_eq!(plain("~"), Scalar::Null);
-        assert_eq!(plain("99999999999999999999"), Scalar::Float(1e20));
+        assert_eq!(plain("~".into()), Scalar::Null);
+        assert_eq!(plain("99999999999999999999".into()), Scalar::Float(1e20));
     }
 }
