@@ -26,7 +26,7 @@ use crate::codec::wipe;
 use crate::codec::{CodecError, shamir, value};
 use crate::config::Selection;
 use crate::format::{
-    Comment, Format, Insertion, Item, KeyPath, Leaf, Outline, Scalar, Style, SyntaxError,
+    Comment, Document, Format, Insertion, Item, KeyPath, Leaf, Outline, Scalar, Style, SyntaxError,
 };
 use crate::keys::{IdentitySet, KeyError, Recipient, wrap_data_key};
 
@@ -261,14 +261,45 @@ impl CommentStack {
     }
 }
 
-/// Parses `src`, with the item lists trimmed to their length (a file's outline is the
-/// biggest thing the engine holds; vector growth may leave it half empty).
+/// Parses `src`, without the entry ends that change nothing, and with the item lists
+/// trimmed to their length (a file's outline is the biggest thing the engine holds; vector
+/// growth may leave it half empty).
 fn parse<'s>(format: &dyn Format, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
     let mut outline = format.parse(src)?;
     for doc in &mut outline.docs {
+        drop_idle_entry_ends(&mut doc.items);
         doc.items.shrink_to_fit();
     }
     Ok(outline)
+}
+
+/// Removes every [`Item::EntryEnd`] that finds no comment to clear in the [`CommentStack`]
+/// (every one, in a file without comments): what the stack holds at each value and
+/// comment, and so what every selection decides, is unchanged, and the outline loses an
+/// item per value. The function only looks at item kinds and depths, so the two outlines
+/// [`Check`] compares are filtered alike.
+fn drop_idle_entry_ends(items: &mut Vec<Item<'_>>) {
+    // Mirrors the stack's shape: whether each level holds a comment.
+    let mut holds: Vec<bool> = Vec::new();
+    items.retain(|item| match item {
+        Item::Leaf(leaf) => {
+            holds.resize(leaf.depth + 1, false);
+            true
+        }
+        Item::Comment(c) => {
+            holds.resize(c.depth + 1, false);
+            holds[c.depth] = true;
+            true
+        }
+        Item::EntryEnd(depth) => {
+            let clears = holds.iter().skip(*depth).any(|&h| h);
+            holds.truncate(depth + 1);
+            if let Some(h) = holds.get_mut(*depth) {
+                *h = false;
+            }
+            clears
+        }
+    });
 }
 
 /// One replacement of a byte range of the input by a range of an arena string (every
@@ -321,8 +352,9 @@ fn apply(
 struct Texts<'s> {
     src: &'s str,
     direct: bool,
-    /// The output so far (direct) or the arena.
-    buf: String,
+    /// The output so far (direct) or the arena (wiped when dropped: decrypting writes
+    /// plaintext into it).
+    buf: Zeroizing<String>,
     /// Direct: how much of `src` has been copied.
     at: usize,
 }
@@ -332,7 +364,7 @@ impl<'s> Texts<'s> {
         Texts {
             src,
             direct,
-            buf: String::with_capacity(capacity),
+            buf: Zeroizing::new(String::with_capacity(capacity)),
             at: 0,
         }
     }
@@ -345,7 +377,7 @@ impl<'s> Texts<'s> {
                 .src
                 .get(self.at..range.start)
                 .ok_or(EngineError::Unsupported)?;
-            self.buf.push_str(kept);
+            wipe::push_str(&mut self.buf, kept);
             self.at = range.end;
         }
         Ok(self.buf.len())
@@ -360,9 +392,17 @@ impl<'s> Texts<'s> {
             return apply(self.src, splices, &self.buf);
         }
         let rest = self.src.get(self.at..).ok_or(EngineError::Unsupported)?;
-        self.buf.push_str(rest);
+        wipe::push_str(&mut self.buf, rest);
         let starts = splices.iter().map(|s| s.text.start).collect();
-        Ok((Zeroizing::new(self.buf), starts))
+        Ok((self.buf, starts))
+    }
+
+    /// Keeps `splice` for [`Texts::finish`] when the texts go into an arena (writing
+    /// straight, the output already holds it).
+    fn keep(&self, splices: &mut Vec<Splice>, splice: Splice) {
+        if !self.direct {
+            splices.push(splice);
+        }
     }
 }
 
@@ -372,21 +412,43 @@ fn in_byte_order(outline: &Outline) -> bool {
     let [doc] = &outline.docs[..] else {
         return false;
     };
+    let at = match doc.insertion {
+        Insertion::Block { at } | Insertion::Flow { at, .. } => at,
+    };
+    items_end(doc).is_some_and(|end| at >= end)
+}
+
+/// Whether the values and comments of an encrypted `outline`, and then its metadata, come
+/// in byte order (so that decrypting can write the output directly).
+fn sealed_in_byte_order(outline: &Outline) -> bool {
+    let [doc] = &outline.docs[..] else {
+        return false;
+    };
+    let Some(sops) = &doc.sops else {
+        return false;
+    };
+    items_end(doc).is_some_and(|end| sops.removal.start >= end)
+}
+
+/// Where the last value or comment of `doc` ends, if they come in byte order. A sequence
+/// item holding a comment token counts from the start of its item.
+fn items_end(doc: &Document) -> Option<usize> {
     let mut end = 0;
     for item in &doc.items {
         let span = match item {
-            Item::Leaf(l) => &l.span,
-            Item::Comment(c) => &c.span,
+            Item::Leaf(l) => match &l.comment_item {
+                Some(c) => c.range.start.min(l.span.start)..c.range.end.max(l.span.end),
+                None => l.span.clone(),
+            },
+            Item::Comment(c) => c.span.clone(),
             Item::EntryEnd(_) => continue,
         };
         if span.start < end {
-            return false;
+            return None;
         }
         end = span.end;
     }
-    match doc.insertion {
-        Insertion::Block { at } | Insertion::Flow { at, .. } => at >= end,
-    }
+    Some(end)
 }
 
 /// Where input offsets land in the output once splices are applied.
@@ -1128,8 +1190,14 @@ impl<'a> Sealed<'a> {
         let spellings = self.spellings(key, reuse.as_deref_mut())?;
         let selector = Selector::new(&md.selection)?;
         let mut mac = MacHasher::new(md.selection.mac_only_encrypted);
+        let direct = sealed_in_byte_order(&self.outline);
+        let capacity = if direct {
+            plaintext_len_estimate(src, &self.outline)
+        } else {
+            src.len() / 2
+        };
         let mut work = LeafWork {
-            arena: Zeroizing::new(String::with_capacity(src.len() / 2)),
+            out: Texts::new(src, direct, capacity),
             plain: Zeroizing::new(Vec::new()),
             aad: String::new(),
         };
@@ -1157,7 +1225,7 @@ impl<'a> Sealed<'a> {
                             reuse.as_deref_mut(),
                             &mut work,
                         )? {
-                            splices.push(s);
+                            work.out.keep(&mut splices, s);
                         }
                     }
                     Item::Comment(c) => {
@@ -1173,12 +1241,16 @@ impl<'a> Sealed<'a> {
                             if let (Some(r), Ok(t)) = (reuse.as_deref_mut(), Token::parse(text)) {
                                 r.remember(&aad, "comment", plain.as_bytes(), &t.iv);
                             }
-                            let start = work.arena.len();
-                            wipe::push_str(&mut work.arena, &plain);
-                            splices.push(Splice {
-                                range: c.span.clone(),
-                                text: start..work.arena.len(),
-                            });
+                            let start = work.out.open(&c.span)?;
+                            wipe::push_str(&mut work.out.buf, &plain);
+                            let text = start..work.out.buf.len();
+                            work.out.keep(
+                                &mut splices,
+                                Splice {
+                                    range: c.span.clone(),
+                                    text,
+                                },
+                            );
                         }
                     }
                     Item::EntryEnd(depth) => stack.entry_end(*depth),
@@ -1193,13 +1265,15 @@ impl<'a> Sealed<'a> {
         }
         for doc in &self.outline.docs {
             if let Some(s) = &doc.sops {
-                splices.push(Splice {
+                let start = work.out.open(&s.removal)?;
+                let removal = Splice {
                     range: s.removal.clone(),
-                    text: 0..0,
-                });
+                    text: start..start,
+                };
+                work.out.keep(&mut splices, removal);
             }
         }
-        Ok(apply(src, &splices, &work.arena)?.0)
+        Ok(work.out.finish(&splices)?.0)
     }
 
     fn spellings(
@@ -1271,7 +1345,11 @@ impl<'a> Sealed<'a> {
         let t = TokenText::split(token_text).map_err(err)?;
         t.open_into(key, w.aad.as_bytes(), &mut w.plain)
             .map_err(err)?;
-        let start = w.arena.len();
+        let range = match (t.kind, leaf.comment_item.as_deref()) {
+            ("comment", Some(item)) => item.range.clone(),
+            _ => leaf.span.clone(),
+        };
+        let start = w.out.open(&range)?;
         if t.kind == "comment" {
             // A comment SOPS stored as a sequence item: not a value, not in the MAC. It
             // goes back as a comment line; anywhere else it has no meaning.
@@ -1281,12 +1359,12 @@ impl<'a> Sealed<'a> {
             if text.contains(['\n', '\r']) {
                 return Err(bad());
             }
-            wipe::push_str(&mut w.arena, &item.lead);
-            wipe::push_str(&mut w.arena, "#");
-            wipe::push_str(&mut w.arena, text);
+            wipe::push_str(&mut w.out.buf, &item.lead);
+            wipe::push_str(&mut w.out.buf, "#");
+            wipe::push_str(&mut w.out.buf, text);
             return Ok(Some(Splice {
-                range: item.range.clone(),
-                text: start..w.arena.len(),
+                range,
+                text: start..w.out.buf.len(),
             }));
         }
         let remember = |r: Option<&mut Reuse>, kind: &str, bytes: &[u8]| {
@@ -1308,10 +1386,11 @@ impl<'a> Sealed<'a> {
             mac.add(text.as_bytes(), true);
             remember(reuse, "str", text.as_bytes());
             match spelled {
-                Some(raw) => wipe::push_str(&mut w.arena, raw),
-                None => self
-                    .format
-                    .render_str_into(&leaf.style, leaf.in_flow, text, &mut w.arena),
+                Some(raw) => wipe::push_str(&mut w.out.buf, raw),
+                None => {
+                    self.format
+                        .render_str_into(&leaf.style, leaf.in_flow, text, &mut w.out.buf)
+                }
             }
         } else {
             let value = value::decode(&w.plain, t.kind).map_err(err)?.into_owned();
@@ -1320,27 +1399,49 @@ impl<'a> Sealed<'a> {
                 remember(reuse, kind, &w.plain);
             }
             match spelled {
-                Some(raw) => wipe::push_str(&mut w.arena, raw),
+                Some(raw) => wipe::push_str(&mut w.out.buf, raw),
                 None => crate::format::push_rendered(
                     self.format,
                     &leaf.style,
                     leaf.in_flow,
                     &value,
-                    &mut w.arena,
+                    &mut w.out.buf,
                 ),
             }
         }
         Ok(Some(Splice {
-            range: leaf.span.clone(),
-            text: start..w.arena.len(),
+            range,
+            text: start..w.out.buf.len(),
         }))
     }
 }
 
+/// The size of the decryption of `src`, near enough to size its buffer once: the source
+/// without its metadata, each token replaced by its data's decoded length (a token's
+/// other fields take at least 107 bytes) and two bytes for quotes.
+fn plaintext_len_estimate(src: &str, outline: &Outline) -> usize {
+    let mut len = src.len();
+    for doc in &outline.docs {
+        if let Some(s) = &doc.sops {
+            len = len.saturating_sub(s.removal.len());
+        }
+        for item in &doc.items {
+            if let Item::Leaf(l) = item
+                && let Scalar::Str(t) = &l.value
+            {
+                let plain = t.len().saturating_sub(107).div_ceil(4) * 3 + 2;
+                len = (len + plain).saturating_sub(l.span.len());
+            }
+        }
+    }
+    len
+}
+
 /// Reusable buffers of a decryption pass.
-struct LeafWork {
-    /// Every plaintext text spliced into the output.
-    arena: Zeroizing<String>,
+struct LeafWork<'s> {
+    /// The output (or, when values do not come in byte order, the arena of the texts
+    /// spliced into it).
+    out: Texts<'s>,
     /// The current value's plaintext.
     plain: Zeroizing<Vec<u8>>,
     /// The current value's additional data.
@@ -1396,6 +1497,54 @@ mod tests {
     use super::*;
     use crate::codec::metadata::default_selection;
     use crate::format::Syntax;
+
+    /// What the comment stack holds at every value and comment of `items`.
+    fn stack_views(src: &str, items: &[Item<'_>]) -> Vec<Vec<Vec<String>>> {
+        let mut stack = CommentStack::default();
+        let mut views = Vec::new();
+        for item in items {
+            match item {
+                Item::Leaf(l) => views.push(stack.at(l.depth).to_vec()),
+                Item::Comment(c) => {
+                    views.push(stack.push(c.depth, &src[c.span.clone()], true).to_vec())
+                }
+                Item::EntryEnd(d) => stack.entry_end(*d),
+            }
+        }
+        views
+    }
+
+    #[test]
+    fn dropping_idle_entry_ends_keeps_every_comment_stack() {
+        let yaml = "# top\na:\n  # in a\n  b: 1\n  c:\n    - x # after x\n    # before y\n    - y\n  d: 2\ne: 3\n# before f\nf:\n  g: [1, 2]\nh: 4\n";
+        let json = "{\"a\": {\"b\": 1, \"c\": [1, {\"d\": 2}]}, \"e\": 3}";
+        let env = "# one\nA=1\nB=2\n# two\nC=3\n";
+        for (src, syntax) in [
+            (yaml, Syntax::Yaml),
+            (json, Syntax::Json),
+            (env, Syntax::Dotenv),
+        ] {
+            let all = syntax.format().parse(src).unwrap();
+            let kept = parse(syntax.format(), src).unwrap();
+            let (all, kept) = (&all.docs[0].items, &kept.docs[0].items);
+            assert_eq!(stack_views(src, all), stack_views(src, kept), "{syntax:?}");
+            let ends = |items: &[Item<'_>]| {
+                items
+                    .iter()
+                    .filter(|i| matches!(i, Item::EntryEnd(_)))
+                    .count()
+            };
+            assert!(ends(kept) < ends(all), "{syntax:?}: nothing dropped");
+            if syntax == Syntax::Json {
+                assert_eq!(ends(kept), 0, "no comment, no entry end");
+            } else {
+                assert!(
+                    ends(kept) > 0,
+                    "{syntax:?}: the ends that clear a comment stay"
+                );
+            }
+        }
+    }
 
     /// Encrypts and decrypts with a bare data key; returns (ciphertext, plaintext).
     pub fn roundtrip(src: &str, syntax: Syntax) -> (String, String) {

@@ -25,7 +25,7 @@ pub fn read_stdin() -> Result<Zeroizing<Vec<u8>>, Error> {
 /// Reads a file (or stdin for `-`) as UTF-8 text.
 pub fn read_text(path: &Path) -> Result<Zeroizing<String>, Error> {
     let name = display_path(path);
-    let bytes = if path.as_os_str() == "-" {
+    let mut bytes = if path.as_os_str() == "-" {
         read_stdin()?
     } else {
         let mut bytes = Zeroizing::new(Vec::new());
@@ -37,10 +37,14 @@ pub fn read_text(path: &Path) -> Result<Zeroizing<String>, Error> {
             })?;
         bytes
     };
-    match std::str::from_utf8(&bytes) {
-        Ok(s) => Ok(Zeroizing::new(s.to_string())),
+    // The buffer moves into the string (no second copy of the file), or back into a
+    // zeroizing vector to report where the text stops being UTF-8.
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
         Err(e) => {
-            let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+            let valid_up_to = e.utf8_error().valid_up_to();
+            let bytes = Zeroizing::new(e.into_bytes());
+            let valid = std::str::from_utf8(&bytes[..valid_up_to]).unwrap_or_default();
             Err(Error::Syntax {
                 file: name,
                 pos: Pos::of_offset(valid, valid.len()),
