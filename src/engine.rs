@@ -261,45 +261,10 @@ impl CommentStack {
     }
 }
 
-/// Parses `src`, without the entry ends that change nothing, and with the item lists
-/// trimmed to their length (a file's outline is the biggest thing the engine holds; vector
-/// growth may leave it half empty).
+/// Parses `src` as the engine reads it: without the entry ends that change nothing
+/// ([`crate::format::ItemList`]), the item lists trimmed to their length.
 fn parse<'s>(format: &dyn Format, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
-    let mut outline = format.parse(src)?;
-    for doc in &mut outline.docs {
-        drop_idle_entry_ends(&mut doc.items);
-        doc.items.shrink_to_fit();
-    }
-    Ok(outline)
-}
-
-/// Removes every [`Item::EntryEnd`] that finds no comment to clear in the [`CommentStack`]
-/// (every one, in a file without comments): what the stack holds at each value and
-/// comment, and so what every selection decides, is unchanged, and the outline loses an
-/// item per value. The function only looks at item kinds and depths, so the two outlines
-/// [`Check`] compares are filtered alike.
-fn drop_idle_entry_ends(items: &mut Vec<Item<'_>>) {
-    // Mirrors the stack's shape: whether each level holds a comment.
-    let mut holds: Vec<bool> = Vec::new();
-    items.retain(|item| match item {
-        Item::Leaf(leaf) => {
-            holds.resize(leaf.depth + 1, false);
-            true
-        }
-        Item::Comment(c) => {
-            holds.resize(c.depth + 1, false);
-            holds[c.depth] = true;
-            true
-        }
-        Item::EntryEnd(depth) => {
-            let clears = holds.iter().skip(*depth).any(|&h| h);
-            holds.truncate(depth + 1);
-            if let Some(h) = holds.get_mut(*depth) {
-                *h = false;
-            }
-            clears
-        }
-    });
+    format.parse_lean(src)
 }
 
 /// One replacement of a byte range of the input by a range of an arena string (every

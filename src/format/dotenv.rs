@@ -34,12 +34,8 @@ const MAX_LIST_INDEX: usize = 10_000;
 pub struct Dotenv;
 
 impl Format for Dotenv {
-    fn parse<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
-        parse(src, false)
-    }
-
-    fn parse_tree<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
-        parse(src, true)
+    fn parse_detail<'s>(&self, src: &'s str, detail: Detail) -> Result<Outline<'s>, SyntaxError> {
+        parse(src, detail)
     }
 
     fn token_affixes<'l>(&self, _leaf: &'l Leaf<'_>) -> (&'l str, &'static str, Style) {
@@ -271,10 +267,14 @@ struct MetaLine {
 }
 
 /// Parses a dotenv file (see the module documentation for the rules).
-fn parse(src: &str, tree: bool) -> Result<Outline<'_>, SyntaxError> {
+fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
     let b = src.as_bytes();
-    // A value and its entry end per line at most: one allocation, no growth copies.
-    let mut items = Vec::with_capacity(2 * (memchr::memchr_iter(b'\n', b).count() + 1));
+    let tree = detail == Detail::Tree;
+    // A value and its entry end per line at most (lean: an item per line, until comments
+    // keep entry ends): one allocation, no growth copies.
+    let lines = memchr::memchr_iter(b'\n', b).count() + 1;
+    let per_line = if detail == Detail::Lean { 1 } else { 2 };
+    let mut items = ItemList::new(detail, per_line * lines);
     let mut nodes = vec![Node {
         steps: Vec::new(),
         kind: NodeKind::Map,
@@ -434,7 +434,7 @@ fn parse(src: &str, tree: bool) -> Result<Outline<'_>, SyntaxError> {
     };
     Ok(Outline {
         docs: vec![Document {
-            items,
+            items: items.into_vec(),
             nodes,
             sops,
             insertion: Insertion::Block { at },

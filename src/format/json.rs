@@ -21,12 +21,8 @@ pub const MAX_DEPTH: usize = 1000;
 pub struct Json;
 
 impl Format for Json {
-    fn parse<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
-        Parser::new(src, false).run()
-    }
-
-    fn parse_tree<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
-        Parser::new(src, true).run()
+    fn parse_detail<'s>(&self, src: &'s str, detail: Detail) -> Result<Outline<'s>, SyntaxError> {
+        Parser::new(src, detail).run()
     }
 
     fn token_affixes<'l>(&self, _leaf: &'l Leaf) -> (&'l str, &'static str, Style) {
@@ -173,7 +169,7 @@ struct Parser<'a> {
     src: &'a str,
     b: &'a [u8],
     pos: usize,
-    items: Vec<Item<'a>>,
+    items: ItemList<'a>,
     stack: Vec<Frame>,
     path: KeyPath,
     /// The tree nodes (see [`Node`]), when `tree`.
@@ -205,16 +201,16 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn new(src: &'a str, tree: bool) -> Self {
+    fn new(src: &'a str, detail: Detail) -> Self {
         Parser {
             src,
             b: src.as_bytes(),
             pos: bom_len(src),
-            items: Vec::new(),
+            items: ItemList::new(detail, 0),
             stack: Vec::new(),
             path: KeyPath::root(),
             nodes: Vec::new(),
-            tree,
+            tree: detail == Detail::Tree,
             steps: Vec::new(),
             open: 0,
             last_top_value_end: None,
@@ -412,7 +408,7 @@ impl<'a> Parser<'a> {
         };
         Ok(Outline {
             docs: vec![Document {
-                items: self.items,
+                items: self.items.into_vec(),
                 nodes: self.nodes,
                 sops,
                 insertion,

@@ -9,13 +9,16 @@
 use std::fmt;
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 /// A path of mapping keys from the document root (the root itself is the empty path).
 #[derive(Clone, Default)]
 pub struct KeyPath(Option<Arc<Link>>);
 
 struct Link {
     parent: KeyPath,
-    key: Box<str>,
+    /// Inline up to 24 bytes (most keys): one allocation per link, not two.
+    key: CompactString,
     len: usize,
 }
 

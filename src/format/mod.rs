@@ -208,6 +208,102 @@ pub enum Item<'s> {
     EntryEnd(usize),
 }
 
+/// How much of a document a parse records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// What the engine reads: the items without the entry ends that clear no comment (see
+    /// [`ItemList`]).
+    Lean,
+    /// Every item.
+    Items,
+    /// Every item and the tree nodes ([`Document::nodes`]).
+    Tree,
+}
+
+/// A document's items as a parser records them, in walk order.
+///
+/// The engine keeps a stack of the comments that apply to the current entry (SOPS's
+/// comment regexes match against it): a comment joins the level of its depth, a value or
+/// comment at depth `d` sees levels `0..=d` (deeper ones are dropped), and
+/// `EntryEnd(d)` empties level `d` and drops the deeper ones. An entry end that finds
+/// every level from `d` down empty changes nothing, so a [`Detail::Lean`] list leaves it
+/// out: in a file without comments, that is one item per value. The decision only looks
+/// at item kinds and depths, so two lean parses of the same structure agree.
+#[derive(Debug, Default)]
+pub struct ItemList<'s> {
+    items: Vec<Item<'s>>,
+    lean: bool,
+    /// The stack's shape: whether each level holds a comment.
+    holds: Vec<bool>,
+    /// An entry of the top-level collection has ended (kept or not).
+    top_entry_ended: bool,
+}
+
+impl<'s> ItemList<'s> {
+    /// An empty list (`Detail::Lean`: without the idle entry ends).
+    pub fn new(detail: Detail, capacity: usize) -> ItemList<'s> {
+        ItemList {
+            items: Vec::with_capacity(capacity),
+            lean: detail == Detail::Lean,
+            ..ItemList::default()
+        }
+    }
+
+    /// Appends `item` (a lean list skips an entry end that clears nothing).
+    pub fn push(&mut self, item: Item<'s>) {
+        match &item {
+            Item::Leaf(leaf) => self.holds.resize(leaf.depth + 1, false),
+            Item::Comment(c) => {
+                self.holds.resize(c.depth + 1, false);
+                self.holds[c.depth] = true;
+            }
+            &Item::EntryEnd(depth) => {
+                self.top_entry_ended |= depth == 0;
+                let clears = self.holds.iter().skip(depth).any(|&h| h);
+                self.holds.truncate(depth + 1);
+                if let Some(h) = self.holds.get_mut(depth) {
+                    *h = false;
+                }
+                if self.lean && !clears {
+                    return;
+                }
+            }
+        }
+        self.items.push(item);
+    }
+
+    /// Number of items recorded.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether no item is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The item at `index`.
+    pub fn get(&self, index: usize) -> Option<&Item<'s>> {
+        self.items.get(index)
+    }
+
+    /// The item at `index`, to amend.
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut Item<'s>> {
+        self.items.get_mut(index)
+    }
+
+    /// Whether an entry of the top-level collection has ended.
+    pub fn top_entry_ended(&self) -> bool {
+        self.top_entry_ended
+    }
+
+    /// The items, trimmed to their length.
+    pub fn into_vec(mut self) -> Vec<Item<'s>> {
+        self.items.shrink_to_fit();
+        self.items
+    }
+}
+
 /// The `sops` metadata entry found in a document.
 #[derive(Debug, Clone)]
 pub struct SopsEntry {
@@ -343,11 +439,24 @@ impl SyntaxError {
 pub trait Format: Sync {
     /// Parses `src` (a leading UTF-8 BOM is allowed and kept out of every span).
     /// Errors when the document is invalid or its top level is not a mapping.
-    fn parse<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError>;
+    fn parse<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
+        self.parse_detail(src, Detail::Items)
+    }
 
     /// Like [`Format::parse`], with the tree [`Document::nodes`] filled too (for the
     /// editor; the engine does not need them).
-    fn parse_tree<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError>;
+    fn parse_tree<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
+        self.parse_detail(src, Detail::Tree)
+    }
+
+    /// What the engine reads: [`Format::parse`] without the entry ends that change
+    /// nothing (see [`ItemList`]).
+    fn parse_lean<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
+        self.parse_detail(src, Detail::Lean)
+    }
+
+    /// Parses `src`, recording `detail`.
+    fn parse_detail<'s>(&self, src: &'s str, detail: Detail) -> Result<Outline<'s>, SyntaxError>;
 
     /// What goes around a token that replaces `leaf.span` (quotes, a block scalar's
     /// indentation), and the style under which the text will be parsed back.

@@ -20,9 +20,9 @@ use zeroize::Zeroizing;
 
 use super::lines::{line_end, line_start, next_line};
 use super::{
-    BlockStyle, Comment, CommentItem, Document, Format, Insertion, Item, KeyPath, Leaf, Node,
-    NodeKind, Outline, Scalar, SopsEntry, Step, Style, SyntaxError, bom_len, detect_eol,
-    yaml_value,
+    BlockStyle, Comment, CommentItem, Detail, Document, Format, Insertion, Item, ItemList, KeyPath,
+    Leaf, Node, NodeKind, Outline, Scalar, SopsEntry, Step, Style, SyntaxError, bom_len,
+    detect_eol, yaml_value,
 };
 
 pub use emit::{double_quoted, plain_safe};
@@ -34,12 +34,8 @@ pub struct Yaml;
 const MAX_DEPTH: usize = 1000;
 
 impl Format for Yaml {
-    fn parse<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
-        parse(src, false)
-    }
-
-    fn parse_tree<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
-        parse(src, true)
+    fn parse_detail<'s>(&self, src: &'s str, detail: Detail) -> Result<Outline<'s>, SyntaxError> {
+        parse(src, detail)
     }
 
     fn token_affixes<'l>(&self, leaf: &'l Leaf) -> (&'l str, &'static str, Style) {
@@ -514,22 +510,22 @@ struct DocState<'s> {
     start: usize,
     /// The top-level mapping: flow, column, where its value starts (after properties).
     top: Option<(bool, usize, usize)>,
-    items: Vec<Item<'s>>,
+    items: ItemList<'s>,
     nodes: Vec<Node>,
     sops: Option<SopsEntry>,
     last_member_end: Option<usize>,
 }
 
-fn parse(src: &str, tree: bool) -> Result<Outline<'_>, SyntaxError> {
+fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
     let offs = Offsets::new(src);
-    match parse_with(src, src, offs, tree) {
+    match parse_with(src, src, offs, detail) {
         Err(e) => match reindented_closers(src) {
             Some((copy, added)) => {
                 let offs = Offsets {
                     added,
                     ..Offsets::new(src)
                 };
-                parse_with(src, &copy, offs, tree).map_err(|_| e)
+                parse_with(src, &copy, offs, detail).map_err(|_| e)
             }
             None => Err(e),
         },
@@ -542,7 +538,7 @@ fn parse_with<'s>(
     src: &'s str,
     text: &str,
     offs: Offsets,
-    tree: bool,
+    detail: Detail,
 ) -> Result<Outline<'s>, SyntaxError> {
     let eol = detect_eol(src);
     let bom = bom_len(src);
@@ -560,7 +556,8 @@ fn parse_with<'s>(
         sops_key_start: 0,
         last_token_end: 0,
         aliases: 0,
-        tree,
+        tree: detail == Detail::Tree,
+        detail,
     };
     // One pass over the event stream with one event of lookahead: each event's exact
     // extent is computed, the gap before it scanned for comments, then it is walked.
@@ -657,6 +654,8 @@ struct Walk<'s> {
     aliases: usize,
     /// Record the tree nodes.
     tree: bool,
+    /// What to record.
+    detail: Detail,
 }
 
 impl<'s> Walk<'s> {
@@ -681,7 +680,7 @@ impl<'s> Walk<'s> {
                 self.doc = Some(DocState {
                     start: doc_start,
                     top: None,
-                    items: Vec::new(),
+                    items: ItemList::new(self.detail, 0),
                     nodes: Vec::new(),
                     sops: None,
                     last_member_end: None,
@@ -927,7 +926,7 @@ impl<'s> Walk<'s> {
         nodes.len() - 1
     }
 
-    fn items(&mut self) -> &mut Vec<Item<'s>> {
+    fn items(&mut self) -> &mut ItemList<'s> {
         &mut self.doc.as_mut().expect("inside a document").items
     }
 
@@ -1417,10 +1416,7 @@ impl<'s> Walk<'s> {
             ));
         };
         let insertion = if flow {
-            match doc
-                .last_member_end
-                .filter(|_| doc.items.iter().any(|i| matches!(i, Item::EntryEnd(0))))
-            {
+            match doc.last_member_end.filter(|_| doc.items.top_entry_ended()) {
                 Some(at) => Insertion::Flow { at, empty: false },
                 None => Insertion::Flow {
                     at: top_start + 1,
@@ -1450,7 +1446,7 @@ impl<'s> Walk<'s> {
         };
         let _ = self.eol;
         self.docs.push(Document {
-            items: doc.items,
+            items: doc.items.into_vec(),
             nodes: doc.nodes,
             sops: doc.sops,
             insertion,

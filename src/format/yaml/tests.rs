@@ -4,7 +4,7 @@ use super::*;
 
 /// (steps, kind, span text, entry text up to the span, key text) of every node.
 fn nodes(src: &str) -> Vec<(String, NodeKind, String, String, Option<String>)> {
-    let o = parse(src, true).expect("parses");
+    let o = parse(src, Detail::Tree).expect("parses");
     o.docs[0]
         .nodes
         .iter()
@@ -74,7 +74,7 @@ fn block_and_flow_nodes() {
 #[test]
 fn block_scalar_headers_and_flags() {
     let src = "k: |-  # note\n  one\n  two\ne: >\nl: [a]\n";
-    let o = parse(src, true).unwrap();
+    let o = parse(src, Detail::Tree).unwrap();
     let n = &o.docs[0].nodes;
     assert_eq!(&src[n[1].span.clone()], "|-  # note\n  one\n  two");
     assert_eq!(&src[n[1].header.clone().unwrap()], "|-");
@@ -89,7 +89,7 @@ fn block_scalar_headers_and_flags() {
 #[test]
 fn sops_entry_complex_keys_and_documents() {
     let src = "a: 1\n? [x, y]\n: 2\nsops:\n    mac: m\n---\nb: [1]\n";
-    let o = parse(src, true).unwrap();
+    let o = parse(src, Detail::Tree).unwrap();
     let steps: Vec<Vec<Step>> = o.docs[0].nodes.iter().map(|n| n.steps.clone()).collect();
     assert_eq!(
         steps,
@@ -126,7 +126,7 @@ fn walk(src: &str, doc: &Document) -> Vec<(char, usize, String)> {
 /// Inserts metadata as the engine does, parses back: the same walk (so the same paths and
 /// comment attachment), and the removal gives back exactly `src`.
 fn insertion_roundtrip(src: &str) {
-    let o = parse(src, false).unwrap_or_else(|e| panic!("{src:?}: {e:?}"));
+    let o = parse(src, Detail::Items).unwrap_or_else(|e| panic!("{src:?}: {e:?}"));
     let meta = serde_json::json!({"mac": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]", "version": "3.11.0"});
     let mut enc = src.to_string();
     for doc in o.docs.iter().rev() {
@@ -138,7 +138,7 @@ fn insertion_roundtrip(src: &str) {
             }
         }
     }
-    let o2 = parse(&enc, false).unwrap_or_else(|e| panic!("{src:?} -> {enc:?}: {e:?}"));
+    let o2 = parse(&enc, Detail::Items).unwrap_or_else(|e| panic!("{src:?} -> {enc:?}: {e:?}"));
     assert_eq!(o2.docs.len(), o.docs.len(), "{enc:?}");
     let mut back = enc.clone();
     for (d, d2) in o.docs.iter().zip(&o2.docs).rev() {
@@ -156,7 +156,7 @@ fn insertion_roundtrip(src: &str) {
 #[test]
 fn a_lone_cr_is_a_line_break() {
     let src = "password: s3cret # c\rb: 2\n";
-    let o = parse(src, false).unwrap();
+    let o = parse(src, Detail::Items).unwrap();
     let w = walk(src, &o.docs[0]);
     assert!(w.contains(&('#', 0, " c".into())), "{w:?}");
     assert!(w.contains(&('v', 0, "Int(2) 2".into())), "{w:?}");
@@ -182,7 +182,7 @@ fn a_lone_cr_is_a_line_break() {
 
 #[test]
 fn an_empty_value_in_a_flow_mapping_takes_no_bytes() {
-    let o = parse("{b: 1, a}\n", true).unwrap();
+    let o = parse("{b: 1, a}\n", Detail::Tree).unwrap();
     let d = &o.docs[0];
     assert_eq!(
         d.insertion,
@@ -208,7 +208,7 @@ fn an_empty_value_in_a_flow_mapping_takes_no_bytes() {
 #[test]
 fn a_trailing_bom_stays_after_the_metadata() {
     assert_eq!(
-        parse("a: 1\n\u{feff}", false).unwrap().docs[0].insertion,
+        parse("a: 1\n\u{feff}", Detail::Items).unwrap().docs[0].insertion,
         Insertion::Block { at: 4 }
     );
     for src in [
@@ -227,7 +227,7 @@ fn a_trailing_bom_stays_after_the_metadata() {
 #[test]
 fn an_anchor_or_tag_glued_to_a_flow_collection() {
     let src = "a: &C[M]\nb: &D{c: d}\n";
-    let o = parse(src, true).unwrap();
+    let o = parse(src, Detail::Tree).unwrap();
     let flows: Vec<bool> = o.docs[0].nodes.iter().map(|n| n.flow).collect();
     assert_eq!(flows, [false, true, true, true, true]);
     for src in [
@@ -245,7 +245,7 @@ fn an_anchor_or_tag_glued_to_a_flow_collection() {
 #[test]
 fn a_comment_on_a_last_line_without_break_keeps_its_collection() {
     let src = "x:\n  b: 1\n  # note";
-    let o = parse(src, false).unwrap();
+    let o = parse(src, Detail::Items).unwrap();
     assert!(walk(src, &o.docs[0]).contains(&('#', 1, " note".into())));
     for src in [
         src,
@@ -283,7 +283,7 @@ fn an_explicit_key_is_found_at_its_indicator_only() {
 /// The text with every SOPS comment item written back as decrypting writes it (`#` + `c`
 /// and its position among the comment items).
 fn comment_items_restored(src: &str) -> String {
-    let o = parse(src, false).expect("parses");
+    let o = parse(src, Detail::Items).expect("parses");
     let mut out = src.to_string();
     let items: Vec<&CommentItem> = o.docs[0]
         .items
@@ -362,7 +362,7 @@ fn a_sequence_of_sops_comment_items_only_stays_an_empty_sequence() {
 
 /// (path, depth, text) of every comment.
 fn comment_paths(src: &str) -> Vec<(String, usize, String)> {
-    let o = parse(src, false).unwrap_or_else(|e| panic!("{src:?}: {e:?}"));
+    let o = parse(src, Detail::Items).unwrap_or_else(|e| panic!("{src:?}: {e:?}"));
     o.docs[0]
         .items
         .iter()
@@ -402,7 +402,7 @@ fn a_flow_closer_at_column_0_after_comments_is_read() {
         "a:\n  b: { # c\n}\n",
         "a:\n  b: {\n} # c\n",
     ] {
-        assert!(parse(bad, false).is_err(), "{bad:?}");
+        assert!(parse(bad, Detail::Items).is_err(), "{bad:?}");
     }
 }
 
@@ -424,7 +424,11 @@ fn a_comment_after_a_flow_value_belongs_to_it() {
 
 #[test]
 fn binary_values_are_text_or_refused() {
-    let o = parse("a: !!binary aGVsbG8=\nb: !!binary \"aGk=\"\n", false).unwrap();
+    let o = parse(
+        "a: !!binary aGVsbG8=\nb: !!binary \"aGk=\"\n",
+        Detail::Items,
+    )
+    .unwrap();
     let values: Vec<Scalar> = o.docs[0]
         .items
         .iter()
@@ -439,11 +443,11 @@ fn binary_values_are_text_or_refused() {
     );
     // Bytes that are not UTF-8 text, or a block scalar (the tag would stay on the token).
     for bad in ["a: !!binary /w==\n", "a: !!binary |\n  aGVsbG8=\n"] {
-        let e = parse(bad, false).unwrap_err();
+        let e = parse(bad, Detail::Items).unwrap_err();
         assert!(e.msg.contains("!!binary"), "{bad:?}: {e:?}");
         assert!((3..bad.find('\n').unwrap()).contains(&e.offset), "{bad:?}");
     }
     // A token there (written by an earlier sealed) is still read.
     let old = format!("a: !!binary |\n  {S}\n");
-    assert!(parse(&old, false).is_ok());
+    assert!(parse(&old, Detail::Items).is_ok());
 }
