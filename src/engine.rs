@@ -1169,16 +1169,14 @@ impl<'a> Sealed<'a> {
         let mut splices = Vec::new();
         for doc in &self.outline.docs {
             let mut stack = CommentStack::default();
-            let leaves: Vec<&Leaf> = doc
-                .items
-                .iter()
-                .filter_map(|i| if let Item::Leaf(l) = i { Some(l) } else { None })
-                .collect();
-            let mut next_leaf: usize = 0;
-            for item in &doc.items {
+            // The values before and after the current item (a comment may be bound to
+            // their paths); the one after, with its index, is looked up once per value.
+            let mut last_leaf: Option<&Leaf> = None;
+            let mut next_leaf: Option<(usize, Option<&Leaf>)> = None;
+            for (index, item) in doc.items.iter().enumerate() {
                 match item {
                     Item::Leaf(leaf) => {
-                        next_leaf += 1;
+                        last_leaf = Some(leaf);
                         let encrypted =
                             selector.should_encrypt(&leaf.path, stack.at(leaf.depth), false);
                         if let Some(s) = self.decrypt_leaf(
@@ -1198,10 +1196,22 @@ impl<'a> Sealed<'a> {
                         let encrypted =
                             selector.should_encrypt(&c.path, stack.push(c.depth, text, true), true);
                         if encrypted && is_token(text) {
-                            let near = [next_leaf.checked_sub(1), Some(next_leaf)]
-                                .into_iter()
-                                .flatten()
-                                .filter_map(|i| leaves.get(i).copied());
+                            let next = match next_leaf {
+                                Some((at, leaf)) if at > index => leaf,
+                                _ => {
+                                    let found =
+                                        doc.items[index..].iter().enumerate().find_map(|(k, i)| {
+                                            match i {
+                                                Item::Leaf(l) => Some((index + k, l)),
+                                                _ => None,
+                                            }
+                                        });
+                                    let at = found.map_or(doc.items.len(), |(at, _)| at);
+                                    next_leaf = Some((at, found.map(|(_, l)| l)));
+                                    found.map(|(_, l)| l)
+                                }
+                            };
+                            let near = [last_leaf, next].into_iter().flatten();
                             let (plain, aad) = open_comment(text, c, near, key)?;
                             if let (Some(r), Ok(t)) = (reuse.as_deref_mut(), Token::parse(text)) {
                                 r.remember(&aad, "comment", plain.as_bytes(), &t.iv);

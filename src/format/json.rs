@@ -206,7 +206,7 @@ impl<'a> Parser<'a> {
             src,
             b: src.as_bytes(),
             pos: bom_len(src),
-            items: ItemList::new(detail, 0),
+            items: ItemList::room_for_lines(detail, src),
             stack: Vec::new(),
             path: KeyPath::root(),
             nodes: Vec::new(),

@@ -297,6 +297,16 @@ impl<'s> ItemList<'s> {
         self.top_entry_ended
     }
 
+    /// Room for an item per line of `src`, about what a YAML or pretty-printed JSON
+    /// document holds: one allocation instead of growth copies (room not used is never
+    /// touched, so it costs no memory).
+    pub fn room_for_lines(detail: Detail, src: &str) -> ItemList<'s> {
+        ItemList::new(
+            detail,
+            memchr::memchr_iter(b'\n', src.as_bytes()).count() + 1,
+        )
+    }
+
     /// The items, trimmed to their length.
     pub fn into_vec(mut self) -> Vec<Item<'s>> {
         self.items.shrink_to_fit();

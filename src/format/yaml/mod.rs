@@ -680,7 +680,12 @@ impl<'s> Walk<'s> {
                 self.doc = Some(DocState {
                     start: doc_start,
                     top: None,
-                    items: ItemList::new(self.detail, 0),
+                    // The first document usually is the whole file.
+                    items: if self.docs.is_empty() {
+                        ItemList::room_for_lines(self.detail, self.src)
+                    } else {
+                        ItemList::new(self.detail, 0)
+                    },
                     nodes: Vec::new(),
                     sops: None,
                     last_member_end: None,
