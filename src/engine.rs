@@ -838,7 +838,8 @@ fn seal_document(
     }
     let first_meta = splices.len();
     splices.extend(metadata_splices(format, &outline, &meta_value, &mut texts)?);
-    let (out, starts) = texts.finish(&splices)?;
+    let (out, mut starts) = texts.finish(&splices)?;
+    let checked = cut_tokens(&out, &mut splices, &mut starts, &mut planned, first_meta);
     let check = Check {
         before: &outline,
         expects: &expects,
@@ -848,13 +849,109 @@ fn seal_document(
         first_meta,
         meta: &meta_value,
     };
-    check.verify(&out, format, &selector)?;
+    check.verify(&checked, format, &selector)?;
     Ok((
         out,
         EncryptReport {
             aliases: outline.aliases,
         },
     ))
+}
+
+/// The text [`Check`] parses: `out` with the base64 of every token's `data`, `iv` and `tag`
+/// cut to its first character (`ENC[AES256_GCM,data:Q,iv:x,tag:7,type:str]`), and the
+/// splices, starts and planned tokens amended to describe it.
+///
+/// Every syntax reads a run of base64 characters inside a token as it reads one of them:
+/// they are letters, digits, `+`, `/` and `=`, which end nothing and start nothing in the
+/// middle of a YAML plain, quoted or block scalar, a JSON string, a .env value or a
+/// comment, and a shorter token leaves every later line where it was. So the structure
+/// parsed from the cut text is the structure of `out`, and checking it checks `out`, while
+/// the parser reads 45 bytes of each token instead of 150: the parse of the output is
+/// most of what encrypting costs (docs/performance.md). The metadata is kept whole.
+fn cut_tokens(
+    out: &str,
+    splices: &mut [Splice],
+    starts: &mut [usize],
+    planned: &mut [Planned],
+    first_meta: usize,
+) -> String {
+    let mut order: Vec<usize> = (0..splices.len()).collect();
+    if !starts.is_sorted() {
+        order.sort_by_key(|&i| starts[i]);
+    }
+    let mut cut = String::with_capacity(out.len());
+    let mut at = 0;
+    for i in order {
+        let (start, len) = (starts[i], splices[i].text.len());
+        cut.push_str(&out[at..start]);
+        let new_start = cut.len();
+        let text = &out[start..start + len];
+        if i < first_meta {
+            let token = planned[i].token.clone();
+            cut.push_str(&text[..token.start]);
+            let token_start = cut.len() - new_start;
+            push_cut_token(&text[token.clone()], &mut cut);
+            planned[i].token = token_start..cut.len() - new_start;
+            cut.push_str(&text[token.end..]);
+        } else {
+            cut.push_str(text);
+        }
+        starts[i] = new_start;
+        splices[i].text = 0..cut.len() - new_start;
+        at = start + len;
+    }
+    cut.push_str(&out[at..]);
+    cut
+}
+
+/// Appends `token` with its `data`, `iv` and `tag` base64 cut to one character (anything
+/// that is not such a token is appended whole).
+fn push_cut_token(token: &str, out: &mut String) {
+    const BASE64: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=');
+            b += 1;
+        }
+        table
+    };
+    let base64 = |run: &str| !run.is_empty() && run.bytes().all(|b| BASE64[b as usize]);
+    // `ENC[AES256_GCM,data:D,iv:I,tag:T,type:K]`, found from the end (the fields are short).
+    let fields = (|| {
+        let body = token.strip_prefix(token::PREFIX)?.strip_suffix(']')?;
+        // No comma in base64 or a type: the last three commas start the other fields.
+        let comma = |end: usize, field: &str| {
+            let at = body.as_bytes()[..end].iter().rposition(|&b| b == b',')?;
+            body[at..].starts_with(field).then_some(at)
+        };
+        let type_at = comma(body.len(), ",type:")?;
+        let tag_at = comma(type_at, ",tag:")?;
+        let iv_at = comma(tag_at, ",iv:")?;
+        let runs = [
+            &body[..iv_at],
+            &body[iv_at + 4..tag_at],
+            &body[tag_at + 5..type_at],
+        ];
+        runs.iter()
+            .all(|r| base64(r))
+            .then_some((runs, &body[type_at..]))
+    })();
+    match fields {
+        Some(([data, iv, tag], rest)) => {
+            out.push_str(token::PREFIX);
+            out.push_str(&data[..1]);
+            out.push_str(",iv:");
+            out.push_str(&iv[..1]);
+            out.push_str(",tag:");
+            out.push_str(&tag[..1]);
+            out.push_str(rest);
+            out.push(']');
+        }
+        None => out.push_str(token),
+    }
 }
 
 /// Nothing is written that would not decrypt back to the input. The output is parsed
@@ -1472,6 +1569,79 @@ mod tests {
     use super::*;
     use crate::codec::metadata::default_selection;
     use crate::format::Syntax;
+
+    /// YAML with a bug: tokens are written bare wherever they go, and said to be read
+    /// back in `claimed` style.
+    struct BareTokens {
+        claimed: Style,
+    }
+
+    impl Format for BareTokens {
+        fn parse_detail<'s>(
+            &self,
+            src: &'s str,
+            detail: crate::format::Detail,
+        ) -> Result<Outline<'s>, SyntaxError> {
+            crate::format::yaml::Yaml.parse_detail(src, detail)
+        }
+        fn token_affixes<'l>(&self, _leaf: &'l Leaf<'_>) -> (&'l str, &'static str, Style) {
+            ("", "", self.claimed.clone())
+        }
+        fn render(&self, style: &Style, in_flow: bool, value: &Scalar) -> String {
+            crate::format::yaml::Yaml.render(style, in_flow, value)
+        }
+        fn metadata_text(&self, meta: &serde_json::Value, o: &Outline, d: &Document) -> String {
+            crate::format::yaml::Yaml.metadata_text(meta, o, d)
+        }
+    }
+
+    #[test]
+    fn the_check_refuses_a_token_that_breaks_the_structure() {
+        let key = DataKey::generate();
+        let seal = |format: &dyn Format, src: &str| {
+            encrypt_with_key(src, format, &key, vec![vec![]], None, &default_selection())
+        };
+        let plain = BareTokens {
+            claimed: Style::Plain,
+        };
+        // Bare tokens are fine in block context...
+        let (out, _) = seal(&plain, "a: x\nb:\n  c: y\n").expect("block values take bare tokens");
+        assert!(out.contains("a: ENC[AES256_GCM,data:"));
+        // ...but their commas end a value inside a flow collection.
+        for src in ["a: {b: x, c: y}\n", "a: [x, y]\n"] {
+            assert!(
+                matches!(seal(&plain, src), Err(EngineError::Unsupported)),
+                "{src:?}"
+            );
+        }
+        // A token read back in another style than the one its spelling was checked against.
+        let quoted = BareTokens {
+            claimed: Style::DoubleQuoted,
+        };
+        assert!(matches!(
+            seal(&quoted, "a: x\n"),
+            Err(EngineError::Unsupported)
+        ));
+    }
+
+    #[test]
+    fn cut_tokens_keep_one_character_of_each_base64_field() {
+        let mut out = String::new();
+        push_cut_token(
+            "ENC[AES256_GCM,data:QUJD+/==,iv:aXZ2,tag:dGFn,type:str]",
+            &mut out,
+        );
+        assert_eq!(out, "ENC[AES256_GCM,data:Q,iv:a,tag:d,type:str]");
+        out.clear();
+        push_cut_token("ENC[AES256_GCM,data:a b,iv:,tag:x,type:str]", &mut out);
+        assert_eq!(
+            out, "ENC[AES256_GCM,data:a b,iv:,tag:x,type:str]",
+            "not base64: whole"
+        );
+        out.clear();
+        push_cut_token("not a token", &mut out);
+        assert_eq!(out, "not a token");
+    }
 
     /// What the comment stack holds at every value and comment of `items`.
     fn stack_views(src: &str, items: &[Item<'_>]) -> Vec<Vec<Vec<String>>> {

@@ -10,6 +10,7 @@
 mod emit;
 mod resolve;
 
+use compact_str::CompactString;
 use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -465,7 +466,7 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 
 #[derive(Debug)]
 enum Kind {
-    Map { key: Option<String> },
+    Map { key: Option<CompactString> },
     Seq,
 }
 
@@ -819,7 +820,7 @@ impl<'s> Walk<'s> {
                 self.aliases += 1;
                 self.flush_comments(start);
                 if self.expecting_key() {
-                    self.set_key(self.src[start..end].to_string(), start..end);
+                    self.set_key(CompactString::from(&self.src[start..end]), start..end);
                 } else {
                     self.add_node(NodeKind::Alias, false, start, start..end, None, None);
                     self.value_done(end);
@@ -888,7 +889,7 @@ impl<'s> Walk<'s> {
                 let mut steps = f.steps.clone();
                 let (entry_start, key) = match &f.kind {
                     Kind::Map { key } => {
-                        steps.push(Step::Key(key.clone().unwrap_or_default()));
+                        steps.push(Step::Key(key.as_deref().unwrap_or_default().to_string()));
                         let k = f.key_span.clone();
                         (k.as_ref().map_or(start, |k| k.start), k)
                     }
@@ -935,7 +936,7 @@ impl<'s> Walk<'s> {
         &mut self.doc.as_mut().expect("inside a document").items
     }
 
-    fn set_key(&mut self, key: String, key_span: Range<usize>) {
+    fn set_key(&mut self, key: CompactString, key_span: Range<usize>) {
         if let Some(Frame {
             kind: Kind::Map { key: k },
             key_span: ks,
@@ -1078,7 +1079,10 @@ impl<'s> Walk<'s> {
             if self.stack.len() == 1 {
                 self.sops_key_start = info.node_start;
             }
-            self.set_key(value.to_string(), info.node_start..info.occupied.end);
+            self.set_key(
+                CompactString::from(value),
+                info.node_start..info.occupied.end,
+            );
             self.last_token_end = info.occupied.end;
             return Ok(());
         }
@@ -1272,7 +1276,7 @@ impl<'s> Walk<'s> {
             let skip = self.skip.take().expect("skipping");
             match skip.sops {
                 None => {
-                    let text = self.src[skip.start..skip.end].to_string();
+                    let text = CompactString::from(&self.src[skip.start..skip.end]);
                     self.set_key(text, skip.start..skip.end);
                 }
                 Some(s) => self.finish_sops(s, skip.end),
