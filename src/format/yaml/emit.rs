@@ -10,6 +10,58 @@ use crate::format::{Scalar, Style};
 
 /// Can `s` be written as a plain scalar and read back as the same string?
 pub fn plain_safe(s: &str, in_flow: bool) -> bool {
+    if s.is_ascii() {
+        ascii_plain_safe(s.as_bytes(), in_flow) && resolves_to_string(s)
+    } else {
+        chars_plain_safe(s, in_flow) && resolves_to_string(s)
+    }
+}
+
+/// [`chars_plain_safe`] for ASCII text, in one pass over its bytes (every value of a
+/// big file goes through it when decrypting).
+fn ascii_plain_safe(b: &[u8], in_flow: bool) -> bool {
+    let blank = |c: u8| matches!(c, b'\t'..=b'\r' | b' ');
+    let flow_indicator = |c: u8| matches!(c, b',' | b'[' | b']' | b'{' | b'}');
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
+    };
+    if blank(first) || blank(last) || last == b':' {
+        return false;
+    }
+    if b"-?:,[]{}#&*!|>'\"%@`".contains(&first) {
+        let indicator_ok = matches!(first, b'-' | b'?' | b':')
+            && b.get(1)
+                .is_some_and(|&c| !(blank(c) || in_flow && flow_indicator(c)));
+        if !indicator_ok {
+            return false;
+        }
+    }
+    for (i, &c) in b.iter().enumerate() {
+        let next = b.get(i + 1).copied();
+        if c < 0x20
+            || c == 0x7f
+            || c == b':' && next == Some(b' ')
+            || c == b' ' && next == Some(b'#')
+            || in_flow && flow_indicator(c)
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether a plain scalar `s` is read back as a string (not a number, boolean, null or
+/// time, nor a YAML 1.1 boolean).
+fn resolves_to_string(s: &str) -> bool {
+    // YAML 1.1 readers (PyYAML's resolver, older tools) take these words as booleans.
+    const YAML11_BOOLS: [&str; 12] = [
+        "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+    ];
+    !YAML11_BOOLS.contains(&s) && matches!(resolve::plain(Cow::Borrowed(s)), Scalar::Str(_))
+}
+
+/// The layout part of [`plain_safe`], for any text.
+fn chars_plain_safe(s: &str, in_flow: bool) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
     };
@@ -32,14 +84,7 @@ pub fn plain_safe(s: &str, in_flow: bool) -> bool {
     }) {
         return false;
     }
-    if in_flow && s.contains([',', '[', ']', '{', '}']) {
-        return false;
-    }
-    // YAML 1.1 readers (PyYAML's resolver, older tools) take these words as booleans.
-    const YAML11_BOOLS: [&str; 12] = [
-        "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
-    ];
-    !YAML11_BOOLS.contains(&s) && matches!(resolve::plain(Cow::Borrowed(s)), Scalar::Str(_))
+    !(in_flow && s.contains([',', '[', ']', '{', '}']))
 }
 
 /// A double-quoted scalar with YAML's short escapes.
@@ -217,6 +262,29 @@ pub fn metadata_block(meta: &Value, member_indent: &str, eol: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_pass_agrees_with_the_char_pass() {
+        let pieces = [
+            "", "a", " ", "\t", "\r", "\x0b", ":", ": ", " #", "#", "-", "- ", "-a", "?", "?x",
+            ",", "[", "]", "{", "}", "&", "*", "!", "|", ">", "'", "\"", "%", "@", "`", "x y",
+            "\x01", "\x7f", "1", "yes", "~", "a:b", "a:", "#a",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in ["", "z", " ", ":", "#"] {
+                    let s = format!("{a}{b}{c}");
+                    for in_flow in [false, true] {
+                        assert_eq!(
+                            ascii_plain_safe(s.as_bytes(), in_flow),
+                            chars_plain_safe(&s, in_flow),
+                            "{s:?} in_flow={in_flow}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn plain_safety() {
