@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use git2::{ConfigLevel, Repository, StatusOptions};
 
@@ -229,26 +228,33 @@ fn set_executable(_: &Path) -> Result<(), Error> {
 }
 
 /// Decrypts into the work tree every protected file that still holds its index blob
-/// (ciphertext): they are removed and checked out again through the new filter, in one
-/// `git checkout` (one filter process, one identity unlock).
+/// (ciphertext), as git's smudge filter does on checkout, and records each file's new stat
+/// data in the index, as checkout does, so that git sees it clean (its blob, the
+/// ciphertext, is unchanged).
+///
+/// The files are rewritten in place rather than removed and checked out again: deleting
+/// and creating a thousand files makes ext4 search its recently freed inodes on every
+/// creation, which cost more than all the decryption (docs/performance.md).
 fn recheckout(repo: &Repository, root: &Path, report: &mut InitReport) -> Result<(), Error> {
     let protection = super::check::Protection::new(repo);
-    // Only files this user can open are refreshed; the others stay as they are. Each
-    // candidate is parsed once, and the identities are looked for only if there is one.
+    let mut index = repo.index().map_err(git_err)?;
+    // Only files this user can open are decrypted; the others stay as they are. The
+    // identities are looked for only if there is a candidate.
     let mut identities: Option<Option<IdentitySet>> = None;
-    let mut paths = Vec::new();
-    for e in repo.index().map_err(git_err)?.iter() {
-        let path = String::from_utf8_lossy(&e.path).into_owned();
+    let entries: Vec<git2::IndexEntry> = index.iter().collect();
+    for mut entry in entries {
+        let path = String::from_utf8_lossy(&entry.path).into_owned();
         if !protection.covers(&path) {
             continue;
         }
         let Some(syntax) = Syntax::from_path(Path::new(&path)) else {
             continue;
         };
-        let Ok(work) = std::fs::read(root.join(&path)) else {
+        let file = root.join(&path);
+        let Ok(work) = std::fs::read(&file) else {
             continue;
         };
-        let Ok(blob) = repo.find_blob(e.id) else {
+        let Ok(blob) = repo.find_blob(entry.id) else {
             continue;
         };
         if work != blob.content() {
@@ -261,14 +267,31 @@ fn recheckout(repo: &Repository, root: &Path, report: &mut InitReport) -> Result
             continue;
         };
         let ids = identities.get_or_insert_with(|| IdentitySet::discover().ok());
-        if ids
+        let Some(key) = ids
             .as_ref()
-            .is_some_and(|ids| unwrap_data_key(&sealed.metadata, ids).is_ok())
-        {
-            paths.push(path);
-        } else {
+            .and_then(|ids| unwrap_data_key(&sealed.metadata, ids).ok())
+        else {
             report.left_encrypted += 1;
-        }
+            continue;
+        };
+        let plain = match sealed.decrypt(&key) {
+            Ok(plain) => plain,
+            Err(e) => {
+                eprintln!("sealed: warning: {path}: {e}; left encrypted in the work tree");
+                continue;
+            }
+        };
+        write_in_place(&file, plain.as_bytes()).map_err(|source| Error::Write {
+            file: path.clone(),
+            source,
+        })?;
+        let meta = std::fs::symlink_metadata(&file).map_err(|source| Error::Read {
+            file: path.clone(),
+            source,
+        })?;
+        restat(&mut entry, &meta);
+        index.add(&entry).map_err(git_err)?;
+        report.decrypted += 1;
     }
     if report.left_encrypted > 0 {
         eprintln!(
@@ -277,45 +300,33 @@ fn recheckout(repo: &Repository, root: &Path, report: &mut InitReport) -> Result
             report.left_encrypted
         );
     }
-    if paths.is_empty() {
-        return Ok(());
+    if report.decrypted > 0 {
+        index.write().map_err(git_err)?;
     }
-    for p in &paths {
-        std::fs::remove_file(root.join(p)).map_err(|source| Error::Write {
-            file: p.clone(),
-            source,
-        })?;
-    }
-    let mut child = Command::new("git")
-        .current_dir(root)
-        .args([
-            "checkout",
-            "--pathspec-from-file=-",
-            "--pathspec-file-nul",
-            "--",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::other(exit::GENERIC, format!("cannot run git checkout: {e}")))?;
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("piped");
-        for p in &paths {
-            let _ = stdin.write_all(p.as_bytes());
-            let _ = stdin.write_all(b"\0");
-        }
-    }
-    let status = child
-        .wait()
-        .map_err(|e| Error::other(exit::GENERIC, format!("git checkout: {e}")))?;
-    if !status.success() {
-        return Err(Error::other(
-            exit::GENERIC,
-            "git checkout of the protected files failed",
-        ));
-    }
-    report.decrypted = paths.len();
     Ok(())
+}
+
+/// Replaces the contents of the existing file `path` (same inode, same mode).
+fn write_in_place(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(data)
+}
+
+/// Copies a file's stat data into its index entry (what git compares to decide that a
+/// file is unchanged without reading it).
+fn restat(entry: &mut git2::IndexEntry, meta: &std::fs::Metadata) {
+    use std::os::unix::fs::MetadataExt;
+    entry.ctime = git2::IndexTime::new(meta.ctime() as i32, meta.ctime_nsec() as u32);
+    entry.mtime = git2::IndexTime::new(meta.mtime() as i32, meta.mtime_nsec() as u32);
+    entry.dev = meta.dev() as u32;
+    entry.ino = meta.ino() as u32;
+    entry.uid = meta.uid();
+    entry.gid = meta.gid();
+    entry.file_size = meta.len() as u32;
 }
 
 /// Runs `sealed git init` in the repository around the working directory.
