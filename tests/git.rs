@@ -218,9 +218,21 @@ fn clone_with_and_without_a_key() {
         r.read_in(&with, "secrets/app.yaml")
             .contains("ENC[AES256_GCM")
     );
+    let inode = || {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(with.join("secrets/app.yaml"))
+            .unwrap()
+            .ino()
+    };
+    let before = inode();
     let out = r.sealed_in(&with, &["git", "init"]);
     assert!(out.status.success());
     assert!(r.read_in(&with, "secrets/app.yaml").contains("fake-pass-1"));
+    assert_eq!(
+        inode(),
+        before,
+        "decrypted in place, not deleted and created again"
+    );
     assert_eq!(r.git_in(&with, &["status", "--porcelain"]), "");
 
     let without = r.clone_to("without-key");
