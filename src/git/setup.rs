@@ -244,7 +244,8 @@ fn recheckout(repo: &Repository, root: &Path, report: &mut InitReport) -> Result
     let entries: Vec<git2::IndexEntry> = index.iter().collect();
     for mut entry in entries {
         let path = String::from_utf8_lossy(&entry.path).into_owned();
-        if !protection.covers(&path) {
+        // Regular files only: never write through a symbolic link or into a submodule.
+        if entry.mode & 0o170000 != 0o100000 || !protection.covers(&path) {
             continue;
         }
         let Some(syntax) = Syntax::from_path(Path::new(&path)) else {
