@@ -261,12 +261,6 @@ impl CommentStack {
     }
 }
 
-/// Parses `src` as the engine reads it: without the entry ends that change nothing
-/// ([`crate::format::ItemList`]), the item lists trimmed to their length.
-fn parse<'s>(format: &dyn Format, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
-    format.parse_lean(src)
-}
-
 /// One replacement of a byte range of the input by a range of an arena string (every
 /// text of one pass lives in one arena: no allocation per value).
 #[derive(Debug, Clone)]
@@ -712,7 +706,7 @@ fn seal_document(
     template: &serde_json::Value,
     reuse: Option<&Reuse>,
 ) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
-    let mut outline = parse(format, src).map_err(EngineError::Syntax)?;
+    let mut outline = format.parse_lean(src).map_err(EngineError::Syntax)?;
     if outline.docs.iter().any(|d| d.sops.is_some()) {
         return Err(EngineError::AlreadyEncrypted);
     }
@@ -979,7 +973,7 @@ impl Check<'_> {
         selector: &Selector,
     ) -> Result<(), EngineError> {
         let bad = || EngineError::Unsupported;
-        let after = parse(format, out).map_err(|_| bad())?;
+        let after = format.parse_lean(out).map_err(|_| bad())?;
         if after.docs.len() != self.before.docs.len() {
             return Err(bad());
         }
@@ -1153,7 +1147,7 @@ pub struct Sealed<'a> {
 impl<'a> Sealed<'a> {
     /// Parses an encrypted document.
     pub fn parse(src: &'a str, format: &'a dyn Format) -> Result<Sealed<'a>, EngineError> {
-        let outline = parse(format, src).map_err(EngineError::Syntax)?;
+        let outline = format.parse_lean(src).map_err(EngineError::Syntax)?;
         let first = outline
             .docs
             .iter()
@@ -1670,7 +1664,7 @@ mod tests {
             (env, Syntax::Dotenv),
         ] {
             let all = syntax.format().parse(src).unwrap();
-            let kept = parse(syntax.format(), src).unwrap();
+            let kept = syntax.format().parse_lean(src).unwrap();
             let (all, kept) = (&all.docs[0].items, &kept.docs[0].items);
             assert_eq!(stack_views(src, all), stack_views(src, kept), "{syntax:?}");
             let ends = |items: &[Item<'_>]| {

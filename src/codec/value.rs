@@ -100,7 +100,7 @@ pub fn decode<'b>(bytes: &'b [u8], kind: &str) -> Result<Scalar<'b>, CodecError>
         "int" => Scalar::Int(text.parse().map_err(|_| bad())?),
         "float" => Scalar::Float(parse_go_float(text).ok_or_else(bad)?),
         "bool" => Scalar::Bool(parse_go_bool(text).ok_or_else(bad)?),
-        "time" => Scalar::Time(text.to_string().into()),
+        "time" => Scalar::Time(text.into()),
         _ => return Err(bad()),
     })
 }

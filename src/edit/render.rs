@@ -39,7 +39,7 @@ pub fn to_scalar(v: &Value) -> Option<Scalar<'_>> {
             Some(i) => Scalar::Int(i),
             None => Scalar::Float(n.as_f64().unwrap_or(f64::NAN)),
         },
-        Value::String(s) => Scalar::Str(s.clone().into()),
+        Value::String(s) => Scalar::Str(s.as_str().into()),
         Value::Array(_) | Value::Object(_) => return None,
     })
 }

@@ -270,11 +270,7 @@ struct MetaLine {
 fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
     let b = src.as_bytes();
     let tree = detail == Detail::Tree;
-    // A value and its entry end per line at most (lean: an item per line, until comments
-    // keep entry ends): one allocation, no growth copies.
-    let lines = memchr::memchr_iter(b'\n', b).count() + 1;
-    let per_line = if detail == Detail::Lean { 1 } else { 2 };
-    let mut items = ItemList::new(detail, per_line * lines);
+    let mut items = ItemList::room_for_lines(detail, src);
     let mut nodes = vec![Node {
         steps: Vec::new(),
         kind: NodeKind::Map,

@@ -49,7 +49,7 @@ impl Format for Json {
             out.push_str(s);
             out.push('"');
         } else {
-            super::push_rendered(self, style, f, &Scalar::Str(s.to_string().into()), out);
+            super::push_rendered(self, style, f, &Scalar::Str(Cow::Borrowed(s)), out);
         }
     }
 

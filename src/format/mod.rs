@@ -85,11 +85,6 @@ pub enum Scalar<'s> {
 }
 
 impl Scalar<'_> {
-    /// A string value that owns its text.
-    pub fn owned_str(text: impl Into<String>) -> Scalar<'static> {
-        Scalar::Str(Cow::Owned(text.into()))
-    }
-
     /// The same value, owning its text (borrowed text is copied).
     pub fn into_owned(mut self) -> Scalar<'static> {
         match &mut self {
@@ -297,14 +292,13 @@ impl<'s> ItemList<'s> {
         self.top_entry_ended
     }
 
-    /// Room for an item per line of `src`, about what a YAML or pretty-printed JSON
-    /// document holds: one allocation instead of growth copies (room not used is never
-    /// touched, so it costs no memory).
+    /// Room for a value per line of `src` (and its entry end, unless lean), about what a
+    /// YAML, pretty-printed JSON or .env document holds: one allocation instead of growth
+    /// copies (room not used is never touched, so it costs no memory).
     pub fn room_for_lines(detail: Detail, src: &str) -> ItemList<'s> {
-        ItemList::new(
-            detail,
-            memchr::memchr_iter(b'\n', src.as_bytes()).count() + 1,
-        )
+        let lines = memchr::memchr_iter(b'\n', src.as_bytes()).count() + 1;
+        let per_line = if detail == Detail::Lean { 1 } else { 2 };
+        ItemList::new(detail, per_line * lines)
     }
 
     /// The items, trimmed to their length.

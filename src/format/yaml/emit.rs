@@ -10,11 +10,12 @@ use crate::format::{Scalar, Style};
 
 /// Can `s` be written as a plain scalar and read back as the same string?
 pub fn plain_safe(s: &str, in_flow: bool) -> bool {
-    if s.is_ascii() {
-        ascii_plain_safe(s.as_bytes(), in_flow) && resolves_to_string(s)
+    let layout = if s.is_ascii() {
+        ascii_plain_safe(s.as_bytes(), in_flow)
     } else {
-        chars_plain_safe(s, in_flow) && resolves_to_string(s)
-    }
+        chars_plain_safe(s, in_flow)
+    };
+    layout && resolves_to_string(s)
 }
 
 /// [`chars_plain_safe`] for ASCII text, in one pass over its bytes (every value of a

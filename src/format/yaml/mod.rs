@@ -60,7 +60,7 @@ impl Format for Yaml {
         if *style == Style::Plain && emit::plain_safe(s, f) {
             crate::codec::wipe::push_str(out, s);
         } else {
-            super::push_rendered(self, style, f, &Scalar::Str(s.to_string().into()), out);
+            super::push_rendered(self, style, f, &Scalar::Str(Cow::Borrowed(s)), out);
         }
     }
 
@@ -557,7 +557,6 @@ fn parse_with<'s>(
         sops_key_start: 0,
         last_token_end: 0,
         aliases: 0,
-        tree: detail == Detail::Tree,
         detail,
     };
     // One pass over the event stream with one event of lookahead: each event's exact
@@ -653,8 +652,6 @@ struct Walk<'s> {
     last_token_end: usize,
     /// Aliases seen.
     aliases: usize,
-    /// Record the tree nodes.
-    tree: bool,
     /// What to record.
     detail: Detail,
 }
@@ -794,7 +791,7 @@ impl<'s> Walk<'s> {
                     } else {
                         f.last_end.unwrap_or(close_end)
                     };
-                    if !self.tree {
+                    if self.detail != Detail::Tree {
                         return end;
                     }
                     let node = &mut self.nodes()[f.node];
@@ -880,7 +877,7 @@ impl<'s> Walk<'s> {
         header: Option<Range<usize>>,
         leaf: Option<usize>,
     ) -> usize {
-        if !self.tree {
+        if self.detail != Detail::Tree {
             return 0;
         }
         let (steps, entry_start, key, flow, block_parent) = match self.stack.last() {
@@ -1022,7 +1019,7 @@ impl<'s> Walk<'s> {
         let kind = if is_map { NodeKind::Map } else { NodeKind::Seq };
         let span = if flow { at..at + 1 } else { at..at };
         let node = self.add_node(kind, flow, start, span, None, None);
-        let steps = if self.tree {
+        let steps = if self.detail == Detail::Tree {
             self.nodes()[node].steps.clone()
         } else {
             Vec::new()

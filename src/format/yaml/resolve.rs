@@ -140,7 +140,7 @@ pub fn tagged<'s>(suffix: &str, text: Cow<'s, str>) -> Scalar<'s> {
             let compact: String = value.split_whitespace().collect();
             match base64::engine::general_purpose::STANDARD.decode(compact) {
                 Ok(bytes) => Scalar::Str(String::from_utf8_lossy(&bytes).into_owned().into()),
-                Err(_) => Scalar::Str(value.to_string().into()),
+                Err(_) => Scalar::Str(text),
             }
         }
         _ => Scalar::Str(text),
