@@ -913,38 +913,21 @@ fn push_cut_token(token: &str, out: &mut String) {
         table
     };
     let base64 = |run: &str| !run.is_empty() && run.bytes().all(|b| BASE64[b as usize]);
-    // `ENC[AES256_GCM,data:D,iv:I,tag:T,type:K]`, found from the end (the fields are short).
-    let fields = (|| {
-        let body = token.strip_prefix(token::PREFIX)?.strip_suffix(']')?;
-        // No comma in base64 or a type: the last three commas start the other fields.
-        let comma = |end: usize, field: &str| {
-            let at = body.as_bytes()[..end].iter().rposition(|&b| b == b',')?;
-            body[at..].starts_with(field).then_some(at)
-        };
-        let type_at = comma(body.len(), ",type:")?;
-        let tag_at = comma(type_at, ",tag:")?;
-        let iv_at = comma(tag_at, ",iv:")?;
-        let runs = [
-            &body[..iv_at],
-            &body[iv_at + 4..tag_at],
-            &body[tag_at + 5..type_at],
-        ];
-        runs.iter()
-            .all(|r| base64(r))
-            .then_some((runs, &body[type_at..]))
-    })();
-    match fields {
-        Some(([data, iv, tag], rest)) => {
+    let body = token.trim_end();
+    match TokenText::split(body) {
+        Ok(t) if base64(t.data) && base64(t.iv) && base64(t.tag) => {
             out.push_str(token::PREFIX);
-            out.push_str(&data[..1]);
+            out.push_str(&t.data[..1]);
             out.push_str(",iv:");
-            out.push_str(&iv[..1]);
+            out.push_str(&t.iv[..1]);
             out.push_str(",tag:");
-            out.push_str(&tag[..1]);
-            out.push_str(rest);
+            out.push_str(&t.tag[..1]);
+            out.push_str(",type:");
+            out.push_str(t.kind);
             out.push(']');
+            out.push_str(&token[body.len()..]);
         }
-        None => out.push_str(token),
+        _ => out.push_str(token),
     }
 }
 
