@@ -29,7 +29,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Read, parse, seal every value into the output, MAC, write: returns the ciphertext.
 fn encrypt_floor(path: &str, syntax: Syntax, key: &DataKey) -> String {
     let src = std::fs::read_to_string(path).expect("readable input");
-    let outline = syntax.format().parse(&src).expect("parsable input");
+    let outline = syntax.format().parse_lean(&src).expect("parsable input");
     let mut out = String::with_capacity(src.len() * 4);
     let mut mac = MacHasher::new(false);
     let mut plain = Zeroizing::new(Vec::new());
@@ -61,7 +61,7 @@ fn encrypt_floor(path: &str, syntax: Syntax, key: &DataKey) -> String {
 
 /// Read, parse, open every token into the output, MAC, write.
 fn decrypt_floor(src: &str, syntax: Syntax, key: &DataKey, sink: &mut dyn Write) {
-    let outline = syntax.format().parse(src).expect("parsable input");
+    let outline = syntax.format().parse_lean(src).expect("parsable input");
     let mut out = Zeroizing::new(String::with_capacity(src.len()));
     let mut mac = MacHasher::new(false);
     let mut plain = Zeroizing::new(Vec::new());
