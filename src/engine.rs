@@ -19,6 +19,7 @@ use regex::Regex;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::codec::layout::{SealedField, layout_digest, same_digest};
 use crate::codec::mac::{MacHasher, open_mac, seal_mac};
 use crate::codec::metadata::{AgeEntry, Metadata, SEALED_FIELD, SOPS_VERSION};
 use crate::codec::token::{self, DataKey, Token, TokenText, is_token};
@@ -113,6 +114,42 @@ pub enum EngineError {
         "this document uses a construct sealed cannot yet encrypt reversibly; nothing was written (please report it)"
     )]
     Unsupported,
+    /// A YAML alias, merge key or tag in a file whose layout is not authenticated.
+    #[error(
+        "{what} that the file's MAC does not cover; sealed refuses it (a file sealed wrote \
+         authenticates its layout, one written by sops cannot hold it)"
+    )]
+    Unauthenticated {
+        /// What was found.
+        what: &'static str,
+        /// Byte offset.
+        offset: usize,
+    },
+    /// A YAML alias or tag in a document encrypted with `mac_only_encrypted`, whose
+    /// layout sealed does not authenticate (clear values stay editable by hand).
+    #[error(
+        "{what} cannot be encrypted with mac_only_encrypted: sealed would not authenticate it \
+         (drop mac_only_encrypted, or write the value out in full)"
+    )]
+    LooseWithMacOnly {
+        /// What was found.
+        what: &'static str,
+        /// Byte offset.
+        offset: usize,
+    },
+    /// The layout digest sealed recorded does not match the decrypted document.
+    #[error(
+        "the file was changed outside its encrypted values since it was encrypted (keys, \
+         nulls, empty or clear values, comments, YAML aliases or tags: what the MAC does not \
+         cover)"
+    )]
+    LayoutChanged,
+    /// The documents of one file carry different metadata blocks.
+    #[error("the documents of this file carry different sops metadata blocks")]
+    AmbiguousMetadata {
+        /// Byte offset of the block that differs.
+        offset: usize,
+    },
     /// A regular expression of the selection rules is invalid.
     #[error("invalid regular expression in the sops rules: {0}")]
     BadRegex(String),
@@ -149,7 +186,10 @@ impl EngineError {
             EngineError::Syntax(e) => Some(e.offset),
             EngineError::Value { offset, .. }
             | EngineError::Unencrypted { offset, .. }
-            | EngineError::Comment { offset } => Some(*offset),
+            | EngineError::Comment { offset }
+            | EngineError::Unauthenticated { offset, .. }
+            | EngineError::LooseWithMacOnly { offset, .. }
+            | EngineError::AmbiguousMetadata { offset } => Some(*offset),
             _ => None,
         }
     }
@@ -164,7 +204,9 @@ impl EngineError {
             EngineError::Value { .. }
             | EngineError::Unencrypted { .. }
             | EngineError::Comment { .. } => exit::DECRYPT_TREE,
-            EngineError::MacMismatch => exit::MAC_MISMATCH,
+            EngineError::MacMismatch
+            | EngineError::LayoutChanged
+            | EngineError::Unauthenticated { .. } => exit::MAC_MISMATCH,
             EngineError::MacMissing => exit::MAC_NOT_FOUND,
             _ => exit::GENERIC,
         }
@@ -710,6 +752,9 @@ fn seal_document(
     if outline.docs.iter().any(|d| d.sops.is_some()) {
         return Err(EngineError::AlreadyEncrypted);
     }
+    if let (true, Some((offset, what))) = (selection.mac_only_encrypted, outline.loose) {
+        return Err(EngineError::LooseWithMacOnly { what, offset });
+    }
     let selector = Selector::new(selection)?;
     let items = leaf_count(&outline);
     let mut ivs = IvPool::new(items);
@@ -719,7 +764,7 @@ fn seal_document(
     let mut splices = Vec::with_capacity(items);
     let mut expects = Vec::with_capacity(items);
     let mut planned = Vec::with_capacity(items);
-    let mut spellings: BTreeMap<String, String> = BTreeMap::new();
+    let mut spellings: BTreeMap<String, Zeroizing<String>> = BTreeMap::new();
     let mut plain = Zeroizing::new(Vec::new());
     let mut sealer = token::Sealer::new(key);
     let mut aad = String::new();
@@ -762,7 +807,7 @@ fn seal_document(
                         let original = &src[leaf.span.clone()];
                         if !format.spelled_canonically(&style, leaf.in_flow, &leaf.value, original)
                         {
-                            spellings.insert(B64.encode(iv), original.to_string());
+                            spellings.insert(B64.encode(iv), Zeroizing::new(original.to_string()));
                         }
                         expect.splice = Some(splices.len() as u32);
                         splices.push(Splice {
@@ -820,12 +865,15 @@ fn seal_document(
             seal_mac(&mac.finish(), key, &lastmodified).into(),
         );
         m.shift_remove(SEALED_FIELD);
-        if !spellings.is_empty() {
-            let json =
-                Zeroizing::new(serde_json::json!({ "v": 1, "spell": spellings }).to_string());
-            for v in spellings.values_mut() {
-                v.zeroize();
-            }
+        // `mac_only_encrypted` asks for clear values that can be edited by hand: no
+        // layout digest then (the file is read as one sops wrote, docs/security.md).
+        let field = SealedField {
+            spell: spellings,
+            layout: (!selection.mac_only_encrypted).then(|| layout_digest(src)),
+        };
+        if !field.spell.is_empty() || field.layout.is_some() {
+            let json = field.to_json();
+            drop(field);
             let token = seal_value(json.as_bytes(), key, SEALED_AAD, "str", reuse, &mut ivs);
             m.insert(SEALED_FIELD.into(), token.to_string().into());
         }
@@ -1125,7 +1173,16 @@ pub struct Sealed<'a> {
     outline: Outline<'a>,
     /// The document's metadata.
     pub metadata: Metadata,
+    /// Read a layout that is not authenticated (`SEALED_ALLOW_UNAUTHENTICATED=1`) instead
+    /// of refusing it.
+    allow_unauthenticated: bool,
+    /// After a decrypt: whether sealed's layout digest authenticated the whole document.
+    layout_authenticated: std::cell::Cell<bool>,
 }
+
+/// The variable that lets a user read a file whose layout is not authenticated (a YAML
+/// alias, merge key or tag in a file sops wrote, or a file changed outside its values).
+pub const ALLOW_UNAUTHENTICATED_VAR: &str = "SEALED_ALLOW_UNAUTHENTICATED";
 
 impl<'a> Sealed<'a> {
     /// Parses an encrypted document.
@@ -1136,13 +1193,35 @@ impl<'a> Sealed<'a> {
             .iter()
             .find_map(|d| d.sops.as_ref())
             .ok_or(EngineError::NotEncrypted)?;
+        // One metadata block, unambiguous: every document that carries one (sops writes
+        // the same block into each YAML document) carries the same.
+        if let Some(other) = outline
+            .docs
+            .iter()
+            .filter_map(|d| d.sops.as_ref())
+            .find(|s| s.value != first.value)
+        {
+            return Err(EngineError::AmbiguousMetadata {
+                offset: other.removal.start,
+            });
+        }
         let metadata = Metadata::from_value(&first.value).map_err(EngineError::Metadata)?;
         Ok(Sealed {
             src,
             format,
             outline,
             metadata,
+            allow_unauthenticated: std::env::var_os(ALLOW_UNAUTHENTICATED_VAR)
+                .is_some_and(|v| v == "1"),
+            layout_authenticated: std::cell::Cell::new(false),
         })
+    }
+
+    /// After a successful decrypt: whether the whole decrypted document (keys, nulls,
+    /// empty and clear values, comments, aliases, tags) was authenticated by sealed's
+    /// layout digest, not only its values by the MAC.
+    pub fn layout_authenticated(&self) -> bool {
+        self.layout_authenticated.get()
     }
 
     /// Key paths (and byte offsets) of values the rules say are encrypted but that are
@@ -1226,7 +1305,12 @@ impl<'a> Sealed<'a> {
         if md.mac.is_empty() {
             return Err(EngineError::MacMissing);
         }
-        let spellings = self.spellings(key, reuse.as_deref_mut())?;
+        let field = self.sealed_field(key, reuse.as_deref_mut())?;
+        let spellings = &field.spell;
+        self.layout_authenticated.set(false);
+        if field.layout.is_none() {
+            self.refuse_loose()?;
+        }
         let selector = Selector::new(&md.selection)?;
         let mut mac = MacHasher::new(md.selection.mac_only_encrypted);
         let direct = sealed_in_byte_order(&self.outline);
@@ -1257,7 +1341,7 @@ impl<'a> Sealed<'a> {
                             leaf,
                             encrypted,
                             key,
-                            &spellings,
+                            spellings,
                             &mut mac,
                             reuse.as_deref_mut(),
                             &mut work,
@@ -1322,16 +1406,38 @@ impl<'a> Sealed<'a> {
                 work.out.keep(&mut splices, removal);
             }
         }
-        Ok(work.out.finish(&splices)?.0)
+        let out = work.out.finish(&splices)?.0;
+        if let Some(recorded) = &field.layout {
+            if same_digest(recorded, &layout_digest(&out)) {
+                self.layout_authenticated.set(true);
+            } else if self.allow_unauthenticated {
+                self.refuse_loose()?;
+            } else {
+                return Err(EngineError::LayoutChanged);
+            }
+        }
+        Ok(out)
     }
 
-    fn spellings(
+    /// Without an authenticated layout, a YAML alias, merge key or tag would let an editor
+    /// copy a secret under a name of their choosing or change a value's type: refused,
+    /// unless the user allows it ([`ALLOW_UNAUTHENTICATED_VAR`]).
+    fn refuse_loose(&self) -> Result<(), EngineError> {
+        match self.outline.loose {
+            Some((offset, what)) if !self.allow_unauthenticated => {
+                Err(EngineError::Unauthenticated { what, offset })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn sealed_field(
         &self,
         key: &DataKey,
         reuse: Option<&mut Reuse>,
-    ) -> Result<BTreeMap<String, Zeroizing<String>>, EngineError> {
+    ) -> Result<SealedField, EngineError> {
         let Some(field) = &self.metadata.sealed else {
-            return Ok(BTreeMap::new());
+            return Ok(SealedField::default());
         };
         let bad = |cause| EngineError::Value {
             path: format!("sops:{SEALED_FIELD}:"),
@@ -1343,17 +1449,7 @@ impl<'a> Sealed<'a> {
         if let Some(r) = reuse {
             r.remember(SEALED_AAD, "str", &json, &token.iv);
         }
-        let mut v: serde_json::Value =
-            serde_json::from_slice(&json).map_err(|_| bad(CodecError::BadType("json".into())))?;
-        let mut out = BTreeMap::new();
-        if let Some(map) = v.get_mut("spell").and_then(|m| m.as_object_mut()) {
-            for (iv, raw) in map.iter_mut() {
-                if let serde_json::Value::String(s) = raw {
-                    out.insert(iv.clone(), Zeroizing::new(std::mem::take(s)));
-                }
-            }
-        }
-        Ok(out)
+        SealedField::from_json(&json).map_err(bad)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1746,8 +1842,9 @@ mod tests {
         let changed: Vec<usize> = (0..before.len())
             .filter(|&i| before[i] != after[i])
             .collect();
-        // The password and the MAC change; the comment, user, list items keep their tokens.
-        assert_eq!(changed.len(), 2, "changed tokens: {changed:?}");
+        // The password, the MAC and sealed's layout digest change; the comment, user, list
+        // items keep their tokens.
+        assert_eq!(changed.len(), 3, "changed tokens: {changed:?}");
         let again = Sealed::parse(&next, Syntax::Yaml.format()).unwrap();
         assert_eq!(again.decrypt(&key).unwrap().as_str(), edited);
     }

@@ -843,9 +843,9 @@ fn truncated_ciphertext_is_refused_or_exact() {
         let enc = s.encrypt(name);
         assert!(enc.ok(), "{}", first_line(&enc.stderr));
         let full = enc.stdout;
-        // Canonical spellings only: no `sealed` field, whose removal changes the spelling
-        // (see removing_the_sealed_field_changes_the_spelling_not_the_data).
-        assert!(!String::from_utf8_lossy(&full).contains("sealed"), "{name}");
+        // Canonical spellings only: the `sealed` field holds the layout digest alone (a
+        // cut that removes it reads the file without an authenticated layout, with the
+        // same data: see removing_the_sealed_field_changes_the_spelling_not_the_data).
         let cut_name = format!("cut.{name}");
         // ~40 cuts spread over the file, plus the last few bytes one by one.
         let step = (full.len() / 40).max(1);
@@ -1249,12 +1249,40 @@ fn what_the_sops_format_leaves_unauthenticated() {
             Box::new(|t: &str| line_replace(t, "    version: ", "    version: 0.0.1")),
         ),
     ];
-    for (what, edit) in edits {
+    // A file sealed wrote authenticates its whole decrypted layout (`sealed` field): the
+    // edits that change what decrypt gives are refused. The metadata's labels are not in
+    // the decrypted text: they still pass (and decide nothing: docs/security.md).
+    let changes_output = 5;
+    for (i, (what, edit)) in edits.iter().enumerate() {
         let out = tampered(&s, edit);
+        out.assert_sane();
+        if i < changes_output {
+            assert_eq!(out.code, 51, "{what}: not refused; update docs/security.md");
+            assert!(first_line(&out.stderr).contains("changed outside its encrypted values"));
+        } else {
+            assert!(
+                out.ok(),
+                "{what}: now refused ({})",
+                first_line(&out.stderr)
+            );
+        }
+    }
+    // Without that field (a file sops wrote, or an editor removed it) the format's own
+    // limits remain: each edit decrypts, as in SOPS. `exec` then treats null, empty and
+    // clear values as weak (tests/hardening_editor.rs).
+    for (what, edit) in edits {
+        let out = tampered(&s, move |t: &str| {
+            edit(
+                &t.lines()
+                    .filter(|l| !l.starts_with("    sealed: "))
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>(),
+            )
+        });
         out.assert_sane();
         assert!(
             out.ok(),
-            "{what}: now refused ({}); update docs/security.md",
+            "{what} (no sealed field): now refused ({}); update docs/security.md",
             first_line(&out.stderr)
         );
     }

@@ -85,7 +85,9 @@ fn emit(dir: &std::path::Path, data: &[u8]) {
 ///    verified) to exactly the same bytes;
 /// 3. when the text is itself an encrypted document, decrypting it never panics, and when
 ///    it decrypts, re-encrypting the unchanged plaintext gives back the same ciphertext and
-///    the plaintext passes property 2.
+///    the plaintext passes property 2;
+/// 4. sealed's own ciphertext has an authenticated layout, and with an entry added outside
+///    its values (YAML, .env) it never decrypts.
 pub fn check_document(syntax: Syntax, data: &[u8]) {
     let Ok(src) = std::str::from_utf8(data) else {
         return;
@@ -144,6 +146,28 @@ fn roundtrip(syntax: Syntax, src: &str, key: &DataKey) {
             "decrypt(encrypt(x)) != x: first difference at byte {at} (lengths {} and {})",
             plain.len(),
             data.len()
+        );
+    }
+    if selection.mac_only_encrypted {
+        return; // no layout digest then, by design
+    }
+    assert!(
+        sealed.layout_authenticated(),
+        "sealed's own ciphertext has no authenticated layout"
+    );
+    // 4. The layout digest: an entry added outside the values (a null, an empty value)
+    // never decrypts (as a duplicate metadata block never parses).
+    let added = match syntax {
+        Syntax::Yaml => Some(format!("zz_fuzz_added: ~\n{}", enc.as_str())),
+        Syntax::Dotenv => Some(format!("ZZ_FUZZ_ADDED=\n{}", enc.as_str())),
+        Syntax::Json => None,
+    };
+    if let Some(added) = added
+        && let Ok(tampered) = Sealed::parse(&added, format)
+    {
+        assert!(
+            tampered.decrypt(key).is_err(),
+            "an entry added outside the values decrypted"
         );
     }
 }

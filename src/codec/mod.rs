@@ -1,6 +1,7 @@
 //! SOPS's codec: value tokens (`ENC[AES256_GCM,...]`), typed plaintext encoding, the MAC
 //! and the `sops` metadata block. Nothing here knows about document syntax.
 
+pub mod layout;
 pub mod mac;
 pub mod metadata;
 pub mod shamir;

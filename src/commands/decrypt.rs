@@ -4,7 +4,9 @@
 
 use super::{Io, engine_error};
 use crate::data::emit::{self, OutputType};
-use crate::data::{self, DataError, Node, path};
+use std::collections::HashSet;
+
+use crate::data::{self, DataError, Node, path, trust};
 use crate::engine::{Sealed, unwrap_data_key};
 use crate::error::{Error, Pos, exit};
 use crate::format::Syntax;
@@ -60,12 +62,30 @@ pub struct Plaintext {
     pub syntax: Syntax,
     /// The file's name for messages.
     pub name: String,
+    /// Whether sealed's layout digest authenticated the whole document (keys, nulls,
+    /// empty and clear values, comments), not only the values the MAC covers.
+    pub layout_authenticated: bool,
+    /// The encrypted text, kept when the layout is not authenticated (to tell which
+    /// values the MAC covers).
+    cipher: Option<String>,
 }
 
 impl Plaintext {
     /// The document's values as a tree.
     pub fn data(&self) -> Result<data::Data, Error> {
         data::load(&self.text, self.syntax).map_err(|e| self.data_error(e))
+    }
+
+    /// The variables an editor of the ciphertext could have chosen ([`trust`]): none when
+    /// sealed authenticated the layout.
+    pub fn weak_names(&self) -> Result<HashSet<String>, Error> {
+        match &self.cipher {
+            None => Ok(HashSet::new()),
+            Some(cipher) => trust::weak_names(cipher, self.syntax).map_err(|e| {
+                // A position would be in the ciphertext: name the file only.
+                Error::file(&self.name, exit::GENERIC, e.to_string())
+            }),
+        }
     }
 
     /// A view error as a one-line error naming the file (and the line in the decrypted
@@ -93,7 +113,15 @@ pub fn decrypt(io: &Io, identities: &mut Identities) -> Result<Plaintext, Error>
     let text = sealed
         .decrypt(&key)
         .map_err(|e| engine_error(&name, &src, e))?;
-    Ok(Plaintext { text, syntax, name })
+    let layout_authenticated = sealed.layout_authenticated();
+    drop(sealed);
+    Ok(Plaintext {
+        text,
+        syntax,
+        name,
+        layout_authenticated,
+        cipher: (!layout_authenticated).then(|| src.to_string()),
+    })
 }
 
 /// The identities SOPS would use, looked for when a file first needs them (an identity
@@ -139,7 +167,25 @@ pub fn run(args: &Args) -> Result<(), Error> {
         }
         (None, Some(ty)) => {
             let data = plain.data()?;
-            emit::emit(&data.root, data.syntax, ty).map_err(|e| plain.data_error(e))?
+            // Shell lines are read by a program (`eval`): a weak variable never sets one
+            // that changes how commands are found or loaded (data::trust).
+            let weak = match ty {
+                OutputType::Dotenv | OutputType::Export => plain.weak_names()?,
+                _ => HashSet::new(),
+            };
+            let keep = |name: &str| {
+                let refused = weak.contains(name) && trust::steers_loading(name);
+                if refused {
+                    eprintln!(
+                        "sealed: warning: {}: {name} is left out: its value (empty, null or \
+                         clear text) is not authenticated by the file's MAC and it changes \
+                         how commands are found or loaded",
+                        plain.name
+                    );
+                }
+                !refused
+            };
+            emit::emit_with(&data.root, data.syntax, ty, &keep).map_err(|e| plain.data_error(e))?
         }
         (Some(steps), ty) => {
             let data = plain.data()?;

@@ -101,13 +101,26 @@ impl Io {
 /// Turns an engine error about `src` (read from `file`) into a one-line error.
 pub fn engine_error(file: &str, src: &str, e: EngineError) -> Error {
     let code = e.exit_code();
+    let mut msg = e.to_string();
+    if matches!(
+        e,
+        EngineError::LayoutChanged | EngineError::Unauthenticated { .. }
+    ) {
+        // The way out for someone who made the change: read it once more, knowingly, and
+        // seal it again (the new data key's layout digest then covers it).
+        msg.push_str(&format!(
+            "; review the change, and if you made it yourself seal it again: {}=1 sealed rotate {}",
+            crate::engine::ALLOW_UNAUTHENTICATED_VAR,
+            shell_words::quote(file)
+        ));
+    }
     match e.offset() {
         Some(offset) => Error::Syntax {
             file: file.to_string(),
             pos: Pos::of_offset(src, offset),
-            msg: e.to_string(),
+            msg,
         }
         .with_code(code),
-        None => Error::file(file, code, e.to_string()),
+        None => Error::file(file, code, msg),
     }
 }

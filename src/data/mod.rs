@@ -18,6 +18,7 @@ pub mod emit;
 pub mod flatten;
 pub mod json;
 pub mod path;
+pub mod trust;
 pub mod yaml;
 
 use zeroize::{Zeroize, Zeroizing};
@@ -151,6 +152,16 @@ pub enum DataError {
     /// A scalar where a mapping or list was needed, or the reverse.
     #[error("{0}")]
     Shape(String),
+    /// In a .env file whose layout is not authenticated, a later line of a key replaces an
+    /// encrypted value with an empty or clear one.
+    #[error(
+        "'{name}' is set twice: its later value (empty or in clear text, which the file's \
+         MAC does not authenticate) would replace the encrypted one"
+    )]
+    WeakOverride {
+        /// The variable name.
+        name: String,
+    },
     /// An inconsistency between two passes over the same text (a bug).
     #[error("internal error: {0}")]
     Internal(&'static str),

@@ -439,6 +439,7 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
         }],
         eol,
         aliases: 0,
+        loose: None,
     })
 }
 

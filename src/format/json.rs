@@ -417,6 +417,7 @@ impl<'a> Parser<'a> {
             }],
             eol: detect_eol(self.src),
             aliases: 0,
+            loose: None,
         })
     }
 

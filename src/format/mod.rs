@@ -418,6 +418,11 @@ pub struct Outline<'s> {
     pub eol: &'static str,
     /// Number of YAML aliases (SOPS expands them, so it cannot decrypt aliased values).
     pub aliases: usize,
+    /// The first YAML alias or tag in the documents (offset, what it is): neither SOPS's
+    /// MAC nor the values' additional data covers them. (A merge key `<<` is a key like
+    /// another: the values under it are bound to its path; only an alias could merge a
+    /// mapping an editor chose.)
+    pub loose: Option<(usize, &'static str)>,
 }
 
 /// A syntax error: byte offset and a fixed description (never source text).

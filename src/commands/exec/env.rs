@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::commands::Io;
 use crate::commands::decrypt::{self, Identities};
-use crate::data::flatten;
+use crate::data::{flatten, trust};
 use crate::error::{Error, exit};
 
 /// One variable to set.
@@ -34,7 +34,19 @@ pub fn collect(
         let plain = decrypt::decrypt(&io_for(file, input_type), identities)?;
         let data = plain.data()?;
         let flat = flatten::flatten(&data).map_err(|e| plain.data_error(e))?;
+        let weak = plain.weak_names()?;
         for v in flat {
+            if weak.contains(&v.name) {
+                let already = index.contains_key(&v.name) || std::env::var_os(&v.name).is_some();
+                if let Some(why) = trust::refusal(&v.name, already) {
+                    eprintln!(
+                        "sealed: warning: {}: {} is not set: its value (empty, null or clear \
+                         text) is not authenticated by the file's MAC and {why}",
+                        plain.name, v.name
+                    );
+                    continue;
+                }
+            }
             match index.get(&v.name) {
                 Some(&i) => vars[i].value = v.value,
                 None => {

@@ -13,9 +13,16 @@ use crate::data::{DataError, Node};
 use crate::format::Syntax;
 
 /// Writes the variables of `node` as dotenv lines.
-pub fn emit(node: &Node, source: Syntax) -> Result<Zeroizing<String>, DataError> {
+pub fn emit(
+    node: &Node,
+    source: Syntax,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Zeroizing<String>, DataError> {
     let mut out = Zeroizing::new(String::new());
-    for var in flatten_node(node, source)? {
+    for var in flatten_node(node, source)?
+        .into_iter()
+        .filter(|v| keep(&v.name))
+    {
         out.push_str(&var.name);
         out.push('=');
         quote(&var.value, &mut out);

@@ -10,8 +10,13 @@ use crate::data::{DataError, Node};
 use crate::format::Syntax;
 
 /// Writes the variables of `node` as `export` lines.
-pub fn emit(node: &Node, source: Syntax) -> Result<Zeroizing<String>, DataError> {
-    let vars = flatten_node(node, source)?;
+pub fn emit(
+    node: &Node,
+    source: Syntax,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Zeroizing<String>, DataError> {
+    let mut vars = flatten_node(node, source)?;
+    vars.retain(|v| keep(&v.name));
     if let Some(bad) = vars.iter().find(|v| !is_identifier(&v.name)) {
         return Err(DataError::NotIdentifier(bad.name.clone()));
     }
@@ -53,7 +58,7 @@ mod tests {
     #[test]
     fn refuses_non_identifiers() {
         let data = crate::data::load("a.b=1\n", Syntax::Dotenv).unwrap();
-        let e = emit(&data.root, Syntax::Dotenv).unwrap_err();
+        let e = emit(&data.root, Syntax::Dotenv, &|_| true).unwrap_err();
         assert_eq!(
             e.to_string(),
             "\"a.b\" is not a shell variable name ([A-Za-z_][A-Za-z0-9_]*), so it cannot be exported"

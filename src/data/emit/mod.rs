@@ -52,11 +52,21 @@ impl OutputType {
 /// Writes `node` (read from a document of `source` syntax) as `ty`. Ends with a line break
 /// unless there is nothing to write.
 pub fn emit(node: &Node, source: Syntax, ty: OutputType) -> Result<Zeroizing<String>, DataError> {
+    emit_with(node, source, ty, &|_| true)
+}
+
+/// [`emit`], writing only the variables whose name `keep` accepts (dotenv and `export`).
+pub fn emit_with(
+    node: &Node,
+    source: Syntax,
+    ty: OutputType,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Zeroizing<String>, DataError> {
     match ty {
         OutputType::Json => Ok(json::emit(node)),
         OutputType::Yaml => Ok(yaml::emit(node)),
-        OutputType::Dotenv => dotenv::emit(node, source),
-        OutputType::Export => export::emit(node, source),
+        OutputType::Dotenv => dotenv::emit(node, source, keep),
+        OutputType::Export => export::emit(node, source, keep),
     }
 }
 

@@ -492,6 +492,14 @@ struct Frame {
     first_comment_item: Option<usize>,
 }
 
+/// What an alias-free, tag-free YAML 1.1 reader would not see: an explicit tag.
+const LOOSE_TAG: &str = "a tag";
+/// The message for a top-level `sops` key whose value is not a mapping.
+const SOPS_NOT_MAPPING: &str =
+    "the top-level key `sops` is reserved for the metadata and must hold a mapping";
+/// The message for a second top-level `sops` key.
+const SOPS_TWICE: &str = "a second top-level `sops` key: a file has exactly one metadata block";
+
 /// A subtree being skipped: a complex key, or the top-level `sops` value.
 #[derive(Debug)]
 struct Skip {
@@ -557,6 +565,7 @@ fn parse_with<'s>(
         sops_key_start: 0,
         last_token_end: 0,
         aliases: 0,
+        loose: None,
         detail,
     };
     // One pass over the event stream with one event of lookahead: each event's exact
@@ -630,6 +639,7 @@ fn parse_with<'s>(
         docs: w.docs,
         eol,
         aliases: w.aliases,
+        loose: w.loose,
     })
 }
 
@@ -652,6 +662,8 @@ struct Walk<'s> {
     last_token_end: usize,
     /// Aliases seen.
     aliases: usize,
+    /// The first alias or tag in a document (not in the metadata).
+    loose: Option<(usize, &'static str)>,
     /// What to record.
     detail: Detail,
 }
@@ -700,6 +712,9 @@ impl<'s> Walk<'s> {
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 self.flush_comments_on_line_of(self.last_token_end, start);
                 let is_map = matches!(ev, Event::MappingStart(..));
+                if let Event::MappingStart(_, Some(_)) | Event::SequenceStart(_, Some(_)) = ev {
+                    self.note_loose(start, LOOSE_TAG);
+                }
                 // A block mapping's column is its first key's (the event may sit on a
                 // `--- !!tag` line or after `- `).
                 let col = match next {
@@ -815,7 +830,11 @@ impl<'s> Walk<'s> {
             }
             Event::Alias(_) => {
                 self.aliases += 1;
+                self.note_loose(start, "an alias");
                 self.flush_comments(start);
+                if !self.expecting_key() && self.at_top_sops_value() {
+                    return Err(SyntaxError::new(start, SOPS_NOT_MAPPING));
+                }
                 if self.expecting_key() {
                     self.set_key(CompactString::from(&self.src[start..end]), start..end);
                 } else {
@@ -842,6 +861,20 @@ impl<'s> Walk<'s> {
             }
             _ => column_of(self.src, line_start(self.src, start), start),
         }
+    }
+
+    /// Records the first alias or tag of the documents: the MAC does not cover them (the
+    /// engine refuses them unless sealed's own layout digest does).
+    fn note_loose(&mut self, at: usize, what: &'static str) {
+        if self.loose.is_none() {
+            self.loose = Some((at, what));
+        }
+    }
+
+    /// Is the next node the value of a top-level `sops` key (the metadata)?
+    fn at_top_sops_value(&self) -> bool {
+        self.stack.len() == 1
+            && matches!(&self.stack[0].kind, Kind::Map { key: Some(k) } if k == "sops")
     }
 
     fn expecting_key(&self) -> bool {
@@ -986,10 +1019,13 @@ impl<'s> Walk<'s> {
                 start,
             });
             return Ok(());
-        } else if self.stack.len() == 1
-            && matches!(&self.stack[0].kind, Kind::Map { key: Some(k) } if k == "sops")
-            && is_map
-        {
+        } else if self.at_top_sops_value() {
+            if !is_map {
+                return Err(SyntaxError::new(start, SOPS_NOT_MAPPING));
+            }
+            if self.doc.as_ref().is_some_and(|d| d.sops.is_some()) {
+                return Err(SyntaxError::new(self.sops_key_start, SOPS_TWICE));
+            }
             let prev = self.doc.as_ref().and_then(|d| d.last_member_end);
             let key_start = self.sops_key_start;
             self.skip = Some(Skip {
@@ -1076,12 +1112,28 @@ impl<'s> Walk<'s> {
             if self.stack.len() == 1 {
                 self.sops_key_start = info.node_start;
             }
+            // sops writes merge keys as `!!merge <<:` (their values expanded): the values
+            // under them are bound to the `<<` path like any other. Only an alias could
+            // merge a mapping under a name of an editor's choosing, and aliases are noted.
+            let merge = value == "<<"
+                && tag.is_some_and(|t| {
+                    (t.handle == "!!" || t.handle == "tag:yaml.org,2002:") && t.suffix == "merge"
+                });
+            if tag.is_some() && !merge {
+                self.note_loose(info.node_start, LOOSE_TAG);
+            }
             self.set_key(
                 CompactString::from(value),
                 info.node_start..info.occupied.end,
             );
             self.last_token_end = info.occupied.end;
             return Ok(());
+        }
+        if self.at_top_sops_value() {
+            return Err(SyntaxError::new(info.node_start, SOPS_NOT_MAPPING));
+        }
+        if tag.is_some() {
+            self.note_loose(info.node_start, LOOSE_TAG);
         }
         let text = self.text(value, info);
         let typed = match (tag, style) {
