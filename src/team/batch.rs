@@ -30,6 +30,9 @@ pub struct Step {
     pub line: String,
     /// Set by [`run`]: the new text was written (or staged).
     pub written: bool,
+    /// A warning about the file (e.g. recipients named only in it), printed on stderr
+    /// whether or not the file changes.
+    pub warning: Option<String>,
 }
 
 /// The outcome of a batch: steps in job order, and failures.
@@ -105,6 +108,12 @@ where
             Some(e) => Err(e),
             None => work(job),
         };
+        if let Ok(Step {
+            warning: Some(w), ..
+        }) = &res
+        {
+            pb.suspend(|| eprintln!("sealed: warning: {w}"));
+        }
         let res = match res {
             Ok(mut step) => match step.text.take() {
                 None => Ok(step),
