@@ -10,16 +10,90 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Pos, display_path};
 
-/// Reads all of standard input.
-pub fn read_stdin() -> Result<Zeroizing<Vec<u8>>, Error> {
+/// The environment variable that sets the input size limit ([`max_input`]).
+pub const MAX_INPUT_VAR: &str = "SEALED_MAX_INPUT";
+
+/// The default input size limit: 256 MiB. The engine holds several times its input in
+/// memory (docs/security.md, "Robustness"), so an endless stream (`sealed encrypt - <
+/// /dev/zero`) would otherwise grow until the machine runs out of memory.
+pub const DEFAULT_MAX_INPUT: u64 = 256 << 20;
+
+/// The largest input sealed reads, in bytes: `$SEALED_MAX_INPUT` (a number of bytes, or
+/// with a `K`, `M` or `G` suffix, powers of 1024), else [`DEFAULT_MAX_INPUT`]. A value
+/// that cannot be read as a size is an error, not a silent default.
+pub fn max_input() -> Result<u64, Error> {
+    let Some(raw) = std::env::var_os(MAX_INPUT_VAR) else {
+        return Ok(DEFAULT_MAX_INPUT);
+    };
+    let bad = || {
+        Error::other(
+            crate::error::exit::GENERIC,
+            format!(
+                "{MAX_INPUT_VAR} must be a size in bytes, optionally with K, M or G (e.g. {MAX_INPUT_VAR}=2G)"
+            ),
+        )
+    };
+    raw.to_str().and_then(parse_size).ok_or_else(bad)
+}
+
+/// `1048576`, `1024K`, `1M`, `2g` → bytes (`K`, `M`, `G` are powers of 1024).
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last()? {
+        (i, 'k' | 'K') => (&text[..i], 10),
+        (i, 'm' | 'M') => (&text[..i], 20),
+        (i, 'g' | 'G') => (&text[..i], 30),
+        _ => (text, 0),
+    };
+    digits.trim().parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
+/// A size in the largest binary unit that divides it: `(1, "G")` for 1 GiB, `(5, "")` for
+/// 5 bytes.
+fn size_units(n: u64) -> (u64, &'static str) {
+    for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
+            return (n >> shift, unit);
+        }
+    }
+    (n, "")
+}
+
+/// Reads all of `r`, up to [`max_input`] bytes: more is an error naming `name` and how to
+/// raise the limit (never a reason to keep growing the buffer).
+fn read_limited(mut r: impl Read, name: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let limit = max_input()?;
     let mut bytes = Zeroizing::new(Vec::new());
-    std::io::stdin()
+    r.by_ref()
+        .take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|source| Error::Read {
-            file: "<stdin>".into(),
+            file: name.to_string(),
             source,
         })?;
+    if bytes.len() as u64 > limit {
+        let (n, unit) = size_units(limit);
+        let (next, next_unit) = size_units(limit.saturating_mul(4).max(1 << 20));
+        let unit = if unit.is_empty() {
+            " bytes".to_string()
+        } else {
+            format!(" {unit}iB")
+        };
+        return Err(Error::file(
+            name,
+            crate::error::exit::READ,
+            format!(
+                "the input is larger than {n}{unit}, sealed's limit; to read it, raise the limit, \
+                 e.g. {MAX_INPUT_VAR}={next}{next_unit}"
+            ),
+        ));
+    }
     Ok(bytes)
+}
+
+/// Reads all of standard input (at most [`max_input`] bytes).
+pub fn read_stdin() -> Result<Zeroizing<Vec<u8>>, Error> {
+    read_limited(std::io::stdin().lock(), "<stdin>")
 }
 
 /// Reads a file (or stdin for `-`) as UTF-8 text.
@@ -28,14 +102,11 @@ pub fn read_text(path: &Path) -> Result<Zeroizing<String>, Error> {
     let mut bytes = if path.as_os_str() == "-" {
         read_stdin()?
     } else {
-        let mut bytes = Zeroizing::new(Vec::new());
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|source| Error::Read {
-                file: name.clone(),
-                source,
-            })?;
-        bytes
+        let file = std::fs::File::open(path).map_err(|source| Error::Read {
+            file: name.clone(),
+            source,
+        })?;
+        read_limited(file, &name)?
     };
     // The buffer moves into the string (no second copy of the file), or back into a
     // zeroizing vector to report where the text stops being UTF-8.
@@ -84,6 +155,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
         .tempfile_in(dir)
         .map_err(werr)?;
     if let Ok(meta) = std::fs::metadata(&target) {
+        keep_owner(tmp.as_file(), &meta);
         tmp.as_file()
             .set_permissions(meta.permissions())
             .map_err(werr)?;
@@ -95,6 +167,82 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Gives the temporary file the owner and group of the file it replaces, where this
+/// process may (root may; another user only a group they belong to): `sudo sealed
+/// encrypt -i` on another user's file must not hand it to root. Done before any byte is
+/// written, and before the mode is set (a change of owner clears set-id bits). When it is
+/// not allowed the new file is the writer's, as with any editor's rename.
+fn keep_owner(tmp: &std::fs::File, target: &std::fs::Metadata) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(mine) = tmp.metadata() else { return };
+    if (mine.uid(), mine.gid()) == (target.uid(), target.gid()) {
+        return;
+    }
+    let uid = (mine.uid() != target.uid()).then_some(target.uid());
+    if std::os::unix::fs::fchown(tmp, uid, Some(target.gid())).is_err() && uid.is_some() {
+        // Not root: at least the group, when allowed.
+        let _ = std::os::unix::fs::fchown(tmp, None, Some(target.gid()));
+    }
+}
+
+/// An exclusive lock on a file that sealed reads, changes and writes back (`set`,
+/// `unset`, `edit`, `-i`, `rotate`, `updatekeys`, `team`): a second sealed process that
+/// wants the same file waits until the first has renamed its new version into place, then
+/// reads that. Released when dropped, or by the kernel when the process dies (so a crash
+/// leaves no stale lock).
+///
+/// It is a `flock` on the file itself: no lock file to leave behind or clean up. Since a
+/// write renames a new file over the path, the lock taken on the old file would protect
+/// nothing once the first writer is done; so after the lock is granted, the path must
+/// still name the locked file (same device and inode), else the lock is taken again on
+/// the new one.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: std::fs::File,
+}
+
+/// Locks `path` (following symbolic links, as [`write_atomic`] does) for a
+/// read-modify-write. `None` when the file does not exist (nothing to lose) or the file
+/// system has no locks. While another sealed process holds it, says so once on stderr and
+/// waits.
+pub fn lock(path: &Path) -> Result<Option<FileLock>, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let name = display_path(path);
+    let rerr = |source| Error::Read {
+        file: name.clone(),
+        source,
+    };
+    let mut said = false;
+    loop {
+        let target = resolve_links(path).map_err(rerr)?;
+        let file = match std::fs::File::open(&target) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(rerr(e)),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if !said {
+                    eprintln!("sealed: waiting for {name}: another sealed process is changing it");
+                    said = true;
+                }
+                file.lock().map_err(rerr)?;
+            }
+            // No locks on this file system (ENOLCK, EOPNOTSUPP): go on as before.
+            Err(std::fs::TryLockError::Error(_)) => return Ok(None),
+        }
+        let held = file.metadata().map_err(rerr)?;
+        match std::fs::metadata(&target) {
+            Ok(now) if (now.dev(), now.ino()) == (held.dev(), held.ino()) => {
+                return Ok(Some(FileLock { _file: file }));
+            }
+            // Replaced (or removed) while we waited: lock what the path names now.
+            _ => continue,
+        }
+    }
 }
 
 /// The prefix of [`write_atomic`]'s temporary files.
@@ -292,6 +440,19 @@ mod tests {
                 "abs", "dangling", "link1", "link2", "missing", "real", "sub"
             ]
         );
+    }
+
+    #[test]
+    fn sizes_read_with_binary_units() {
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("1024K"), Some(1 << 20));
+        assert_eq!(parse_size(" 1m "), Some(1 << 20));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        for bad in ["", "G", "lots", "-1", "1.5G", "99999999999G"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+        assert_eq!(size_units(4 << 20), (4, "M"));
+        assert_eq!(size_units(1000), (1000, ""));
     }
 
     #[test]

@@ -77,7 +77,7 @@ fn cases() -> Vec<Case> {
         Case { label: "decrypt -i (json)", file: "s.json", before: Before::Cipher, args: &["decrypt", "-i", FILE], env: &[], after: After::Plain },
         Case { label: "set (yaml)", file: "s.yaml", before: Before::Cipher, args: &["set", FILE, "[\"key_1\"]", "\"changed\""], env: &[], after: After::DecryptsToOther },
         Case { label: "unset (json)", file: "s.json", before: Before::Cipher, args: &["unset", FILE, "[\"key_1\"]"], env: &[], after: After::DecryptsToOther },
-        Case { label: "rotate (env)", file: "s.env", before: Before::Cipher, args: &["rotate", FILE], env: &[], after: After::DecryptsToPlain },
+        Case { label: "rotate (env)", file: "s.env", before: Before::Cipher, args: &["rotate", "--age", RECIPIENT, FILE], env: &[], after: After::DecryptsToPlain },
         Case { label: "edit (yaml)", file: "s.yaml", before: Before::Cipher, args: &["edit", FILE], env: EDITOR, after: After::DecryptsToOther },
     ];
     cases

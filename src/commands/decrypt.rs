@@ -159,6 +159,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
         None => None,
     };
     let output_type = args.output_type.map(OutputType::from);
+    let _lock = io.lock_in_place()?;
     let plain = decrypt(io, &mut Identities::default())?;
     let out = match (&steps, output_type) {
         (None, None) => return io.write(plain.text.as_bytes()),

@@ -52,6 +52,9 @@ pub struct Opened {
     pub key: DataKey,
     /// The decrypted text (the MAC verified).
     pub plain: Zeroizing<String>,
+    /// The lock that keeps other sealed writers of the file waiting until this change is
+    /// written (or given up).
+    _lock: Option<crate::fsutil::FileLock>,
 }
 
 /// The syntax of `file`: `input_type`, else its name. Standard input (`-`) is refused:
@@ -76,6 +79,7 @@ pub fn syntax_of(file: &Path, input_type: Option<&str>) -> Result<Syntax, Error>
 /// Reads and decrypts an encrypted file (MAC verified).
 pub fn open_encrypted(file: &Path, syntax: Syntax) -> Result<Opened, Error> {
     let name = display_path(file);
+    let lock = crate::fsutil::lock(file)?;
     let src = crate::fsutil::read_text(file)?;
     let sealed = Sealed::parse(&src, syntax.format()).map_err(|e| engine_error(&name, &src, e))?;
     let identities =
@@ -93,6 +97,7 @@ pub fn open_encrypted(file: &Path, syntax: Syntax) -> Result<Opened, Error> {
         src,
         key,
         plain,
+        _lock: lock,
     })
 }
 

@@ -127,6 +127,7 @@ pub fn run_reusing(io: &Io, opts: &EncryptOptions, old: &Path) -> Result<(), Err
             ),
         ));
     }
+    let _lock = io.lock_in_place()?;
     let src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
     let old_src = crate::fsutil::read_text(old)?;
@@ -170,6 +171,7 @@ fn syntax_name(s: Syntax) -> &'static str {
 pub fn run_with(io: &Io, opts: &EncryptOptions) -> Result<(), Error> {
     io.validate()?;
     let syntax = io.syntax()?;
+    let _lock = io.lock_in_place()?;
     let src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
     let (rule, config_path) = matching_rule(io.logical_path(), opts.config.as_deref())?;

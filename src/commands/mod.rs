@@ -86,6 +86,16 @@ impl Io {
         Ok(())
     }
 
+    /// With `--in-place`, locks the file for the read-modify-write ([`crate::fsutil::lock`]):
+    /// hold the result until the file is written.
+    pub fn lock_in_place(&self) -> Result<Option<crate::fsutil::FileLock>, Error> {
+        if self.in_place {
+            crate::fsutil::lock(&self.file)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Writes the result where the options say.
     pub fn write(&self, data: &[u8]) -> Result<(), Error> {
         if self.in_place {

@@ -10,7 +10,7 @@ use crate::keys::Recipient;
 use crate::team::batch::{self, Step};
 use crate::team::exposure::encrypted_paths;
 use crate::team::files::{Configs, Job, Repo, Scope, tracked_jobs};
-use crate::team::rekey::{self, Layout};
+use crate::team::rekey::{self, Source};
 use crate::team::say;
 use crate::team::sopsfile::{Member, SopsFile, check_name};
 use crate::team::{TeamError, config_path, identities, same_file};
@@ -42,6 +42,10 @@ enum TeamCommand {
         /// Use this .sops.yaml instead of the nearest one above the working directory.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Keep the recipients named only in a file (not by `.sops.yaml`), which are
+        /// otherwise dropped from it (with a warning naming them).
+        #[arg(long)]
+        keep_file_recipients: bool,
     },
     /// Remove a member from `.sops.yaml`, rotate every file they could read (new data key,
     /// every value re-encrypted), and list the values they may still know from old commits.
@@ -54,6 +58,11 @@ enum TeamCommand {
         /// Use this .sops.yaml instead of the nearest one above the working directory.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Keep the recipients named only in a file (not by `.sops.yaml`), which are
+        /// otherwise dropped from it (with a warning naming them); for a file no rule
+        /// matches, keep its other recipients, key groups and threshold.
+        #[arg(long)]
+        keep_file_recipients: bool,
     },
     /// Members, their recipients, the rules that name them and the files each can open.
     List {
@@ -72,12 +81,21 @@ pub fn run(args: &Args) -> Result<(), Error> {
             rules,
             group,
             config,
-        } => add(name, recipient, rules, *group, config.as_deref()),
+            keep_file_recipients,
+        } => add(
+            name,
+            recipient,
+            rules,
+            *group,
+            config.as_deref(),
+            *keep_file_recipients,
+        ),
         TeamCommand::Remove {
             name,
             no_rotate,
             config,
-        } => remove(name, *no_rotate, config.as_deref()),
+            keep_file_recipients,
+        } => remove(name, *no_rotate, config.as_deref(), *keep_file_recipients),
         TeamCommand::List { config } => list(config.as_deref()),
     }
 }
@@ -152,6 +170,7 @@ fn add(
     rules: &[String],
     group: usize,
     config: Option<&Path>,
+    keep_file: bool,
 ) -> Result<(), Error> {
     check_name(name)?;
     let parsed =
@@ -204,24 +223,20 @@ fn add(
         })
         .collect();
     let ids = identities()?;
-    let r = member.recipient.clone();
     let summary = batch::run(&mut jobs, Some(&repo), |job| {
+        // The rule as saved above, so it names the new member: the file gets exactly the
+        // recipients it gives (never those found only in the file).
+        let source = Source {
+            given: job.rule.as_ref().map(|r| r.layout.clone()),
+            keep_file,
+            without: None,
+            how: String::new(),
+        };
+        let mut warning = None;
         let target = |md: &crate::codec::metadata::Metadata| {
-            let now = Layout::of_file(md);
-            if now.contains(&r) {
-                return Ok(now);
-            }
-            if group >= now.groups.len() {
-                return Err(Error::file(
-                    &job.name,
-                    exit::GENERIC,
-                    format!(
-                        "the file has {} key group(s); there is no group {group}",
-                        now.groups.len()
-                    ),
-                ));
-            }
-            Ok(now.with(&r, group))
+            let (layout, w) = source.layout(&job.name, md)?;
+            warning = w;
+            Ok(layout)
         };
         let out = rekey::rewrap(&job.name, &job.text, job.syntax, target, &ids)?;
         Ok(match out {
@@ -229,9 +244,13 @@ fn add(
                 text: Some(text),
                 change,
                 line: format!("re-wrapped {} (+{name})", job.name),
+                warning,
                 ..Step::default()
             },
-            None => Step::default(),
+            None => Step {
+                warning,
+                ..Step::default()
+            },
         })
     });
     let already = summary
@@ -289,11 +308,40 @@ fn resolve(sops: &SopsFile, name: &str) -> Result<Member, Error> {
     .into())
 }
 
+/// Whether the creation rule that matches the job names `r`.
+fn rule_names(job: &Job, r: &str) -> bool {
+    job.rule
+        .as_ref()
+        .is_some_and(|rule| rule.layout.contains(r))
+}
+
+/// Whether the file is already encrypted for exactly what its rule gives without `r`
+/// (entry for entry: an entry relabelled by an editor still counts), e.g. by an earlier run
+/// of `team remove` that stopped before `.sops.yaml` was saved.
+fn already_without(job: &Job, r: &str) -> bool {
+    let (Some(rule), Ok(sealed)) = (&job.rule, Sealed::parse(&job.text, job.syntax.format()))
+    else {
+        return false;
+    };
+    let sorted = |l: rekey::Layout| {
+        let threshold = l.effective_threshold();
+        let mut groups = l.groups;
+        groups.iter_mut().for_each(|g| g.sort());
+        (groups, threshold)
+    };
+    sorted(rekey::Layout::of_file(&sealed.metadata)) == sorted(rule.layout.without(r))
+}
+
 fn has_recipient(text: &str, syntax: crate::format::Syntax, r: &str) -> bool {
     Sealed::parse(text, syntax.format()).is_ok_and(|s| s.metadata.recipients().any(|x| x == r))
 }
 
-fn remove(name: &str, no_rotate: bool, config: Option<&Path>) -> Result<(), Error> {
+fn remove(
+    name: &str,
+    no_rotate: bool,
+    config: Option<&Path>,
+    keep_file: bool,
+) -> Result<(), Error> {
     let path = config_path(config)?;
     let sops = SopsFile::load(&path)?;
     let member = resolve(&sops, name)?;
@@ -309,15 +357,22 @@ fn remove(name: &str, no_rotate: bool, config: Option<&Path>) -> Result<(), Erro
     let r = member.recipient.clone();
     let mut jobs: Vec<Job> = tracked_jobs(&repo, &mut configs, Scope::All, true)?
         .into_iter()
-        // A cheap first cut; the metadata is checked for each file by the workers.
-        .filter(|j| j.text.contains(&r) || j.head.as_deref().is_some_and(|h| h.contains(&r)))
+        // Every file whose rule names them (the labels in a file are not authenticated: an
+        // editor may have taken theirs out), and every file whose metadata does — a cheap
+        // first cut here; the metadata is checked for each file by the workers.
+        .filter(|j| {
+            rule_names(j, &r)
+                || j.text.contains(&r)
+                || j.head.as_deref().is_some_and(|h| h.contains(&r))
+        })
         .collect();
     let ids = identities()?;
     let who = &member.name;
     let summary = batch::run(&mut jobs, Some(&repo), |job| {
         let mut exposed = Vec::new();
-        let now = has_recipient(&job.text, job.syntax, &r);
-        if now {
+        let named = has_recipient(&job.text, job.syntax, &r);
+        let now = named || (rule_names(job, &r) && !already_without(job, &r));
+        if named {
             exposed = encrypted_paths(&job.text, job.syntax);
         }
         if let Some(head) = job
@@ -337,20 +392,38 @@ fn remove(name: &str, no_rotate: bool, config: Option<&Path>) -> Result<(), Erro
                 ..Step::default()
             });
         }
+        // The rule as it will be once they are removed: the file gets exactly its
+        // recipients (never those found only in the file, unless the user opts in).
+        let source = Source {
+            given: job.rule.as_ref().map(|rule| rule.layout.clone()),
+            keep_file,
+            without: Some(r.clone()),
+            how: format!(
+                "rotate it with `sealed rotate --age RECIPIENT[,RECIPIENT…] {file}` and run this \
+                 again, or run `sealed team remove {name} --keep-file-recipients` to keep its \
+                 other recipients",
+                file = job.name
+            ),
+        };
+        let mut warning = None;
+        let target = |md: &crate::codec::metadata::Metadata| {
+            let (layout, w) = source.layout(&job.name, md)?;
+            warning = w;
+            Ok(layout)
+        };
         let (text, change, line) = if no_rotate {
-            let target =
-                |md: &crate::codec::metadata::Metadata| Ok(Layout::of_file(md).without(&r));
             match rekey::rewrap(&job.name, &job.text, job.syntax, target, &ids)? {
                 Some((t, c)) => (t, c, format!("re-wrapped {} (-{who})", job.name)),
                 None => {
                     return Ok(Step {
                         exposed,
+                        warning,
                         ..Step::default()
                     });
                 }
             }
         } else {
-            let (t, c) = rekey::rotate(&job.name, &job.text, job.syntax, Some(&r), &ids)?;
+            let (t, c) = rekey::rotate(&job.name, &job.text, job.syntax, target, &ids)?;
             (t, c, format!("rotated {}", job.name))
         };
         Ok(Step {
@@ -359,6 +432,7 @@ fn remove(name: &str, no_rotate: bool, config: Option<&Path>) -> Result<(), Erro
             exposed,
             line,
             written: false,
+            warning,
         })
     });
 

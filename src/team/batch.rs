@@ -30,6 +30,9 @@ pub struct Step {
     pub line: String,
     /// Set by [`run`]: the new text was written (or staged).
     pub written: bool,
+    /// A warning about the file (e.g. recipients named only in it), printed on stderr
+    /// whether or not the file changes.
+    pub warning: Option<String>,
 }
 
 /// The outcome of a batch: steps in job order, and failures.
@@ -83,6 +86,28 @@ fn bar(len: usize) -> ProgressBar {
     pb
 }
 
+/// Locks a work-tree job's file and reads it again: a copy of the job with the text as it
+/// is now when another process changed it since the job was made (`None` when not).
+fn relock(job: &Job) -> Result<(Option<crate::fsutil::FileLock>, Option<Job>), Error> {
+    let lock = crate::fsutil::lock(&job.path)?;
+    let now = crate::fsutil::read_text(&job.path)?;
+    if now.as_str() == job.text {
+        return Ok((lock, None));
+    }
+    let fresh = Job {
+        name: job.name.clone(),
+        path: job.path.clone(),
+        rel: job.rel.clone(),
+        syntax: job.syntax,
+        source: job.source,
+        text: now.to_string(),
+        head: job.head.clone(),
+        rule: job.rule.clone(),
+        problem: None,
+    };
+    Ok((lock, Some(fresh)))
+}
+
 /// Runs `work` on every job (`work` never writes; this does) and prints each done file's
 /// line on stdout. Index blobs are staged together at the end through `repo`.
 pub fn run<F>(jobs: &mut [Job], repo: Option<&Repo>, work: F) -> Summary
@@ -101,10 +126,30 @@ where
     let one = |i: usize| {
         let job = &jobs[i];
         let problem = problems.lock().map(|mut p| p[i].take()).unwrap_or(None);
+        // A work-tree file is locked from before it is (read again and) worked on until its
+        // new version is in place, so that no other sealed writer's change is lost.
+        let mut lock = None;
         let res = match problem {
             Some(e) => Err(e),
+            None if job.source == Source::WorkTree => match relock(job) {
+                Ok((l, None)) => {
+                    lock = l;
+                    work(job)
+                }
+                Ok((l, Some(fresh))) => {
+                    lock = l;
+                    work(&fresh)
+                }
+                Err(e) => Err(e),
+            },
             None => work(job),
         };
+        if let Ok(Step {
+            warning: Some(w), ..
+        }) = &res
+        {
+            pb.suspend(|| eprintln!("sealed: warning: {w}"));
+        }
         let res = match res {
             Ok(mut step) => match step.text.take() {
                 None => Ok(step),
@@ -130,6 +175,7 @@ where
             },
             Err(e) => Err(e),
         };
+        drop(lock);
         if let Ok(mut r) = results.lock() {
             r[i] = Some(res);
         }

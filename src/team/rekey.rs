@@ -111,6 +111,125 @@ impl Layout {
     }
 }
 
+/// Where the recipients of a re-wrap or rotation come from. Only `.sops.yaml` and the
+/// command line decide: the recipient labels, key groups and threshold in a file's metadata
+/// are not authenticated (anyone who can edit the file can add an entry), so they are only
+/// used when the user opts in with `--keep-file-recipients`.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// The layout the rules or flags give, if any.
+    pub given: Option<Layout>,
+    /// Also keep the recipients (and, with nothing given, the groups and threshold) found
+    /// only in the file.
+    pub keep_file: bool,
+    /// A recipient to leave out in any case (a member being removed).
+    pub without: Option<String>,
+    /// What to tell the user when nothing is given and `keep_file` is off: how to pass
+    /// recipients (a sentence, e.g. "pass --age …").
+    pub how: String,
+}
+
+/// A recipient as shown in a message: control characters as `?`, a long one cut (a hostile
+/// file can hold anything in a label).
+fn shown(r: &str) -> String {
+    let c: Vec<char> = r
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    match c.len() {
+        ..=100 => c.into_iter().collect(),
+        n => format!(
+            "{}…{}",
+            String::from_iter(&c[..40]),
+            String::from_iter(&c[n - 40..])
+        ),
+    }
+}
+
+impl Source {
+    /// The layout to wrap `md`'s file to, and a warning line (without the `sealed: `
+    /// prefix) naming the recipients found only in the file: dropped, or kept with
+    /// `keep_file`. Refuses a file for which nothing is given, unless `keep_file`.
+    pub fn layout(&self, name: &str, md: &Metadata) -> Result<(Layout, Option<String>), Error> {
+        let file = Layout::of_file(md);
+        let Some(given) = &self.given else {
+            if !self.keep_file {
+                return Err(Error::file(
+                    name,
+                    exit::NO_RECIPIENT,
+                    format!(
+                        "no .sops.yaml creation rule matches this file, and sealed never takes \
+                         the recipients from the file itself (anyone who can edit it can add \
+                         one there): {}",
+                        self.how
+                    ),
+                ));
+            }
+            let layout = match &self.without {
+                Some(r) => file.without(r),
+                None => file,
+            };
+            let all: Vec<&String> = layout.groups.iter().flatten().collect();
+            let line = format!(
+                "{name}: no .sops.yaml rule matches it; kept the recipients named in the file \
+                 ({}{}) because of --keep-file-recipients",
+                all.iter()
+                    .take(5)
+                    .map(|r| shown(r))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                match all.len() {
+                    0..=5 => String::new(),
+                    n => format!(" and {} more", n - 5),
+                }
+            );
+            return Ok((layout, Some(line)));
+        };
+        let mut layout = match &self.without {
+            Some(r) => given.without(r),
+            None => given.clone(),
+        };
+        let mut extra = Vec::new();
+        for (g, group) in file.groups.iter().enumerate() {
+            for r in group {
+                if given.contains(r) || self.without.as_deref() == Some(r.as_str()) {
+                    continue;
+                }
+                if !extra.contains(r) {
+                    extra.push(r.clone());
+                }
+                if self.keep_file && !layout.groups.is_empty() {
+                    let to = g.min(layout.groups.len() - 1);
+                    layout = layout.with(r, to);
+                }
+            }
+        }
+        if extra.is_empty() {
+            return Ok((layout, None));
+        }
+        let list = extra
+            .iter()
+            .take(5)
+            .map(|r| shown(r))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = match extra.len() {
+            0..=5 => String::new(),
+            n => format!(" and {} more", n - 5),
+        };
+        let line = if self.keep_file {
+            format!(
+                "{name}: kept {list}{more} (named only in the file, not by .sops.yaml or --age) because of --keep-file-recipients"
+            )
+        } else {
+            format!(
+                "{name}: dropped {list}{more} (named only in the file, not by .sops.yaml or --age; add them to .sops.yaml, or pass --keep-file-recipients to keep them)"
+            )
+        };
+        Ok((layout, Some(line)))
+    }
+}
+
 /// What changes in a file's recipients.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Change {
@@ -346,13 +465,13 @@ fn resplit(
 }
 
 /// Rotates the data key of `text`: decrypts (MAC verified), then encrypts every value under
-/// a new key for the same recipients less `without`, with the same key groups, threshold and
-/// selection rules.
+/// a new key for the recipients, key groups and threshold `target` gives for the file's
+/// metadata, with the same selection rules.
 pub fn rotate(
     name: &str,
     text: &str,
     syntax: Syntax,
-    without: Option<&str>,
+    target: impl FnOnce(&Metadata) -> Result<Layout, Error>,
     ids: &IdentitySet,
 ) -> Result<(String, Change), Error> {
     let sealed = Sealed::parse(text, syntax.format()).map_err(|e| engine_error(name, text, e))?;
@@ -365,11 +484,7 @@ pub fn rotate(
              rotate it with `sops rotate`",
         ));
     }
-    let now = Layout::of_file(md);
-    let target = match without {
-        Some(r) => now.without(r),
-        None => now.clone(),
-    };
+    let target = target(md)?;
     target.check(name)?;
     let key = unwrap_data_key(md, ids).map_err(|e| engine_error(name, text, e))?;
     let plain = sealed
@@ -499,7 +614,8 @@ mod tests {
     fn rotate_changes_every_token_and_refuses_an_empty_group() {
         let alice = key();
         let enc = encrypt_for(&alice);
-        let (rotated, change) = rotate("f", &enc, Syntax::Yaml, None, &ids(&[&alice])).unwrap();
+        let same = |md: &Metadata| Ok(Layout::of_file(md));
+        let (rotated, change) = rotate("f", &enc, Syntax::Yaml, same, &ids(&[&alice])).unwrap();
         assert!(change.rotated);
         let old = tokens(&enc);
         assert!(tokens(&rotated).iter().all(|t| !old.contains(t)));
@@ -508,11 +624,65 @@ mod tests {
             "f",
             &enc,
             Syntax::Yaml,
-            Some(&alice.public),
+            |md: &Metadata| Ok(Layout::of_file(md).without(&alice.public)),
             &ids(&[&alice]),
         )
         .unwrap_err()
         .to_string();
         assert!(e.contains("without any age recipient"), "{e}");
+    }
+
+    #[test]
+    fn recipients_come_from_the_rules_never_from_the_file() {
+        let (alice, bob, mallory) = (key(), key(), key());
+        let md = Metadata {
+            groups: vec![vec![
+                AgeEntry {
+                    recipient: alice.public.clone(),
+                    enc: String::new(),
+                },
+                AgeEntry {
+                    recipient: mallory.public.clone(),
+                    enc: String::new(),
+                },
+            ]],
+            ..Sealed::parse(&encrypt_for(&alice), Syntax::Yaml.format())
+                .unwrap()
+                .metadata
+        };
+        let rule = layout(&[&[&alice, &bob]], None);
+        let source = Source {
+            given: Some(rule.clone()),
+            ..Source::default()
+        };
+        let (got, warning) = source.layout("f", &md).unwrap();
+        assert_eq!(got, rule);
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains(&format!("dropped {}", mallory.public)),
+            "{warning}"
+        );
+        let keep = Source {
+            keep_file: true,
+            ..source.clone()
+        };
+        let (got, warning) = keep.layout("f", &md).unwrap();
+        assert!(got.contains(&mallory.public) && got.contains(&bob.public));
+        assert!(warning.unwrap().contains("kept"));
+        // Nothing given: refused, unless the user opts in.
+        let none = Source {
+            how: "pass --age".into(),
+            ..Source::default()
+        };
+        let e = none.layout("f", &md).unwrap_err().to_string();
+        assert!(e.contains("pass --age"), "{e}");
+        let (got, _) = Source {
+            keep_file: true,
+            without: Some(mallory.public.clone()),
+            ..none
+        }
+        .layout("f", &md)
+        .unwrap();
+        assert_eq!(got, layout(&[&[&alice]], None));
     }
 }

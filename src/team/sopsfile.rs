@@ -422,6 +422,16 @@ impl SopsFile {
 
     /// Writes an edit atomically and reads the file back.
     pub fn save(&self, edit: &Edit) -> Result<SopsFile, crate::error::Error> {
+        // Under the lock, the file must still be what the edit was computed from: another
+        // change made meanwhile (another `team` run, a hand edit) is never overwritten.
+        let _lock = crate::fsutil::lock(&self.path)?;
+        if std::fs::read_to_string(&self.path).ok().as_deref() != Some(self.text.as_str()) {
+            return Err(TeamError::Refused(format!(
+                "{}: changed while sealed was working on it; nothing was written to it: run the command again",
+                self.file()
+            ))
+            .into());
+        }
         crate::fsutil::write_atomic(&self.path, edit.text.as_bytes())?;
         SopsFile::load(&self.path).map_err(Into::into)
     }
