@@ -1295,10 +1295,32 @@ impl<'a> Sealed<'a> {
         Ok(texts.finish(&splices)?.0)
     }
 
+    /// Decrypts the tokens of a file that also holds values typed in clear text where the
+    /// rules want them encrypted (a ciphertext file edited by hand without a key): every
+    /// token is opened and authenticated by its GCM tag as usual, clear values are kept as
+    /// written, and the MAC is **not** checked (those values cannot match it). For the git
+    /// clean filter only, which then encrypts the result afresh as plaintext; never a way
+    /// to deliver a file's values.
+    pub fn decrypt_with_clear_values(
+        &self,
+        key: &DataKey,
+    ) -> Result<Zeroizing<String>, EngineError> {
+        self.decrypt_work(key, None, true)
+    }
+
     fn decrypt_inner(
         &self,
         key: &DataKey,
+        reuse: Option<&mut Reuse>,
+    ) -> Result<Zeroizing<String>, EngineError> {
+        self.decrypt_work(key, reuse, false)
+    }
+
+    fn decrypt_work(
+        &self,
+        key: &DataKey,
         mut reuse: Option<&mut Reuse>,
+        clear_values: bool,
     ) -> Result<Zeroizing<String>, EngineError> {
         let src = self.src;
         let md = &self.metadata;
@@ -1308,7 +1330,9 @@ impl<'a> Sealed<'a> {
         let field = self.sealed_field(key, reuse.as_deref_mut())?;
         let spellings = &field.spell;
         self.layout_authenticated.set(false);
-        if field.layout.is_none() {
+        // `decrypt_with_clear_values` reads a work-tree file as the user's own input, to be
+        // encrypted again: its layout is the user's, not to be checked against the old one.
+        if field.layout.is_none() && !clear_values {
             self.refuse_loose()?;
         }
         let selector = Selector::new(&md.selection)?;
@@ -1323,6 +1347,7 @@ impl<'a> Sealed<'a> {
             out: Texts::new(src, direct, capacity),
             plain: Zeroizing::new(Vec::new()),
             aad: String::new(),
+            clear_values,
         };
         let mut splices = Vec::new();
         for doc in &self.outline.docs {
@@ -1391,10 +1416,13 @@ impl<'a> Sealed<'a> {
             }
         }
         let computed = mac.finish();
-        let stored =
-            open_mac(&md.mac, key, &md.lastmodified).map_err(|_| EngineError::MacMismatch)?;
-        if !constant_time_eq(stored.as_bytes(), computed.as_bytes()) {
-            return Err(EngineError::MacMismatch);
+        // `decrypt_with_clear_values` does not check the MAC (its clear values cannot match).
+        if !clear_values {
+            let stored =
+                open_mac(&md.mac, key, &md.lastmodified).map_err(|_| EngineError::MacMismatch)?;
+            if !constant_time_eq(stored.as_bytes(), computed.as_bytes()) {
+                return Err(EngineError::MacMismatch);
+            }
         }
         for doc in &self.outline.docs {
             if let Some(s) = &doc.sops {
@@ -1407,7 +1435,7 @@ impl<'a> Sealed<'a> {
             }
         }
         let out = work.out.finish(&splices)?.0;
-        if let Some(recorded) = &field.layout {
+        if let Some(recorded) = field.layout.as_ref().filter(|_| !clear_values) {
             if same_digest(recorded, &layout_digest(&out)) {
                 self.layout_authenticated.set(true);
             } else if self.allow_unauthenticated {
@@ -1473,6 +1501,8 @@ impl<'a> Sealed<'a> {
             Scalar::Null => return Ok(None),
             Scalar::Str(s) if s.is_empty() => return Ok(None),
             Scalar::Str(s) if is_token(s) => s,
+            // Typed in clear text: kept as written (`decrypt_with_clear_values`).
+            _ if w.clear_values => return Ok(None),
             _ => {
                 return Err(EngineError::Unencrypted {
                     path: leaf.path.aad(),
@@ -1591,6 +1621,8 @@ struct LeafWork<'s> {
     plain: Zeroizing<Vec<u8>>,
     /// The current value's additional data.
     aad: String,
+    /// Keep values typed in clear text instead of refusing them.
+    clear_values: bool,
 }
 
 /// Decrypts a comment. SOPS binds a comment to the path of the collection that holds it,

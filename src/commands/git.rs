@@ -110,10 +110,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
             } else {
                 Err(Error::other(
                     exit::GENERIC,
-                    format!(
-                        "{} protected file(s) hold plaintext; run `sealed git init`, then `git rm --cached <path> && git add <path>` to stage them encrypted",
-                        findings.len()
-                    ),
+                    format!("{} file(s) refused (reasons above)", findings.len()),
                 ))
             }
         }

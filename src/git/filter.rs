@@ -80,17 +80,32 @@ impl Filter {
         }
     }
 
-    /// What the index (stage 0) or HEAD holds for `path`.
-    fn previous_blob(&self, path: &str) -> Option<Vec<u8>> {
-        let repo = self.repo.as_ref()?;
-        if let Some(entry) = repo.index().ok()?.get_path(Path::new(path), 0) {
-            return repo.find_blob(entry.id).ok().map(|b| b.content().to_vec());
-        }
-        let tree = repo.head().ok()?.peel_to_tree().ok()?;
-        let entry = tree.get_path(Path::new(path)).ok()?;
-        repo.find_blob(entry.id())
+    /// What the index (stage 0) and HEAD hold for `path`, in that order (the index's may
+    /// not verify, e.g. after `git add -p`; HEAD's then gives the tokens to keep).
+    fn previous_blobs(&self, path: &str) -> Vec<Vec<u8>> {
+        let Some(repo) = self.repo.as_ref() else {
+            return vec![];
+        };
+        let mut ids = Vec::new();
+        if let Some(entry) = repo
+            .index()
             .ok()
-            .map(|b| b.content().to_vec())
+            .and_then(|i| i.get_path(Path::new(path), 0))
+        {
+            ids.push(entry.id);
+        }
+        if let Some(id) = repo
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_tree().ok())
+            .and_then(|t| t.get_path(Path::new(path)).ok().map(|e| e.id()))
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+        ids.into_iter()
+            .filter_map(|id| repo.find_blob(id).ok().map(|b| b.content().to_vec()))
+            .collect()
     }
 
     /// The path as the config sees it: relative to the work tree root.
@@ -107,14 +122,57 @@ impl Filter {
         let text = std::str::from_utf8(input)
             .map_err(|_| FilterError::new(path, "not valid UTF-8; refusing to stage it"))?;
         match Sealed::parse(text, syntax.format()) {
-            Ok(_) => return Ok(input.to_vec()),
-            Err(EngineError::NotEncrypted) => {}
-            Err(e) => return Err(positioned(path, text, e, "refusing to stage it")),
+            Ok(sealed) => {
+                let clear = sealed
+                    .unprotected_values()
+                    .map_err(|e| positioned(path, text, e, "refusing to stage it"))?;
+                let Some((first, at)) = clear.first() else {
+                    return Ok(input.to_vec());
+                };
+                // Ciphertext with values typed in clear (edited without decrypting): never
+                // staged as is. With a key the values are encrypted as the plaintext they
+                // are; without one the filter fails and git refuses to add the file.
+                let at = crate::error::Pos::of_offset(text, *at);
+                let what = format!(
+                    "{} value(s) typed in clear text in an encrypted file (first at key path '{first}')",
+                    clear.len()
+                );
+                let plain = self.open_with_clear_values(&sealed).map_err(|why| {
+                    FilterError::new(
+                        &format!("{path}:{at}"),
+                        format!(
+                            "{what}, and {why}; refusing to stage it. Set SOPS_AGE_KEY_FILE to an identity of its recipients and add it again, or undo the edit with `git checkout -- {path}`"
+                        ),
+                    )
+                })?;
+                eprintln!("sealed: warning: {path}:{at}: {what}; encrypting them");
+                self.seal(path, &plain, syntax)
+            }
+            Err(EngineError::NotEncrypted) => self.seal(path, text, syntax),
+            Err(e) => Err(positioned(path, text, e, "refusing to stage it")),
         }
-        if let Some(prev) = self.previous_blob(path)
-            && let Some(out) = self.reencrypt_over(path, text, &prev, syntax)?
-        {
-            return Ok(out);
+    }
+
+    /// The plaintext of a ciphertext file with values typed in clear text: its tokens
+    /// opened (each authenticated by its tag), its clear values kept. `Err` says why not.
+    fn open_with_clear_values(&mut self, sealed: &Sealed<'_>) -> Result<Zeroizing<String>, String> {
+        let ids = self
+            .identities()
+            .map_err(|_| "no identity is available".to_string())?;
+        let key = unwrap_data_key(&sealed.metadata, ids)
+            .map_err(|_| "no identity opens its data key".to_string())?;
+        sealed
+            .decrypt_with_clear_values(&key)
+            .map_err(|e| format!("its ciphertext does not decrypt ({e})"))
+    }
+
+    /// Encrypts plaintext for the index: over the previous blob (same data key, unchanged
+    /// tokens kept), else afresh for the recipients of the `.sops.yaml` rule.
+    fn seal(&mut self, path: &str, text: &str, syntax: Syntax) -> Result<Vec<u8>, FilterError> {
+        for prev in self.previous_blobs(path) {
+            if let Some(out) = self.reencrypt_over(path, text, &prev, syntax)? {
+                return Ok(out);
+            }
         }
         let (plan, selection) = plan_for(&self.work_path(path), &EncryptOptions::default())
             .map_err(|e| FilterError::new(path, e.to_string()))?;
@@ -145,9 +203,14 @@ impl Filter {
         };
         match engine::reencrypt(text, &old, &key) {
             Ok((out, _)) => Ok(Some(out.as_bytes().to_vec())),
-            // The previous blob does not verify (tampered): encrypt afresh instead.
+            // The previous blob does not verify (tampered, staged in part, values in clear):
+            // encrypt afresh instead.
             Err(
-                EngineError::MacMismatch | EngineError::Value { .. } | EngineError::Comment { .. },
+                EngineError::MacMismatch
+                | EngineError::MacMissing
+                | EngineError::Unencrypted { .. }
+                | EngineError::Value { .. }
+                | EngineError::Comment { .. },
             ) => Ok(None),
             Err(e) => Err(positioned(path, text, e, "refusing to stage it")),
         }

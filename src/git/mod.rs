@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod filter;
+pub mod leak;
 pub mod merge;
 pub mod pktline;
 pub mod process;

@@ -18,6 +18,9 @@ const BEGIN: &str = "# >>> sealed (managed by `sealed git init`)";
 const END: &str = "# <<< sealed";
 const HOOK_MARK: &str = "# sealed: pre-commit guard";
 const ATTRS: &str = "filter=sealed diff=sealed merge=sealed";
+/// Protected files are left out of `git archive` (which runs the smudge filter, so would
+/// ship them decrypted).
+const EXPORT: &str = "export-ignore";
 
 fn git_err(e: git2::Error) -> Error {
     Error::other(exit::GENERIC, format!("git: {}", e.message()))
@@ -98,6 +101,7 @@ fn write_attributes(root: &Path, new: &[String]) -> Result<Vec<String>, Error> {
             0 => before.push(line.to_string()),
             1 if line == END => state = 2,
             1 => {
+                let line = line.strip_suffix(EXPORT).unwrap_or(line).trim_end();
                 if let Some(p) = line.strip_suffix(ATTRS) {
                     patterns.insert(p.trim().to_string());
                 }
@@ -112,7 +116,7 @@ fn write_attributes(root: &Path, new: &[String]) -> Result<Vec<String>, Error> {
         text.push('\n');
     }
     for p in &patterns {
-        text.push_str(&format!("{p} {ATTRS}\n"));
+        text.push_str(&format!("{p} {ATTRS} {EXPORT}\n"));
     }
     text.push_str(END);
     text.push('\n');
@@ -124,6 +128,44 @@ fn write_attributes(root: &Path, new: &[String]) -> Result<Vec<String>, Error> {
         crate::fsutil::write_atomic(&path, text.as_bytes())?;
     }
     Ok(patterns.into_iter().collect())
+}
+
+/// Writes `<pattern> export-ignore` for every protected pattern into the managed block of
+/// `$GIT_COMMON_DIR/info/attributes`, which git reads for every tree it archives: commits
+/// made before `.gitattributes` carried `export-ignore` are archived without the files too.
+fn write_info_attributes(repo: &Repository, patterns: &[String]) -> Result<(), Error> {
+    let path = repo.commondir().join("info").join("attributes");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut text = String::new();
+    let mut inside = false;
+    for line in old.lines() {
+        match (inside, line) {
+            (false, BEGIN) => inside = true,
+            (true, END) => inside = false,
+            (false, l) => {
+                text.push_str(l);
+                text.push('\n');
+            }
+            (true, _) => {}
+        }
+    }
+    text.push_str(BEGIN);
+    text.push('\n');
+    for p in patterns {
+        text.push_str(&format!("{p} {EXPORT}\n"));
+    }
+    text.push_str(END);
+    text.push('\n');
+    if text == old {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+            file: dir.display().to_string(),
+            source,
+        })?;
+    }
+    crate::fsutil::write_atomic(&path, text.as_bytes())
 }
 
 fn configure(repo: &Repository) -> Result<(), Error> {
@@ -350,6 +392,7 @@ pub fn init(patterns: &[String]) -> Result<InitReport, Error> {
         patterns: write_attributes(&root, &new)?,
         ..InitReport::default()
     };
+    write_info_attributes(&repo, &report.patterns)?;
     configure(&repo)?;
     install_hook(&repo)?;
     // Re-open so that the new attributes and configuration are seen.
