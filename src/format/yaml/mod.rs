@@ -26,7 +26,7 @@ use super::{
     detect_eol, yaml_value,
 };
 
-pub use emit::{double_quoted, plain_safe};
+pub use emit::{double_quoted, needs_escape, plain_safe, push_double_quoted};
 
 /// The YAML syntax.
 pub struct Yaml;

@@ -111,8 +111,11 @@ pub fn plain(text: Cow<'_, str>) -> Scalar<'_> {
     if let Some(i) = go_parse_int(&plain) {
         return Scalar::Int(i);
     }
+    // Go's `ParseFloat` refuses a spelling beyond a 64-bit float's range (ErrRange), so
+    // yaml.v3 reads `1e400` as a string where Rust's parser gives an infinity.
     if FLOAT.is_match(&plain)
         && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
     {
         return Scalar::Float(f);
     }
@@ -194,5 +197,10 @@ mod tests {
         );
         assert_eq!(plain("~".into()), Scalar::Null);
         assert_eq!(plain("99999999999999999999".into()), Scalar::Float(1e20));
+        // Out of a float's range: a string, as Go's ParseFloat fails (underflow is 0).
+        for big in ["1e400", "-1e400", "1e4_00", "+1.8e308"] {
+            assert_eq!(plain(big.into()), Scalar::Str(big.into()));
+        }
+        assert_eq!(plain("1e-400".into()), Scalar::Float(0.0));
     }
 }
