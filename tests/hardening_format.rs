@@ -276,3 +276,100 @@ fn json_number_beyond_a_float_is_refused_as_sops_refuses_it() {
         "{err}"
     );
 }
+
+/// A plaintext both ways with sops: `sops encrypt` → `sealed decrypt` gives what
+/// `sops decrypt` gives, and `sealed encrypt` → `sops decrypt` gives the same again; sealed
+/// decrypts its own file back to the exact input.
+fn both_ways(lab: &Lab, name: &str, plain: &[u8]) {
+    lab.write(name, plain);
+    let theirs = lab.sops_encrypt(name, &format!("sops.{name}"));
+    let theirs = theirs.file_name().unwrap().to_str().unwrap();
+    let expected = ok(
+        &lab.sops(&["decrypt", theirs]),
+        "sops decrypt of sops's file",
+    );
+    let got = ok(
+        &lab.sealed(&["decrypt", theirs]),
+        &format!("{name:?}: sealed decrypt of sops's file"),
+    );
+    assert_eq!(got, expected, "{name}: sealed reads sops's file otherwise");
+    let ours = format!("sealed.{name}");
+    lab.sealed_encrypt(name, &ours);
+    let read = ok(
+        &lab.sops(&["decrypt", &ours]),
+        &format!("{name}: sops decrypt of sealed's file"),
+    );
+    assert_eq!(read, expected, "{name}: sops reads sealed's file otherwise");
+    let back = ok(&lab.sealed(&["decrypt", &ours]), "sealed decrypt");
+    assert_eq!(back, plain, "{name}: no exact round trip");
+}
+
+/// sops encrypts a .env file that is empty, blank or holds only comments (its comments
+/// encrypted); sealed refused them ("no KEY=value line").
+#[test]
+fn dotenv_files_without_variables_are_read_as_sops_reads_them() {
+    let Some(lab) = Lab::with_sops() else { return };
+    for (name, plain) in [
+        ("empty.env", &b""[..]),
+        ("blank.env", b"\n\n"),
+        ("comments.env", b"# only\n# comments\n"),
+        ("spaced.env", b"# c\n\n#d\n"),
+    ] {
+        both_ways(&lab, name, plain);
+    }
+    // Their data: nothing.
+    let out = ok(
+        &lab.sealed(&["decrypt", "--output-type", "json", "sops.comments.env"]),
+        "sealed decrypt --output-type json",
+    );
+    assert_eq!(text(&out).trim(), "{}");
+}
+
+/// sops reads `=x` as the key "" (and ` =y` as the key " "); sealed refused the line.
+/// `exec` and `export`, which need variable names, refuse such a key in one line.
+#[test]
+fn dotenv_empty_key_is_read_as_sops_reads_it() {
+    let Some(lab) = Lab::with_sops() else { return };
+    both_ways(&lab, "emptykey.env", b"=x\nA=1\n");
+    both_ways(&lab, "spacekey.env", b" =y\n");
+    for args in [
+        &["exec", "-f", "sops.emptykey.env", "--", "true"][..],
+        &["decrypt", "--output-type", "export", "sops.emptykey.env"],
+    ] {
+        let o = lab.sealed(args);
+        assert!(!o.status.success(), "{args:?} accepted an empty name");
+        let err = text(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("sops.emptykey.env") && err.contains("variable name"),
+            "{err}"
+        );
+    }
+}
+
+/// sops encrypts a .env value's bytes as they are, UTF-8 or not. sealed keeps values as
+/// text: it refuses both ways in one line that names the file and says why.
+#[test]
+fn dotenv_values_not_utf8_are_refused_clearly_both_ways() {
+    let Some(lab) = Lab::with_sops() else { return };
+    lab.write("latin1.env", b"A=caf\xe9\nB=ok\n");
+    lab.sops_encrypt("latin1.env", "sops.latin1.env");
+    let o = lab.sealed(&["decrypt", "sops.latin1.env"]);
+    assert!(!o.status.success());
+    assert!(o.stdout.is_empty());
+    let err = text(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("sops.latin1.env:1:3")
+            && err.contains("not UTF-8 text")
+            && err.contains(".env value"),
+        "{err}"
+    );
+    let o = lab.sealed(&["encrypt", "--age", &lab.key.public, "latin1.env"]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("latin1.env:1:") && err.contains("not valid UTF-8"),
+        "{err}"
+    );
+}
