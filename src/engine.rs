@@ -1199,17 +1199,22 @@ impl<'a> Sealed<'a> {
         &self,
         meta: &serde_json::Value,
     ) -> Result<Zeroizing<String>, EngineError> {
+        let mut restored = String::new();
         let removals: Vec<Splice> = self
             .outline
             .docs
             .iter()
             .filter_map(|d| d.sops.as_ref())
-            .map(|s| Splice {
-                range: s.removal.clone(),
-                text: 0..0,
+            .map(|s| {
+                let start = restored.len();
+                restored.push_str(s.restore);
+                Splice {
+                    range: s.removal.clone(),
+                    text: start..restored.len(),
+                }
             })
             .collect();
-        let (bare, _) = apply(self.src, &removals, "")?;
+        let (bare, _) = apply(self.src, &removals, &restored)?;
         let outline = self.format.parse(&bare).map_err(EngineError::Syntax)?;
         let mut texts = Texts::new(&bare, false, 0);
         let splices = metadata_splices(self.format, &outline, meta, &mut texts)?;
@@ -1315,9 +1320,10 @@ impl<'a> Sealed<'a> {
         for doc in &self.outline.docs {
             if let Some(s) = &doc.sops {
                 let start = work.out.open(&s.removal)?;
+                wipe::push_str(&mut work.out.buf, s.restore);
                 let removal = Splice {
                     range: s.removal.clone(),
-                    text: start..start,
+                    text: start..work.out.buf.len(),
                 };
                 work.out.keep(&mut splices, removal);
             }

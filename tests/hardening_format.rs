@@ -373,3 +373,73 @@ fn dotenv_values_not_utf8_are_refused_clearly_both_ways() {
         "{err}"
     );
 }
+
+/// What sops reads from a YAML plaintext: its own encryption of it, decrypted (all
+/// documents, in sops's spelling).
+fn sops_reads_yaml(lab: &Lab, name: &str, plain: &[u8]) -> Vec<u8> {
+    lab.write(name, plain);
+    let enc = format!("sops-read.{name}");
+    lab.sops_encrypt(name, &enc);
+    ok(&lab.sops(&["decrypt", &enc]), "sops decrypt")
+}
+
+/// YAML streams with empty documents: sops reads an empty document (`---` alone, or only
+/// comments) as an empty mapping and writes its metadata into it; sealed refused to
+/// encrypt them, and decrypted sops's file without the empty first document (which then
+/// held only the metadata), so that sops read other documents from sealed's output.
+#[test]
+fn yaml_empty_documents_are_read_as_sops_reads_them() {
+    let Some(lab) = Lab::with_sops() else { return };
+    for (i, plain) in [
+        &b"---\n---\na: 1\n"[..],
+        b"---\n# only a comment\n---\na: 1\n",
+        b"# c\n---\na: 1\n",
+        b"a: 1\n---\n",
+        b"a: 1\n---\n---\nb: 2\n",
+        b"---\n",
+        b"---\n...\n---\na: 1\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("doc{i}.yaml");
+        let expected = sops_reads_yaml(&lab, &name, plain);
+        // sops → sealed: sealed's plaintext is read by sops as the same documents.
+        let theirs = format!("sops.{name}");
+        lab.sops_encrypt(&name, &theirs);
+        let ours_plain = ok(&lab.sealed(&["decrypt", &theirs]), "sealed decrypt");
+        assert_eq!(
+            sops_reads_yaml(&lab, &format!("back{i}.yaml"), &ours_plain),
+            expected,
+            "{name}: sops reads other data from sealed's decryption of sops's file"
+        );
+        // sealed → sops, and sealed's exact round trip.
+        let ours = format!("sealed.{name}");
+        lab.sealed_encrypt(&name, &ours);
+        assert_eq!(
+            ok(
+                &lab.sops(&["decrypt", &ours]),
+                "sops decrypt of sealed's file"
+            ),
+            expected,
+            "{name}: sops reads other data from sealed's file"
+        );
+        assert_eq!(
+            ok(&lab.sealed(&["decrypt", &ours]), "sealed decrypt"),
+            plain,
+            "{name}: no exact round trip"
+        );
+    }
+    // A file holding one empty document is an empty mapping, as for sops.
+    let json = ok(
+        &lab.sealed(&["decrypt", "--output-type", "json", "sops.doc5.yaml"]),
+        "sealed decrypt --output-type json",
+    );
+    assert_eq!(text(&json).trim(), "{}");
+    // Rotating sops's file keeps the empty first document.
+    ok(&lab.sealed(&["rotate", "sops.doc0.yaml"]), "sealed rotate");
+    assert_eq!(
+        ok(&lab.sops(&["decrypt", "sops.doc0.yaml"]), "sops decrypt"),
+        sops_reads_yaml(&lab, "doc0.yaml", b"---\n---\na: 1\n")
+    );
+}

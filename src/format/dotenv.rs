@@ -413,6 +413,7 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
         (Some(first), Some(last)) => Some(SopsEntry {
             value: unflatten(src, &meta_lines)?,
             removal: block_removal(src, first.line.start, &last.line),
+            restore: "",
         }),
         _ => None,
     };

@@ -403,7 +403,11 @@ impl<'a> Parser<'a> {
                     (None, Some(next)) => m.key_start..next,
                     (None, None) => self.open + 1..m.value_end,
                 };
-                Some(SopsEntry { value, removal })
+                Some(SopsEntry {
+                    value,
+                    removal,
+                    restore: "",
+                })
             }
         };
         Ok(Outline {

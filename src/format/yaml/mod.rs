@@ -509,6 +509,8 @@ struct SopsSkip {
 
 struct DocState<'s> {
     start: usize,
+    /// Whether the document starts with `---`.
+    explicit: bool,
     /// The top-level mapping: flow, column, where its value starts (after properties).
     top: Option<(bool, usize, usize)>,
     items: ItemList<'s>,
@@ -669,7 +671,7 @@ impl<'s> Walk<'s> {
         offs: &Offsets,
     ) -> Result<(), SyntaxError> {
         match ev {
-            Event::DocumentStart(_) => {
+            Event::DocumentStart(explicit) => {
                 let doc_start = if self.docs.is_empty() {
                     0
                 } else {
@@ -677,6 +679,7 @@ impl<'s> Walk<'s> {
                 };
                 self.doc = Some(DocState {
                     start: doc_start,
+                    explicit: *explicit,
                     top: None,
                     // The first document usually is the whole file.
                     items: if self.docs.is_empty() {
@@ -1067,6 +1070,13 @@ impl<'s> Walk<'s> {
         info: &ScalarInfo,
     ) -> Result<(), SyntaxError> {
         if self.stack.is_empty() {
+            // An empty document (`---` and nothing, or only comments): SOPS reads it as an
+            // empty mapping and writes its metadata into it, after the document's text.
+            if value.is_empty() && style == ScalarStyle::Plain && tag.is_none() {
+                let doc = self.doc.as_mut().expect("inside a document");
+                doc.top = Some((false, 0, info.node_start));
+                return Ok(());
+            }
             return Err(SyntaxError::new(
                 info.node_start,
                 "the top level of the document must be a mapping",
@@ -1323,7 +1333,11 @@ impl<'s> Walk<'s> {
             .and_then(|docs| docs.into_iter().next())
             .and_then(|v| v.get("sops").cloned())
             .unwrap_or(serde_json::Value::Null);
-        let entry = SopsEntry { value, removal };
+        let entry = SopsEntry {
+            value,
+            removal,
+            restore: "",
+        };
         if let Some(doc) = self.doc.as_mut() {
             doc.sops = Some(entry);
         }
@@ -1412,9 +1426,29 @@ impl<'s> Walk<'s> {
     }
 
     fn finish_doc(&mut self, doc_end: usize) -> Result<(), SyntaxError> {
-        let Some(doc) = self.doc.take() else {
+        let Some(mut doc) = self.doc.take() else {
             return Ok(());
         };
+        // A first document without `---` that holds only the metadata (SOPS's spelling of
+        // an empty first document): decrypting keeps a `---` so that it stays a document.
+        if let (Some(sops), Some((false, ..)), None, true, false) = (
+            doc.sops.as_mut(),
+            doc.top,
+            doc.last_member_end,
+            self.docs.is_empty(),
+            doc.explicit,
+        ) {
+            let eol = if self.src[..sops.removal.end].ends_with("\r\n") {
+                "---\r\n"
+            } else {
+                "---\n"
+            };
+            sops.restore = match self.src.as_bytes().get(sops.removal.start) {
+                Some(b'\r') => "\r\n---",
+                Some(b'\n') => "\n---",
+                _ => eol,
+            };
+        }
         let Some((flow, column, top_start)) = doc.top else {
             return Err(SyntaxError::new(
                 doc.start.max(self.bom),
