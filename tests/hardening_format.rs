@@ -443,3 +443,53 @@ fn yaml_empty_documents_are_read_as_sops_reads_them() {
         sops_reads_yaml(&lab, "doc0.yaml", b"---\n---\na: 1\n")
     );
 }
+
+/// yaml.v3 (so sops) reads U+0085, U+2028 and U+2029 as line breaks: `a: x` + U+2028 is
+/// "x" for sops, while sealed (YAML 1.2) encrypted "x" + U+2028, so sops read other data
+/// from sealed's file than from the plaintext. sealed now refuses a YAML file holding one
+/// raw, in one line with its position and the escape to use; written by sealed (`set`,
+/// `decrypt`), such a value is escaped and reads back the same for sops.
+#[test]
+fn yaml_1_1_line_breaks_are_refused_raw_and_escaped_when_written() {
+    let Some(lab) = Lab::with_sops() else { return };
+    for (c, esc) in [('\u{2028}', "\\L"), ('\u{2029}', "\\P"), ('\u{85}', "\\N")] {
+        let plain = format!("a: x{c}\n");
+        lab.write("raw.yaml", &plain);
+        // sops reads the character as a line break: the value is "x".
+        let read = sops_reads_yaml(&lab, "raw.yaml", plain.as_bytes());
+        assert_eq!(text(&read), "a: x\n");
+        let o = lab.sealed(&["encrypt", "--age", &lab.key.public, "raw.yaml"]);
+        assert!(!o.status.success(), "{c:?} accepted");
+        assert!(o.stdout.is_empty());
+        let err = text(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("raw.yaml:1:5") && err.contains(esc), "{err}");
+        // The fix the message gives works, for both.
+        let fixed = format!("a: \"x{esc}\"\n");
+        lab.write("fixed.yaml", &fixed);
+        lab.sealed_encrypt("fixed.yaml", "fixed.enc.yaml");
+        let want = serde_json::json!({ "a": format!("x{c}") });
+        let json = |f: &str| -> serde_json::Value {
+            serde_json::from_slice(&ok(&lab.sops(&["decrypt", "--output-type", "json", f]), f))
+                .unwrap()
+        };
+        assert_eq!(json("fixed.enc.yaml"), want);
+        // Written by `set` and decrypted by sealed: escaped, the same value for sops.
+        let value = serde_json::Value::String(format!("y{c}")).to_string();
+        ok(
+            &lab.sealed(&["set", "fixed.enc.yaml", "[\"b\"]", &value]),
+            "sealed set",
+        );
+        let back = ok(
+            &lab.sealed(&["decrypt", "fixed.enc.yaml"]),
+            "sealed decrypt",
+        );
+        assert!(!text(&back).contains(c), "a raw {c:?} in sealed's output");
+        lab.write("back.yaml", &back);
+        lab.sops_encrypt("back.yaml", "back.enc.yaml");
+        assert_eq!(
+            json("back.enc.yaml"),
+            serde_json::json!({ "a": format!("x{c}"), "b": format!("y{c}") })
+        );
+    }
+}

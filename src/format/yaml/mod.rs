@@ -520,6 +520,9 @@ struct DocState<'s> {
 }
 
 fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
+    if let Some((at, msg)) = resolve::yaml11_break(src) {
+        return Err(SyntaxError::new(at, msg));
+    }
     let offs = Offsets::new(src);
     match parse_with(src, src, offs, detail) {
         Err(e) => match reindented_closers(src) {
