@@ -1075,7 +1075,11 @@ impl<'s> Walk<'s> {
         if self.stack.is_empty() {
             // An empty document (`---` and nothing, or only comments): SOPS reads it as an
             // empty mapping and writes its metadata into it, after the document's text.
-            if value.is_empty() && style == ScalarStyle::Plain && tag.is_none() {
+            let bare = self
+                .src
+                .get(info.node_start..info.occupied.end)
+                .is_some_and(|t| t.trim().is_empty());
+            if value.is_empty() && style == ScalarStyle::Plain && tag.is_none() && bare {
                 let doc = self.doc.as_mut().expect("inside a document");
                 doc.top = Some((false, 0, info.node_start));
                 return Ok(());
@@ -1432,15 +1436,19 @@ impl<'s> Walk<'s> {
         let Some(mut doc) = self.doc.take() else {
             return Ok(());
         };
-        // A first document without `---` that holds only the metadata (SOPS's spelling of
-        // an empty first document): decrypting keeps a `---` so that it stays a document.
+        // A first document without `---` that holds only the metadata, after comments at
+        // most (SOPS's spelling of an empty first document): decrypting keeps a `---` so
+        // that it stays a document.
         if let (Some(sops), Some((false, ..)), None, true, false) = (
             doc.sops.as_mut(),
             doc.top,
             doc.last_member_end,
             self.docs.is_empty(),
             doc.explicit,
-        ) {
+        ) && self.src[doc.start.max(self.bom)..sops.removal.start]
+            .lines()
+            .all(|l| matches!(l.trim_start().bytes().next(), None | Some(b'#')))
+        {
             let eol = if self.src[..sops.removal.end].ends_with("\r\n") {
                 "---\r\n"
             } else {
