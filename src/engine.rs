@@ -145,7 +145,10 @@ pub enum EngineError {
     )]
     LayoutChanged,
     /// The documents of one file carry different metadata blocks.
-    #[error("the documents of this file carry different sops metadata blocks")]
+    #[error(
+        "the documents of this file carry different sops metadata blocks, or the first \
+         document carries none (sops reads the first document's)"
+    )]
     AmbiguousMetadata {
         /// Byte offset of the block that differs.
         offset: usize,
@@ -1193,8 +1196,14 @@ impl<'a> Sealed<'a> {
             .iter()
             .find_map(|d| d.sops.as_ref())
             .ok_or(EngineError::NotEncrypted)?;
-        // One metadata block, unambiguous: every document that carries one (sops writes
-        // the same block into each YAML document) carries the same.
+        // One metadata block, unambiguous: sops reads it from the first document only,
+        // so it must be there; every other document that carries one (sops writes the
+        // same block into each YAML document) carries the same.
+        if outline.docs.first().is_some_and(|d| d.sops.is_none()) {
+            return Err(EngineError::AmbiguousMetadata {
+                offset: first.removal.start,
+            });
+        }
         if let Some(other) = outline
             .docs
             .iter()
@@ -1278,17 +1287,22 @@ impl<'a> Sealed<'a> {
         &self,
         meta: &serde_json::Value,
     ) -> Result<Zeroizing<String>, EngineError> {
+        let mut restored = String::new();
         let removals: Vec<Splice> = self
             .outline
             .docs
             .iter()
             .filter_map(|d| d.sops.as_ref())
-            .map(|s| Splice {
-                range: s.removal.clone(),
-                text: 0..0,
+            .map(|s| {
+                let start = restored.len();
+                restored.push_str(s.restore);
+                Splice {
+                    range: s.removal.clone(),
+                    text: start..restored.len(),
+                }
             })
             .collect();
-        let (bare, _) = apply(self.src, &removals, "")?;
+        let (bare, _) = apply(self.src, &removals, &restored)?;
         let outline = self.format.parse(&bare).map_err(EngineError::Syntax)?;
         let mut texts = Texts::new(&bare, false, 0);
         let splices = metadata_splices(self.format, &outline, meta, &mut texts)?;
@@ -1427,9 +1441,10 @@ impl<'a> Sealed<'a> {
         for doc in &self.outline.docs {
             if let Some(s) = &doc.sops {
                 let start = work.out.open(&s.removal)?;
+                wipe::push_str(&mut work.out.buf, s.restore);
                 let removal = Splice {
                     range: s.removal.clone(),
-                    text: start..start,
+                    text: start..work.out.buf.len(),
                 };
                 work.out.keep(&mut splices, removal);
             }

@@ -543,7 +543,8 @@ fn invalid_utf8_is_a_clean_error() {
 #[test]
 fn empty_files_are_clean_errors() {
     let (dir, key) = setup();
-    for name in ["empty.yaml", "empty.json", "empty.env", "blank.yaml"] {
+    // (An empty .env file is encrypted, as sops encrypts it: see tests/hardening_format.rs.)
+    for name in ["empty.yaml", "empty.json", "blank.yaml"] {
         let src = if name == "blank.yaml" { "\n  \n" } else { "" };
         let file = write(&dir.path().join(name), src);
         let line = encrypt(&key, &file).failure(name, None);

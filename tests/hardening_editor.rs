@@ -295,3 +295,24 @@ fn the_suggested_fix_reseals_a_change_the_user_made() {
     let plain = sb.run(&["decrypt", "enc.yaml"]).ok();
     assert!(plain.contains("# the public port\nport: 5432"), "{plain}");
 }
+
+#[test]
+fn the_metadata_is_the_first_documents_and_every_copy_agrees() {
+    for writer in WRITERS {
+        let sb = Sandbox::new();
+        let Some(file) = encrypted(&sb, writer, "enc.yaml", PLAIN_YAML) else {
+            return;
+        };
+        let original = std::fs::read_to_string(&file).unwrap();
+        // A document put before the one with the metadata: sops reads the first
+        // document's metadata only, and refuses this file.
+        std::fs::write(&file, format!("path:\n---\n{original}")).unwrap();
+        let run = sb.run(&["decrypt", "enc.yaml"]);
+        run.fails(1, "first document");
+        // A second document whose metadata differs (a recipient of the editor's).
+        let other = original.replacen("recipient: age1", "recipient: age1x", 1);
+        std::fs::write(&file, format!("{original}---\n{other}")).unwrap();
+        let run = sb.run(&["decrypt", "enc.yaml"]);
+        run.fails(1, "different sops metadata blocks");
+    }
+}

@@ -303,7 +303,8 @@ fn syntax_errors_on_the_secret_line_never_show_it() {
             "{\"password\": \"demo-leak-7Qx9Zr\"}\n{\"demo-leak-7Qx9Zr\": 1}\n",
         ),
         ("b.env", "USER=admin\ndemo-leak-7Qx9Zr\n"),
-        ("c.env", "USER=admin\n=demo-leak-7Qx9Zr\n"),
+        // (`=value` is a key "" for sops, and so for sealed: not an error any more.)
+        ("c.env", "\u{feff}# demo-leak-7Qx9Zr\nUSER=admin\n"),
     ];
     for (name, doc) in cases {
         std::fs::write(s.work(name), doc).expect("write");

@@ -22,9 +22,9 @@ pub enum CodecError {
     #[error("decrypted value does not match its type {0:?}")]
     BadType(String),
     /// A decrypted string is not UTF-8 text: how sops stores the bytes of a YAML
-    /// `!!binary` value.
+    /// `!!binary` value, or a .env value's bytes as they were.
     #[error(
-        "the decrypted string is not UTF-8 text (sops stores a YAML !!binary value's bytes that way); sealed cannot write it back"
+        "the decrypted string is not UTF-8 text (sops stores a YAML !!binary value's bytes, or the raw bytes of a .env value, that way); sealed handles UTF-8 text only and cannot write it back"
     )]
     NotText,
     /// The metadata block is missing a field or has a malformed one.

@@ -81,13 +81,15 @@ fn parse_go_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Go's `strconv.ParseFloat` for the spellings SOPS writes.
+/// Go's `strconv.ParseFloat` for the spellings SOPS writes (an out-of-range spelling such
+/// as `1e400` is refused, as Go refuses it).
 fn parse_go_float(s: &str) -> Option<f64> {
     match s {
         "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
         "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
         "NaN" | "nan" => Some(f64::NAN),
-        _ => s.parse().ok(),
+        // Go refuses a finite spelling out of range (ErrRange) where Rust gives ±∞.
+        _ => s.parse().ok().filter(|f: &f64| f.is_finite()),
     }
 }
 
@@ -131,5 +133,12 @@ mod tests {
         }
         assert_eq!(decode(b"true", "bool").unwrap(), Scalar::Bool(true));
         assert!(decode(b"x", "int").is_err());
+        // Go's ParseFloat: an out-of-range spelling is an error, not an infinity.
+        assert!(decode(b"1e400", "float").is_err());
+        assert_eq!(
+            decode(b"+Inf", "float").unwrap(),
+            Scalar::Float(f64::INFINITY)
+        );
+        assert_eq!(decode(b"1e-400", "float").unwrap(), Scalar::Float(0.0));
     }
 }

@@ -29,6 +29,11 @@ pub fn load(src: &str) -> Result<Node, DataError> {
     let Some(mut typed) = docs.pop() else {
         return Err(DataError::NotMapping);
     };
+    // An empty document (`---` alone, what decrypting SOPS's spelling of one gives): SOPS
+    // reads it as an empty mapping.
+    if typed.is_null() {
+        return Ok(Node::Map(Vec::new()));
+    }
     let texts = scalar_texts(src)?;
     let mut next = texts.iter();
     let node = merge(&typed, &mut next);
@@ -282,6 +287,9 @@ mod tests {
                     checked += 1;
                     // The emitters write the same data back.
                     let want = &yaml_value::load(&src).expect("loaded once")[0];
+                    // An empty document is read as an empty mapping, as SOPS reads it.
+                    let empty = Value::Object(Default::default());
+                    let want = if want.is_null() { &empty } else { want };
                     let yaml = crate::data::emit::emit(
                         &node,
                         crate::format::Syntax::Yaml,

@@ -68,7 +68,7 @@ pub fn yaml_key(k: &str, in_flow: bool, like: Option<&str>) -> String {
     match like.and_then(|l| l.chars().next()) {
         Some('"') => double_quoted(k),
         Some('\'') if !k.chars().any(char::is_control) => format!("'{}'", k.replace('\'', "''")),
-        _ if plain_safe(k, in_flow) && k != "<<" => k.to_string(),
+        _ if plain_safe(k, in_flow) => k.to_string(),
         _ => double_quoted(k),
     }
 }
@@ -249,6 +249,14 @@ mod tests {
         assert_eq!(yaml_scalar(&Scalar::Str("true".into()), false), "\"true\"");
         assert_eq!(yaml_scalar(&Scalar::Str("a\nb".into()), false), "\"a\\nb\"");
         assert_eq!(yaml_scalar(&Scalar::Int(5), false), "5");
+        // YAML 1.1 readers type these; sops (yaml.v3) quotes them the same way.
+        for s in ["10:00", "y", "No", "0o17", "<<", "="] {
+            assert_eq!(
+                yaml_scalar(&Scalar::Str(s.into()), false),
+                format!("\"{s}\"")
+            );
+            assert_eq!(yaml_key(s, false, None), format!("\"{s}\""));
+        }
         assert_eq!(yaml_key("a b", false, None), "a b");
         assert_eq!(yaml_key("a: b", false, None), "\"a: b\"");
         assert_eq!(yaml_key("k", false, Some("'x'")), "'k'");
@@ -263,7 +271,14 @@ mod tests {
                 IND
             ),
             [
-                "  a:", "    b: 1", "  l:", "  - x: 1", "    y:", "    - 2", "  - s", "  e: []"
+                "  a:",
+                "    b: 1",
+                "  l:",
+                "  - x: 1",
+                "    \"y\":",
+                "    - 2",
+                "  - s",
+                "  e: []"
             ]
         );
     }

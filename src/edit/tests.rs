@@ -60,7 +60,7 @@ fn yaml_creates_keys_like_their_siblings() {
     );
     assert_eq!(
         set_ok(src, Y, r#"["new"]["deep"]"#, json!({"x": [1, 2], "y": {}})),
-        "db:\n    user: admin # c\n    port: 1\nother: x\nnew:\n    deep:\n        x:\n            - 1\n            - 2\n        y: {}\n"
+        "db:\n    user: admin # c\n    port: 1\nother: x\nnew:\n    deep:\n        x:\n            - 1\n            - 2\n        \"y\": {}\n"
     );
     // Indented sequences are followed.
     let src = "a:\n  - x\n  - y\nb: 1";

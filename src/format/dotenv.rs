@@ -284,11 +284,19 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
     let mut meta_lines: Vec<MetaLine> = Vec::new();
     // Index in `items` when the first metadata line was seen (to check the block).
     let mut items_at_meta: Option<usize> = None;
-    let mut leaves = 0usize;
     // For each quote character, a position from which no unescaped closing quote exists
     // (a scan from there reached the end): later scans from further on fail the same way.
     let mut no_close_from: [Option<usize>; 3] = [None; 3];
     let mut pos = bom_len(src);
+    // sops keeps a BOM as the first bytes of the first line: only a KEY=value line reads
+    // the same (the BOM then starts its key); a blank or comment line would be a line
+    // without `=`, which sops refuses.
+    if pos > 0 && !src[..line_at(src, 0).end].contains('=') {
+        return Err(SyntaxError::new(
+            0,
+            "a byte order mark must start a KEY=value line (sops reads it as part of the first line)",
+        ));
+    }
     while pos < src.len() {
         let line = line_at(src, pos);
         pos = line.next;
@@ -309,10 +317,9 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
         let Some(eq) = text.find('=') else {
             return Err(SyntaxError::new(line.start, "expected KEY=value"));
         };
+        // An empty key (`=x`) is a key for sops, which encrypts and decrypts it; so is it here
+        // (`exec` and the variable-name outputs refuse names that are not variables).
         let key = &text[..eq];
-        if key.trim_matches([' ', '\t']).is_empty() {
-            return Err(SyntaxError::new(line.start, "expected a key before '='"));
-        }
         let vstart = line.start + eq + 1;
         if let Some(flat) = key.strip_prefix(SOPS_PREFIX) {
             if items_at_meta.is_none() {
@@ -395,10 +402,6 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
             comment_item: None,
         }));
         items.push(Item::EntryEnd(0));
-        leaves += 1;
-    }
-    if leaves == 0 {
-        return Err(SyntaxError::new(0, "no KEY=value line"));
     }
     if !tree {
         nodes.clear();
@@ -410,6 +413,7 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
         (Some(first), Some(last)) => Some(SopsEntry {
             value: unflatten(src, &meta_lines)?,
             removal: block_removal(src, first.line.start, &last.line),
+            restore: "",
         }),
         _ => None,
     };
@@ -624,13 +628,37 @@ mod tests {
             Dotenv.parse("A=1\nsecret value\n").unwrap_err(),
             SyntaxError::new(4, "expected KEY=value")
         );
-        assert_eq!(Dotenv.parse("").unwrap_err().msg, "no KEY=value line");
-        assert_eq!(
-            Dotenv.parse("# only\n\n").unwrap_err().msg,
-            "no KEY=value line"
-        );
-        assert_eq!(Dotenv.parse("A=1\n=x\n").unwrap_err().offset, 4);
         assert!(Dotenv.parse("A=1\nsops_a=1\nB=2\nsops_b=2\n").is_err());
+    }
+
+    /// sops encrypts (and decrypts) a .env file that is empty, holds only comments or blank
+    /// lines, or has an empty key (`=x`): each is read as sops reads it.
+    #[test]
+    fn files_sops_reads_without_a_variable() {
+        for src in ["", "\n", "\n\n", "# only\n\n", "#a\n#b"] {
+            let o = parse(src);
+            let doc = &o.docs[0];
+            assert!(leaves(doc).is_empty(), "{src:?}");
+            assert!(doc.sops.is_none());
+            roundtrip(src);
+        }
+        let o = parse("# c\n#d\n");
+        assert_eq!(o.docs[0].items.len(), 2);
+        // A BOM on a line without `=` is a line sops refuses.
+        for src in ["\u{feff}", "\u{feff}\nA=1\n", "\u{feff}# c\nA=1\n"] {
+            let e = Dotenv.parse(src).unwrap_err();
+            assert!(e.msg.contains("byte order mark"), "{src:?}");
+        }
+        for (src, key) in [("=x\nA=1\n", ""), (" =y\n", " ")] {
+            let o = parse(src);
+            let ls = leaves(&o.docs[0]);
+            assert_eq!(&ls[0].path[0], key, "{src:?}");
+            assert_eq!(
+                &src[ls[0].span.clone()],
+                if key.is_empty() { "x" } else { "y" }
+            );
+            roundtrip(src);
+        }
     }
 
     #[test]

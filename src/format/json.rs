@@ -403,7 +403,11 @@ impl<'a> Parser<'a> {
                     (None, Some(next)) => m.key_start..next,
                     (None, None) => self.open + 1..m.value_end,
                 };
-                Some(SopsEntry { value, removal })
+                Some(SopsEntry {
+                    value,
+                    removal,
+                    restore: "",
+                })
             }
         };
         Ok(Outline {
@@ -658,7 +662,13 @@ impl<'a> Parser<'a> {
             return Ok(Scalar::Int(i));
         }
         match text.parse::<f64>() {
-            Ok(f) => Ok(Scalar::Float(f)),
+            Ok(f) if f.is_finite() => Ok(Scalar::Float(f)),
+            // Go's JSON decoder (so sops) refuses a number beyond a 64-bit float's range;
+            // sealed would store an infinity that sops then cannot write out.
+            Ok(_) => self.err(
+                start,
+                "number out of the range of a 64-bit float (sops cannot read it); write it as a string",
+            ),
             Err(_) => self.err(start, "invalid number"),
         }
     }
@@ -881,7 +891,7 @@ mod tests {
 
     #[test]
     fn number_typing() {
-        let src = r#"{"a":0,"b":-0,"c":9223372036854775807,"d":9223372036854775808,"e":1e3,"f":1.0,"g":-1E-2,"h":1e400}"#;
+        let src = r#"{"a":0,"b":-0,"c":9223372036854775807,"d":9223372036854775808,"e":1e3,"f":1.0,"g":-1E-2,"h":1e-400}"#;
         let o = parse(src);
         let v: Vec<Scalar> = leaves(&o.docs[0]).iter().map(|l| l.value.clone()).collect();
         assert_eq!(v[0], Scalar::Int(0));
@@ -891,7 +901,12 @@ mod tests {
         assert_eq!(v[4], Scalar::Float(1000.0));
         assert_eq!(v[5], Scalar::Float(1.0));
         assert_eq!(v[6], Scalar::Float(-0.01));
-        assert_eq!(v[7], Scalar::Float(f64::INFINITY));
+        assert_eq!(v[7], Scalar::Float(0.0));
+        for big in ["1e400", "-1e400", "1.5e309"] {
+            let e = Json.parse(&format!("{{\"a\": {big}}}")).unwrap_err();
+            assert_eq!(e.offset, 6, "{big}");
+            assert!(e.msg.contains("out of the range"), "{big}: {}", e.msg);
+        }
         for bad in [
             "{\"a\":01}",
             "{\"a\":1.}",

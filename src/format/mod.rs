@@ -316,6 +316,10 @@ pub struct SopsEntry {
     /// The bytes to remove so that the document is as it was before metadata was inserted
     /// (the exact inverse of [`Insertion`]).
     pub removal: Range<usize>,
+    /// The text put in place of [`SopsEntry::removal`] when decrypting: empty, except for
+    /// a YAML first document that holds only the metadata and has no `---` of its own
+    /// (how SOPS writes an empty document), which keeps a `---` so that it stays a document.
+    pub restore: &'static str,
 }
 
 /// Where metadata is inserted into a document that has none.

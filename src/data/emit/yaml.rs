@@ -1,15 +1,15 @@
 //! YAML output: block style with two-space indentation, keys in document order. Strings
 //! are plain when that is unambiguous for any YAML reader (they start with a letter, `_` or
-//! `/`, hold no `: ` or ` #`, and are not `null`, `true`, `yes`, `on`… in any case);
+//! `/`, hold no `: ` or ` #`, and no YAML 1.1 or 1.2 reader types them: not `null`, `y`,
+//! `yes`, `on`… in any case);
 //! multi-line strings are literal blocks (`|`, `|-` or `|+`) when they can be, and
 //! everything else is double-quoted with escapes.
-
-use std::fmt::Write;
 
 use zeroize::Zeroizing;
 
 use super::typed_text;
 use crate::data::{Node, Scalar};
+use crate::format::yaml::{needs_escape, plain_safe, push_double_quoted};
 
 /// Writes `node` as YAML.
 pub fn emit(node: &Node) -> Zeroizing<String> {
@@ -39,7 +39,7 @@ fn write_map(entries: &[(String, Node)], indent: usize, out: &mut String, inline
         if is_plain(k) {
             out.push_str(k);
         } else {
-            double_quoted(k, out);
+            push_double_quoted(k, out);
         }
         out.push(':');
         write_value(v, indent, out);
@@ -118,27 +118,23 @@ fn scalar(s: &Scalar, content_indent: usize) -> Zeroizing<String> {
             out.push('\n');
         }
     } else {
-        double_quoted(text, &mut out);
+        push_double_quoted(text, &mut out);
         out.push('\n');
     }
     out
 }
 
-/// A string that every YAML reader takes as this same string when written plain.
+/// A string that every YAML reader takes as this same string when written plain: it starts
+/// with a letter, `_` or `/`, holds only a few punctuation characters, and the writer
+/// of decrypted values ([`plain_safe`]) would write it plain (no YAML 1.1 or 1.2 typing).
 fn is_plain(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
     };
-    const RESERVED: [&str; 10] = [
-        "null", "true", "false", "yes", "no", "on", "off", "y", "n", "~",
-    ];
     (first.is_alphabetic() || first == '_' || first == '/')
         && s.chars()
             .all(|c| c.is_alphanumeric() || " _-./@%+=,:#()~".contains(c))
-        && !s.contains(": ")
-        && !s.contains(" #")
-        && !s.ends_with([':', ' '])
-        && !RESERVED.contains(&s.to_ascii_lowercase().as_str())
+        && plain_safe(s, false)
 }
 
 /// A multi-line string a literal block holds exactly.
@@ -149,31 +145,6 @@ fn can_be_literal(s: &str) -> bool {
         && s.split('\n')
             .find(|l| !l.is_empty())
             .is_some_and(|l| !l.starts_with([' ', '\t']))
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
-}
-
-fn double_quoted(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{85}' => out.push_str("\\N"),
-            '\u{2028}' => out.push_str("\\L"),
-            '\u{2029}' => out.push_str("\\P"),
-            c if needs_escape(c) => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

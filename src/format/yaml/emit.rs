@@ -1,8 +1,11 @@
 //! Writing YAML: the canonical spelling of a decrypted value in a given style, and the
 //! `sops` metadata block in the layout SOPS 3.11 writes (4-space indentation).
 
+use regex::Regex;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 use super::resolve;
 use crate::codec::value::go_float;
@@ -51,14 +54,51 @@ fn ascii_plain_safe(b: &[u8], in_flow: bool) -> bool {
     true
 }
 
-/// Whether a plain scalar `s` is read back as a string (not a number, boolean, null or
-/// time, nor a YAML 1.1 boolean).
+/// Whether a plain scalar `s` is read back as a string by every common YAML reader: not a
+/// number, boolean, null or time for yaml.v3 (so SOPS), nor for a YAML 1.1 reader.
 fn resolves_to_string(s: &str) -> bool {
-    // YAML 1.1 readers (PyYAML's resolver, older tools) take these words as booleans.
-    const YAML11_BOOLS: [&str; 12] = [
-        "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
-    ];
-    !YAML11_BOOLS.contains(&s) && matches!(resolve::plain(Cow::Borrowed(s)), Scalar::Str(_))
+    !yaml11_typed(s) && matches!(resolve::plain(Cow::Borrowed(s)), Scalar::Str(_))
+}
+
+/// The words YAML 1.1 readers (PyYAML, go-yaml v2, SnakeYAML, Psych) or YAML 1.2 readers
+/// resolve to a boolean or null, compared without case (quoting more is harmless).
+const TYPED_WORDS: [&str; 9] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+
+/// Numbers and times as any of those readers resolves them: YAML 1.1 integers (binary
+/// `0b`, octal `0…` and YAML 1.2's `0o`, hex, `_` separators, Psych's `,` separators,
+/// sexagesimal `1:30`), floats (`1.`, `.5`, `1e3`, sexagesimal `1:30.5`, `.inf`, `.nan`)
+/// and timestamps (a date, or a date and a time with an optional zone).
+static TYPED_NUMBER_OR_TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^(?:
+          [-+]?(?:
+            0b[01_]+
+            |0o?[0-7_]+
+            |0x[0-9a-f_]+
+            |[0-9][0-9_,]*(?::[0-5]?[0-9])*
+            |(?:[0-9][0-9_,]*)?\.[0-9_]*(?:e[-+]?[0-9]+)?
+            |[0-9][0-9_,]*e[-+]?[0-9]+
+            |[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+            |\.(?:inf|nan)
+          )
+          |[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}
+           (?:(?:t|[\ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?
+              (?:[\ \t]*(?:z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?
+        )$",
+    )
+    .expect("valid regex")
+});
+
+/// Whether a YAML 1.1 or 1.2 reader resolves the plain scalar `s` to something other than
+/// a string: a boolean or null word (`y`, `No`, `OFF`, `~`…), a number or time of
+/// [`TYPED_NUMBER_OR_TIME`], or YAML 1.1's merge key `<<` and value key `=`.
+pub fn yaml11_typed(s: &str) -> bool {
+    match s.as_bytes().first() {
+        None => true,
+        Some(b'0'..=b'9' | b'+' | b'-' | b'.') => TYPED_NUMBER_OR_TIME.is_match(s),
+        Some(b'~' | b'<' | b'=') => matches!(s, "~" | "<<" | "="),
+        Some(_) => s.len() <= 5 && TYPED_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)),
+    }
 }
 
 /// The layout part of [`plain_safe`], for any text.
@@ -80,17 +120,35 @@ fn chars_plain_safe(s: &str, in_flow: bool) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.contains('\t') {
         return false;
     }
-    if s.chars().any(|c| {
-        c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}'
-    }) {
+    if s.chars().any(needs_escape) {
         return false;
     }
     !(in_flow && s.contains([',', '[', ']', '{', '}']))
 }
 
+/// Whether a YAML writer must escape `c` (in a double-quoted scalar): control characters
+/// (line breaks included), the YAML 1.1 line breaks U+0085, U+2028 and U+2029 (yaml.v3, so
+/// SOPS, reads them as line breaks, folding or dropping them), a byte order mark and the
+/// non-characters U+FFFE/U+FFFF (which yaml.v3 refuses as raw text).
+pub fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{2028}' | '\u{2029}'
+        )
+}
+
 /// A double-quoted scalar with YAML's short escapes.
 pub fn double_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
+    push_double_quoted(s, &mut out);
+    out
+}
+
+/// Appends `s` as a double-quoted scalar with YAML's short escapes (the one quoting
+/// function of every YAML writer in sealed: decrypted values, `set`, `--output-type yaml`,
+/// metadata). Every character a YAML reader could take as a line break, or drop, is escaped.
+pub fn push_double_quoted(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -109,15 +167,16 @@ pub fn double_quoted(s: &str) -> String {
             '\u{a0}' => out.push_str("\\_"),
             '\u{2028}' => out.push_str("\\L"),
             '\u{2029}' => out.push_str("\\P"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
+            c if (c as u32) < 0x20 || ('\u{7f}'..='\u{9f}').contains(&c) => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            '\u{feff}' => out.push_str("\\ufeff"),
+            '\u{feff}' | '\u{fffe}' | '\u{ffff}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
             c => out.push(c),
         }
     }
     out.push('"');
-    out
 }
 
 fn plain_typed(value: &Scalar) -> Option<String> {
@@ -150,7 +209,7 @@ pub fn render(style: &Style, in_flow: bool, value: &Scalar) -> String {
     };
     match style {
         Style::Plain if plain_safe(s, in_flow) => s.to_string(),
-        Style::SingleQuoted if !s.contains(['\n', '\r']) && !s.chars().any(char::is_control) => {
+        Style::SingleQuoted if !s.chars().any(needs_escape) => {
             format!("'{}'", s.replace('\'', "''"))
         }
         Style::Block(b) => {
@@ -296,6 +355,121 @@ mod tests {
         assert!(!plain_safe("a,b", true));
         assert!(plain_safe("3.11.0", false));
         assert!(!plain_safe("2026-11-23T04:29:21Z", false));
+    }
+
+    #[test]
+    fn strings_a_yaml_1_1_or_1_2_reader_types_are_quoted() {
+        let typed = [
+            "10:00",
+            "1:30",
+            "10:00:00",
+            "-1:30",
+            "190:20:30.15",
+            "1_000",
+            "1,000",
+            "y",
+            "Y",
+            "n",
+            "N",
+            "yes",
+            "Yes",
+            "YES",
+            "no",
+            "NO",
+            "on",
+            "On",
+            "off",
+            "OFF",
+            "oFf",
+            "true",
+            "False",
+            "null",
+            "NULL",
+            "~",
+            ".inf",
+            "-.Inf",
+            "+.INF",
+            ".nan",
+            ".NaN",
+            "0o17",
+            "017",
+            "0x1F",
+            "0X1f",
+            "0b1",
+            "-0b1_0",
+            "1.",
+            ".5",
+            "1e3",
+            "1E+3",
+            "6.8523015e+5",
+            "2001-12-14",
+            "2001-12-14t21:59:43.10-05:00",
+            "2001-12-14 21:59:43.10 -5",
+            "2001-12-15 2:59:43.10",
+            "<<",
+            "=",
+            "",
+            "1e400",
+            "08",
+            "+12",
+            "0",
+        ];
+        for s in typed {
+            assert!(
+                yaml11_typed(s) || !resolves_to_string(s),
+                "{s:?} not seen as typed"
+            );
+            assert!(!plain_safe(s, false), "{s:?} would be written plain");
+            // Written double-quoted wherever a plain scalar stood.
+            let out = render(&Style::Plain, false, &Scalar::Str(s.into()));
+            assert!(out.starts_with('"'), "{s:?} written as {out}");
+        }
+        let strings = [
+            "hunter2",
+            "3.11.0",
+            "1.2.3",
+            "10:60",
+            "yess",
+            "nope",
+            "x:1",
+            "a<<",
+            "==",
+            "-",
+            "v1.0",
+            "2001-12-14 notes",
+            "age1abc",
+            "ENC[AES256_GCM,data:x]",
+            "x_1",
+            "0.1.2",
+        ];
+        for s in strings {
+            assert!(!yaml11_typed(s), "{s:?} seen as typed");
+        }
+        assert!(plain_safe("3.11.0", false) && plain_safe("hunter2", false));
+    }
+
+    #[test]
+    fn line_breaks_of_yaml_1_1_and_raw_text_sops_refuses_are_escaped() {
+        for (c, esc) in [
+            ('\u{2028}', "\\L"),
+            ('\u{2029}', "\\P"),
+            ('\u{85}', "\\N"),
+            ('\u{80}', "\\x80"),
+            ('\u{9f}', "\\x9f"),
+            ('\u{7f}', "\\x7f"),
+            ('\u{fffe}', "\\ufffe"),
+            ('\u{feff}', "\\ufeff"),
+        ] {
+            let s = format!("x{c}");
+            assert!(!plain_safe(&s, false));
+            assert_eq!(double_quoted(&s), format!("\"x{esc}\""));
+            for style in [Style::Plain, Style::SingleQuoted, Style::DoubleQuoted] {
+                assert_eq!(
+                    render(&style, false, &Scalar::Str(s.as_str().into())),
+                    double_quoted(&s)
+                );
+            }
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ use super::{
     detect_eol, yaml_value,
 };
 
-pub use emit::{double_quoted, plain_safe};
+pub use emit::{double_quoted, needs_escape, plain_safe, push_double_quoted};
 
 /// The YAML syntax.
 pub struct Yaml;
@@ -517,6 +517,8 @@ struct SopsSkip {
 
 struct DocState<'s> {
     start: usize,
+    /// Whether the document starts with `---`.
+    explicit: bool,
     /// The top-level mapping: flow, column, where its value starts (after properties).
     top: Option<(bool, usize, usize)>,
     items: ItemList<'s>,
@@ -526,6 +528,9 @@ struct DocState<'s> {
 }
 
 fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
+    if let Some((at, msg)) = resolve::yaml11_break(src) {
+        return Err(SyntaxError::new(at, msg));
+    }
     let offs = Offsets::new(src);
     match parse_with(src, src, offs, detail) {
         Err(e) => match reindented_closers(src) {
@@ -681,7 +686,7 @@ impl<'s> Walk<'s> {
         offs: &Offsets,
     ) -> Result<(), SyntaxError> {
         match ev {
-            Event::DocumentStart(_) => {
+            Event::DocumentStart(explicit) => {
                 let doc_start = if self.docs.is_empty() {
                     0
                 } else {
@@ -689,6 +694,7 @@ impl<'s> Walk<'s> {
                 };
                 self.doc = Some(DocState {
                     start: doc_start,
+                    explicit: *explicit,
                     top: None,
                     // The first document usually is the whole file.
                     items: if self.docs.is_empty() {
@@ -1103,6 +1109,17 @@ impl<'s> Walk<'s> {
         info: &ScalarInfo,
     ) -> Result<(), SyntaxError> {
         if self.stack.is_empty() {
+            // An empty document (`---` and nothing, or only comments): SOPS reads it as an
+            // empty mapping and writes its metadata into it, after the document's text.
+            let bare = self
+                .src
+                .get(info.node_start..info.occupied.end)
+                .is_some_and(|t| t.trim().is_empty());
+            if value.is_empty() && style == ScalarStyle::Plain && tag.is_none() && bare {
+                let doc = self.doc.as_mut().expect("inside a document");
+                doc.top = Some((false, 0, info.node_start));
+                return Ok(());
+            }
             return Err(SyntaxError::new(
                 info.node_start,
                 "the top level of the document must be a mapping",
@@ -1375,7 +1392,11 @@ impl<'s> Walk<'s> {
             .and_then(|docs| docs.into_iter().next())
             .and_then(|v| v.get("sops").cloned())
             .unwrap_or(serde_json::Value::Null);
-        let entry = SopsEntry { value, removal };
+        let entry = SopsEntry {
+            value,
+            removal,
+            restore: "",
+        };
         if let Some(doc) = self.doc.as_mut() {
             doc.sops = Some(entry);
         }
@@ -1464,9 +1485,33 @@ impl<'s> Walk<'s> {
     }
 
     fn finish_doc(&mut self, doc_end: usize) -> Result<(), SyntaxError> {
-        let Some(doc) = self.doc.take() else {
+        let Some(mut doc) = self.doc.take() else {
             return Ok(());
         };
+        // A first document without `---` that holds only the metadata, after comments at
+        // most (SOPS's spelling of an empty first document): decrypting keeps a `---` so
+        // that it stays a document.
+        if let (Some(sops), Some((false, ..)), None, true, false) = (
+            doc.sops.as_mut(),
+            doc.top,
+            doc.last_member_end,
+            self.docs.is_empty(),
+            doc.explicit,
+        ) && self.src[doc.start.max(self.bom)..sops.removal.start]
+            .lines()
+            .all(|l| matches!(l.trim_start().bytes().next(), None | Some(b'#')))
+        {
+            let eol = if self.src[..sops.removal.end].ends_with("\r\n") {
+                "---\r\n"
+            } else {
+                "---\n"
+            };
+            sops.restore = match self.src.as_bytes().get(sops.removal.start) {
+                Some(b'\r') => "\r\n---",
+                Some(b'\n') => "\n---",
+                _ => eol,
+            };
+        }
         let Some((flow, column, top_start)) = doc.top else {
             return Err(SyntaxError::new(
                 doc.start.max(self.bom),

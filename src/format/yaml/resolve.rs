@@ -89,6 +89,32 @@ fn timestamp(s: &str) -> Option<String> {
     ))
 }
 
+/// The first raw YAML 1.1 line break (U+0085, U+2028 or U+2029) in `src`, and a message
+/// for it. yaml.v3 (so sops) reads these characters as line breaks, anywhere: in a plain
+/// scalar (`a: x` + U+2028 is `x` for sops), a block scalar, around folded quoted text, or
+/// in a comment (whatever follows on the line becomes YAML). YAML 1.2, which sealed's
+/// parser follows, reads them as characters, so sealed would encrypt other data than sops
+/// reads: such a file is refused. Written as escapes in double quotes (`\N`, `\L`, `\P`)
+/// they mean the same to both.
+pub fn yaml11_break(src: &str) -> Option<(usize, &'static str)> {
+    let b = src.as_bytes();
+    memchr::memchr2_iter(0xC2, 0xE2, b).find_map(|i| match b.get(i..i + 3) {
+        Some([0xE2, 0x80, 0xA8]) => Some((
+            i,
+            "a raw U+2028 (line separator): sops reads it as a line break; write it as \\L in double quotes",
+        )),
+        Some([0xE2, 0x80, 0xA9]) => Some((
+            i,
+            "a raw U+2029 (paragraph separator): sops reads it as a line break; write it as \\P in double quotes",
+        )),
+        _ if b.get(i..i + 2) == Some(&[0xC2, 0x85]) => Some((
+            i,
+            "a raw U+0085 (next line): sops reads it as a line break; write it as \\N in double quotes",
+        )),
+        _ => None,
+    })
+}
+
 /// Types a plain (unquoted, untagged) scalar as yaml.v3 does.
 pub fn plain(text: Cow<'_, str>) -> Scalar<'_> {
     let s: &str = &text;
@@ -111,8 +137,11 @@ pub fn plain(text: Cow<'_, str>) -> Scalar<'_> {
     if let Some(i) = go_parse_int(&plain) {
         return Scalar::Int(i);
     }
+    // Go's `ParseFloat` refuses a spelling beyond a 64-bit float's range (ErrRange), so
+    // yaml.v3 reads `1e400` as a string where Rust's parser gives an infinity.
     if FLOAT.is_match(&plain)
         && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
     {
         return Scalar::Float(f);
     }
@@ -194,5 +223,24 @@ mod tests {
         );
         assert_eq!(plain("~".into()), Scalar::Null);
         assert_eq!(plain("99999999999999999999".into()), Scalar::Float(1e20));
+        // Out of a float's range: a string, as Go's ParseFloat fails (underflow is 0).
+        for big in ["1e400", "-1e400", "1e4_00", "+1.8e308"] {
+            assert_eq!(plain(big.into()), Scalar::Str(big.into()));
+        }
+        assert_eq!(plain("1e-400".into()), Scalar::Float(0.0));
+    }
+
+    #[test]
+    fn yaml_1_1_line_breaks_are_found() {
+        assert_eq!(yaml11_break("a: x\n# é ü\n"), None);
+        for (src, at, esc) in [
+            ("a: x\u{2028}\n", 4, "\\L"),
+            ("a: 'é\u{2029}'\n", 6, "\\P"),
+            ("# c\u{85}a: 1\n", 3, "\\N"),
+        ] {
+            let (off, msg) = yaml11_break(src).expect("found");
+            assert_eq!(off, at, "{src:?}");
+            assert!(msg.contains(esc), "{msg}");
+        }
     }
 }
