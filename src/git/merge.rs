@@ -1,9 +1,16 @@
 //! The merge driver (`merge.sealed.driver = sealed git merge %O %A %B %P`): decrypts the
-//! base, ours and theirs, merges the plaintexts three ways, and re-encrypts the result
-//! reusing the unchanged tokens of both sides. Two branches that change different values
-//! of one file merge cleanly — with SOPS they always conflict on `mac` and `lastmodified`.
-//! A real conflict leaves standard conflict markers in the plaintext written to `%A` (the
+//! base, ours and theirs (each side's MAC and layout digest verified: a side that fails
+//! is refused, not merged), merges the plaintexts three ways **by key path** ([`paths`]),
+//! and re-encrypts the result under ours's data key and metadata (never theirs's
+//! recipients), reusing the unchanged tokens of both sides. Two branches that change
+//! different values of one file merge cleanly however close their lines are — with SOPS
+//! they always conflict on `mac` and `lastmodified`. A real conflict leaves standard
+//! conflict markers around the conflicting entries in the plaintext written to `%A` (the
 //! clean filter then refuses to stage the file until they are resolved) and exits 1.
+//! Versions the key-path merge cannot read (several YAML documents, aliases) are merged
+//! by line, as `git merge-file` would.
+
+pub mod paths;
 
 use std::path::Path;
 
@@ -64,11 +71,16 @@ pub fn run(base: &Path, ours: &Path, theirs: &Path, pathname: &str) -> Result<Ou
             .map_err(|e| Error::file(pathname, e.exit_code(), e.to_string()))?;
         plain(&base_sealed, &base_key, "base")?
     };
-    let mut options = diffy::MergeOptions::new();
-    options.set_conflict_style(diffy::ConflictStyle::Merge);
-    match options.merge(&base_plain, &ours_plain, &theirs_plain) {
-        Ok(merged) => {
-            let merged = Zeroizing::new(merged);
+    let merged = if ours_plain == theirs_plain || base_plain == theirs_plain {
+        paths::Merged::Clean(ours_plain.clone())
+    } else if base_plain == ours_plain {
+        paths::Merged::Clean(theirs_plain.clone())
+    } else {
+        paths::merge(&base_plain, &ours_plain, &theirs_plain, syntax)
+            .unwrap_or_else(|| by_lines(&base_plain, &ours_plain, &theirs_plain))
+    };
+    match merged {
+        paths::Merged::Clean(merged) => {
             let (out, _) =
                 engine::reencrypt_from_many(&merged, &ours_sealed, &[&theirs_sealed], &key)
                     .map_err(|e| {
@@ -77,10 +89,19 @@ pub fn run(base: &Path, ours: &Path, theirs: &Path, pathname: &str) -> Result<Ou
             crate::fsutil::write_atomic(ours, out.as_bytes())?;
             Ok(Outcome::Clean)
         }
-        Err(conflicted) => {
-            let conflicted = Zeroizing::new(conflicted);
+        paths::Merged::Conflict(conflicted) => {
             crate::fsutil::write_atomic(ours, conflicted.as_bytes())?;
             Ok(Outcome::Conflict)
         }
+    }
+}
+
+/// The line merge (`git merge-file`'s), for versions the key-path merge cannot read.
+fn by_lines(base: &str, ours: &str, theirs: &str) -> paths::Merged {
+    let mut options = diffy::MergeOptions::new();
+    options.set_conflict_style(diffy::ConflictStyle::Merge);
+    match options.merge(base, ours, theirs) {
+        Ok(merged) => paths::Merged::Clean(Zeroizing::new(merged)),
+        Err(conflicted) => paths::Merged::Conflict(Zeroizing::new(conflicted)),
     }
 }
