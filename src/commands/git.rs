@@ -153,12 +153,9 @@ pub fn run(args: &Args) -> Result<(), Error> {
             path,
         } => match merge::run(base, ours, theirs, path)? {
             merge::Outcome::Clean => Ok(()),
-            merge::Outcome::Conflict => Err(Error::other(
-                exit::GENERIC,
-                format!(
-                    "{path}: conflicting changes; resolve the markers in the decrypted file, then `git add` it"
-                ),
-            )),
+            merge::Outcome::Conflict => {
+                Err(Error::other(exit::GENERIC, merge::conflict_message(path)))
+            }
         },
     }
 }

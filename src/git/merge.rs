@@ -105,3 +105,48 @@ fn by_lines(base: &str, ours: &str, theirs: &str) -> paths::Merged {
         Err(conflicted) => paths::Merged::Conflict(Zeroizing::new(conflicted)),
     }
 }
+
+/// Whether `pathname` is under the `sealed` clean/smudge filter (plaintext in the work
+/// tree) in the repository of the current directory, as `git check-attr filter` tells.
+fn filtered(pathname: &str) -> bool {
+    git2::Repository::open_from_env()
+        .ok()
+        .and_then(|repo| {
+            repo.get_attr(
+                Path::new(pathname),
+                "filter",
+                git2::AttrCheckFlags::default(),
+            )
+            .ok()
+            .flatten()
+            .map(|v| v == "sealed")
+        })
+        .unwrap_or(false)
+}
+
+/// The one-line message for a conflict in `pathname`: how to finish the merge. Under the
+/// filter, `git add` encrypts the resolved file; a file committed encrypted without the
+/// filter (sops-style) is encrypted again with `sealed encrypt -i` first.
+pub fn conflict_message(pathname: &str) -> String {
+    let quoted = shell_quote(pathname);
+    if filtered(pathname) {
+        format!(
+            "{pathname}: conflicting changes (markers around the conflicting entries of the decrypted file); resolve them, then `git add {quoted}`"
+        )
+    } else {
+        format!(
+            "{pathname}: conflicting changes (markers around the conflicting entries, decrypted); resolve them, then `sealed encrypt -i {quoted} && git add {quoted}`"
+        )
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
