@@ -16,7 +16,7 @@
 //! authenticated them: [`weak_source`] reads the index blob (else HEAD's) to tell which
 //! variables an editor of that commit could have chosen (docs/security.md).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use git2::{AttrCheckFlags, Repository};
 
@@ -80,16 +80,6 @@ pub fn filter_plaintext(file: &Path) -> Option<Protected> {
 }
 
 impl Protected {
-    /// The path relative to the work tree's root.
-    pub fn rel(&self) -> &str {
-        &self.rel
-    }
-
-    /// The work tree's root.
-    pub fn root(&self) -> Option<PathBuf> {
-        self.repo.workdir().map(Path::to_path_buf)
-    }
-
     /// What the last commit-side version holds: the index's blob (stage 0), else HEAD's.
     fn blob(&self) -> Option<Vec<u8>> {
         let path = Path::new(&self.rel);
