@@ -2,12 +2,13 @@
 //! MAC verified, and only then is plaintext written — the file byte for byte, or one value
 //! (`--extract`), or the values in another shape (`--output-type`).
 
+use super::source::{self, WeakSource};
 use super::{Io, engine_error};
 use crate::data::emit::{self, OutputType};
 use std::collections::HashSet;
 
-use crate::data::{self, DataError, Node, path, trust};
-use crate::engine::{Sealed, unwrap_data_key};
+use crate::data::{self, DataError, Node, flatten, path, trust};
+use crate::engine::{EngineError, Sealed, unwrap_data_key};
 use crate::error::{Error, Pos, exit};
 use crate::format::Syntax;
 use crate::keys::IdentitySet;
@@ -62,12 +63,12 @@ pub struct Plaintext {
     pub syntax: Syntax,
     /// The file's name for messages.
     pub name: String,
-    /// Whether sealed's layout digest authenticated the whole document (keys, nulls,
-    /// empty and clear values, comments), not only the values the MAC covers.
-    pub layout_authenticated: bool,
-    /// The encrypted text, kept when the layout is not authenticated (to tell which
-    /// values the MAC covers).
-    cipher: Option<String>,
+    /// Which variables an editor of the ciphertext (or of the commit that holds the
+    /// git filter's plaintext) could have chosen.
+    weak: WeakSource,
+    /// Whether the file is the git filter's plaintext in the work tree (it was read as it
+    /// is, not decrypted).
+    pub filter_plaintext: bool,
 }
 
 impl Plaintext {
@@ -79,12 +80,17 @@ impl Plaintext {
     /// The variables an editor of the ciphertext could have chosen ([`trust`]): none when
     /// sealed authenticated the layout.
     pub fn weak_names(&self) -> Result<HashSet<String>, Error> {
-        match &self.cipher {
-            None => Ok(HashSet::new()),
-            Some(cipher) => trust::weak_names(cipher, self.syntax).map_err(|e| {
+        match &self.weak {
+            WeakSource::Nothing => Ok(HashSet::new()),
+            WeakSource::Cipher(cipher) => trust::weak_names(cipher, self.syntax).map_err(|e| {
                 // A position would be in the ciphertext: name the file only.
                 Error::file(&self.name, exit::GENERIC, e.to_string())
             }),
+            WeakSource::Everything => Ok(flatten::flatten(&self.data()?)
+                .map_err(|e| self.data_error(e))?
+                .into_iter()
+                .map(|v| v.name)
+                .collect()),
         }
     }
 
@@ -102,12 +108,29 @@ impl Plaintext {
     }
 }
 
-/// Reads, parses and decrypts what `io` names, verifying the MAC.
+/// Reads, parses and decrypts what `io` names, verifying the MAC. A file the git filter
+/// keeps in plaintext in the work tree ([`source::filter_plaintext`]) is the decrypted
+/// document already: it is read as it is.
 pub fn decrypt(io: &Io, identities: &mut Identities) -> Result<Plaintext, Error> {
     let syntax = io.syntax()?;
     let src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
-    let sealed = Sealed::parse(&src, syntax.format()).map_err(|e| engine_error(&name, &src, e))?;
+    let parsed = Sealed::parse(&src, syntax.format());
+    if matches!(parsed, Err(EngineError::NotEncrypted))
+        && io.filename_override.is_none()
+        && let Some(protected) = source::filter_plaintext(&io.file)
+    {
+        drop(parsed);
+        let weak = protected.weak_source(syntax, identities);
+        return Ok(Plaintext {
+            text: src,
+            syntax,
+            name,
+            weak,
+            filter_plaintext: true,
+        });
+    }
+    let sealed = parsed.map_err(|e| engine_error(&name, &src, e))?;
     let key = unwrap_data_key(&sealed.metadata, identities.get()?)
         .map_err(|e| engine_error(&name, &src, e))?;
     let text = sealed
@@ -119,8 +142,12 @@ pub fn decrypt(io: &Io, identities: &mut Identities) -> Result<Plaintext, Error>
         text,
         syntax,
         name,
-        layout_authenticated,
-        cipher: (!layout_authenticated).then(|| src.to_string()),
+        weak: if layout_authenticated {
+            WeakSource::Nothing
+        } else {
+            WeakSource::Cipher(src.to_string())
+        },
+        filter_plaintext: false,
     })
 }
 
@@ -161,6 +188,10 @@ pub fn run(args: &Args) -> Result<(), Error> {
     let output_type = args.output_type.map(OutputType::from);
     let _lock = io.lock_in_place()?;
     let plain = decrypt(io, &mut Identities::default())?;
+    if io.in_place && plain.filter_plaintext {
+        // Already what `-i` would write: the file stays as it is.
+        return Ok(());
+    }
     let out = match (&steps, output_type) {
         (None, None) => return io.write(plain.text.as_bytes()),
         (None, Some(ty)) if ty.syntax() == Some(plain.syntax) => {

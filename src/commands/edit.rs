@@ -38,7 +38,8 @@ pub struct Args {
     opts: EncryptOptions,
 }
 
-/// An encrypted file, decrypted and ready for a change.
+/// An encrypted file, decrypted and ready for a change; or the git filter's plaintext in
+/// the work tree, which is changed as plaintext (the filter encrypts it on `git add`).
 pub struct Opened {
     /// The file.
     pub file: PathBuf,
@@ -46,10 +47,10 @@ pub struct Opened {
     pub name: String,
     /// Its syntax.
     pub syntax: Syntax,
-    /// The encrypted text.
+    /// The text as stored: the ciphertext, or the filter's plaintext.
     pub src: Zeroizing<String>,
-    /// The data key.
-    pub key: DataKey,
+    /// The data key; `None` for the filter's plaintext (written back as plaintext).
+    pub key: Option<DataKey>,
     /// The decrypted text (the MAC verified).
     pub plain: Zeroizing<String>,
     /// The lock that keeps other sealed writers of the file waiting until this change is
@@ -76,12 +77,30 @@ pub fn syntax_of(file: &Path, input_type: Option<&str>) -> Result<Syntax, Error>
     .syntax()
 }
 
-/// Reads and decrypts an encrypted file (MAC verified).
+/// Reads and decrypts an encrypted file (MAC verified). A file the git filter keeps in
+/// plaintext in the work tree ([`super::source::filter_plaintext`]) is read as the
+/// plaintext it is, and changes to it are written as plaintext: never ciphertext into a
+/// file git expects in clear, never plaintext into a path git would not encrypt.
 pub fn open_encrypted(file: &Path, syntax: Syntax) -> Result<Opened, Error> {
     let name = display_path(file);
     let lock = crate::fsutil::lock(file)?;
     let src = crate::fsutil::read_text(file)?;
-    let sealed = Sealed::parse(&src, syntax.format()).map_err(|e| engine_error(&name, &src, e))?;
+    let parsed = Sealed::parse(&src, syntax.format());
+    if matches!(parsed, Err(EngineError::NotEncrypted))
+        && super::source::filter_plaintext(file).is_some()
+    {
+        drop(parsed);
+        return Ok(Opened {
+            file: file.to_path_buf(),
+            name,
+            syntax,
+            plain: src.clone(),
+            src,
+            key: None,
+            _lock: lock,
+        });
+    }
+    let sealed = parsed.map_err(|e| engine_error(&name, &src, e))?;
     let identities =
         IdentitySet::discover().map_err(|e| Error::other(exit::NO_KEY, e.to_string()))?;
     let key =
@@ -95,7 +114,7 @@ pub fn open_encrypted(file: &Path, syntax: Syntax) -> Result<Opened, Error> {
         name,
         syntax,
         src,
-        key,
+        key: Some(key),
         plain,
         _lock: lock,
     })
@@ -103,10 +122,16 @@ pub fn open_encrypted(file: &Path, syntax: Syntax) -> Result<Opened, Error> {
 
 impl Opened {
     /// The encrypted text for the changed plaintext `plain`: unchanged values keep their
-    /// tokens; `Err` carries the engine's complaint about `plain`.
+    /// tokens; `Err` carries the engine's complaint about `plain`. For the git filter's
+    /// plaintext, `plain` itself, once the engine has checked that it can encrypt it (as
+    /// the filter will on `git add`).
     pub fn seal(&self, plain: &str) -> Result<Zeroizing<String>, EngineError> {
+        let Some(key) = &self.key else {
+            check_encryptable(plain, self.syntax)?;
+            return Ok(Zeroizing::new(plain.to_string()));
+        };
         let sealed = Sealed::parse(&self.src, self.syntax.format())?;
-        engine::reencrypt(plain, &sealed, &self.key).map(|(out, _)| out)
+        engine::reencrypt(plain, &sealed, key).map(|(out, _)| out)
     }
 
     /// Writes `out` over the file, atomically, unless it is what the file holds already.
@@ -131,6 +156,14 @@ impl Opened {
         self.write(&out)?;
         Ok(())
     }
+}
+
+/// Checks that the engine can encrypt `plain` (syntax, reserved `sops` entry, limits): the
+/// same refusals as sealing it, without keys (a throw-away data key, output dropped).
+fn check_encryptable(plain: &str, syntax: Syntax) -> Result<(), EngineError> {
+    let key = DataKey::generate();
+    let selection = crate::config::Selection::default();
+    engine::encrypt_with_key(plain, syntax.format(), &key, vec![], None, &selection).map(drop)
 }
 
 /// A SOPS tree path (`["db"]["password"]`) given to `set` or `unset`.

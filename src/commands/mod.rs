@@ -9,6 +9,7 @@ pub mod git;
 pub mod keygen;
 pub mod rotate;
 pub mod set;
+pub mod source;
 pub mod team;
 pub mod unset;
 pub mod updatekeys;

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod git;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
