@@ -6,6 +6,7 @@ pub mod edit;
 pub mod encrypt;
 pub mod exec;
 pub mod git;
+pub mod init;
 pub mod keygen;
 pub mod rotate;
 pub mod set;
