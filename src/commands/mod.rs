@@ -135,18 +135,16 @@ pub fn conflict_marker_line(src: &str) -> Option<usize> {
 /// by a merge, a key indented under a value).
 pub fn engine_error(file: &str, src: &str, e: EngineError) -> Error {
     let code = e.exit_code();
-    if matches!(e, EngineError::Syntax(_)) {
-        if let Some(line) = conflict_marker_line(src) {
-            return Error::Syntax {
-                file: file.to_string(),
-                pos: Pos { line, col: 1 },
-                msg: format!(
-                    "unresolved conflict markers at line {line} (a merge left them): keep the \
-                     right value of each conflict and delete the <<<<<<<, ======= and >>>>>>> lines"
-                ),
-            }
-            .with_code(code);
+    if let (EngineError::Syntax(_), Some(line)) = (&e, conflict_marker_line(src)) {
+        return Error::Syntax {
+            file: file.to_string(),
+            pos: Pos { line, col: 1 },
+            msg: format!(
+                "unresolved conflict markers at line {line} (a merge left them): keep the \
+                 right value of each conflict and delete the <<<<<<<, ======= and >>>>>>> lines"
+            ),
         }
+        .with_code(code);
     }
     let mut msg = e.to_string();
     if let EngineError::NoKey { .. } = e {
