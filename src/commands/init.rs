@@ -68,7 +68,8 @@ pub fn run(args: &Args) -> Result<(), Error> {
     if repo.is_some() {
         steps.push(git_setup(&root)?);
     }
-    summarize(&steps, repo.is_some());
+    let outsider = steps[1].detail.contains("not among its recipients");
+    summarize(&steps, repo.is_some(), outsider);
     Ok(())
 }
 
@@ -370,7 +371,7 @@ fn git_setup(root: &Path) -> Result<Step, Error> {
 }
 
 /// Prints what was done and what to do next, on stderr.
-fn summarize(steps: &[Step], git: bool) {
+fn summarize(steps: &[Step], git: bool, outsider: bool) {
     let changed = steps.iter().any(|s| s.changed);
     if changed {
         eprintln!("sealed init: done");
@@ -381,7 +382,14 @@ fn summarize(steps: &[Step], git: bool) {
         let mark = if s.changed { "+" } else { "=" };
         eprintln!("{mark} {}: {}", s.what, s.detail);
     }
-    if !changed {
+    if outsider {
+        eprintln!(
+            "next: send your public key to a member; once they have run the command above and pushed:"
+        );
+        eprintln!("  git pull && sealed git init      # the protected files open for you");
+        return;
+    }
+    if !changed || !steps[1].changed {
         return;
     }
     eprintln!("next:");
