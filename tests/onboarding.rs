@@ -292,7 +292,10 @@ fn init_in_a_clone_leaves_the_config_and_its_advice_lets_the_newcomer_in() {
     let out = run(bob.sealed(tmp.path()), &["decrypt", "blob.yaml"]);
     assert_eq!(out.status.code(), Some(128));
     let err = stderr(&out);
-    assert!(err.contains("no identity opens blob.yaml"), "{err}");
+    assert!(
+        err.contains("blob.yaml: no identity opens this file"),
+        "{err}"
+    );
     assert!(err.contains("sealed team add"), "{err}");
     assert!(!err.contains(SECRET));
 

@@ -147,12 +147,6 @@ pub fn engine_error(file: &str, src: &str, e: EngineError) -> Error {
         .with_code(code);
     }
     let mut msg = e.to_string();
-    if let EngineError::NoKey { .. } = e {
-        let rest = msg
-            .strip_prefix("no identity opens this file")
-            .unwrap_or(&msg);
-        return Error::other(code, format!("no identity opens {file}{rest}"));
-    }
     if matches!(e, EngineError::Syntax(_)) && msg == YAML_INDENTED_KEY {
         msg = "a key is indented under a value (mapping values are not allowed here): \
                line it up with the keys of its mapping, or indent it under a key that has no value"
