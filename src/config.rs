@@ -233,6 +233,42 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The `path_regex` of every rule, in order (`(any file)` for a rule without one).
+    pub fn patterns(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .map(|r| match &r.path_regex {
+                Some(re) => re.clone(),
+                None => "(any file)".to_string(),
+            })
+            .collect()
+    }
+
+    /// The message for a file no rule matches: names the file, the config and the rules'
+    /// patterns, and the ways out.
+    pub fn no_rule_message(&self, file: &str) -> String {
+        let patterns = self.patterns();
+        let listed = if patterns.is_empty() {
+            "it has no creation_rules".to_string()
+        } else {
+            format!(
+                "its path_regex patterns: {}",
+                patterns
+                    .iter()
+                    .map(|p| format!("'{p}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        format!(
+            "no creation rule matches {file} in {} ({listed}); move the file to a path a rule \
+             matches, add a rule for it, or pass --age RECIPIENT",
+            self.path.display()
+        )
+    }
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(src.len());

@@ -60,8 +60,10 @@ pub enum EngineError {
     Key(KeyError),
     /// No identity could recover the data key.
     #[error(
-        "no identity can decrypt this file; it is encrypted for: {}; looked in: {}. \
-         Point SOPS_AGE_KEY_FILE at your keys.txt, or create a key with `sealed keygen`",
+        "no identity opens this file; it is encrypted for: {}; looked in: {}. \
+         To be let in, ask a teammate who can open it to run `sealed team add <your-name> <your-public-key>` \
+         and share the result (`sealed init` creates your key and prints its public key); \
+         if your key is elsewhere, point SOPS_AGE_KEY_FILE at it",
         first_few(.recipients), .searched.join(", ")
     )]
     NoKey {

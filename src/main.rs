@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sealed::commands::{
-    decrypt, edit, encrypt, exec, git, keygen, rotate, set, team, unset, updatekeys,
+    decrypt, edit, encrypt, exec, git, init, keygen, rotate, set, team, unset, updatekeys,
 };
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
@@ -18,6 +18,9 @@ struct Cli {
 /// One variant per verb; each verb's flags live beside its code in `commands/`.
 #[derive(Subcommand)]
 enum Command {
+    /// Set this directory up for secrets: an identity, a .sops.yaml, and in a git
+    /// repository the filter and guard. Safe to run again; never asks anything.
+    Init(init::Args),
     /// Encrypt the values (and comments) of a YAML, JSON or .env file.
     Encrypt(Box<encrypt::Args>),
     /// Decrypt a file; the MAC is verified before anything is printed.
@@ -61,6 +64,7 @@ fn install_panic_hook() {
 fn main() -> ExitCode {
     install_panic_hook();
     let result = match Cli::parse().command {
+        Command::Init(args) => init::run(&args),
         Command::Encrypt(args) => encrypt::run(&args),
         Command::Decrypt(args) => decrypt::run(&args),
         Command::Exec(args) => exec::run(&args),

@@ -550,7 +550,7 @@ fn bad_files_keep_the_command_from_starting() {
         &sb,
         &["-f", "theirs.env"],
         128,
-        "theirs.env: no identity can decrypt",
+        "theirs.env: no identity opens this file",
     );
 
     // Tampered: an unencrypted value changed.

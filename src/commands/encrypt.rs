@@ -175,7 +175,8 @@ pub fn run_with(io: &Io, opts: &EncryptOptions) -> Result<(), Error> {
     let src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
     let (rule, config_path) = matching_rule(io.logical_path(), opts.config.as_deref())?;
-    let plan = key_plan(opts, rule.as_ref(), config_path.as_deref())?;
+    let plan = key_plan(opts, rule.as_ref(), config_path.as_deref())
+        .map_err(|e| no_rule_error(e, io.logical_path(), rule.is_none(), config_path.as_deref()))?;
     let selection = choose_selection(
         &opts.selection.to_selection(),
         rule.as_ref().map(|r| &r.selection),
@@ -236,6 +237,9 @@ fn key_plan(
             .filter(|s| !s.trim().is_empty())
     });
     if let Some(list) = from_flag {
+        if opts.age.is_none() && rule.is_some_and(|r| !r.key_groups.is_empty()) {
+            note_env_override(config);
+        }
         return Ok(KeyPlan {
             groups: vec![parse_list(&list)?],
             threshold: None,
@@ -278,6 +282,34 @@ fn key_plan(
     })
 }
 
+/// Says once per process, on stderr, that `SOPS_AGE_RECIPIENTS` wins over the matching
+/// `.sops.yaml` rule (a variable left set from another project silently changes whom the
+/// files are encrypted for).
+fn note_env_override(config: Option<&Path>) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        eprintln!(
+            "sealed: note: SOPS_AGE_RECIPIENTS overrides the recipients of the matching rule in {}; \
+             unset SOPS_AGE_RECIPIENTS to use the rule",
+            config.map_or_else(|| ".sops.yaml".to_string(), |c| c.display().to_string())
+        );
+    });
+}
+
+/// The "no rule matches" error, naming the file and listing the rules' patterns.
+fn no_rule_error(e: Error, file: &Path, no_rule: bool, config: Option<&Path>) -> Error {
+    let Some(config) = config.filter(|_| no_rule && e.exit_code() == exit::NO_RECIPIENT) else {
+        return e;
+    };
+    match Config::load(config) {
+        Ok(c) => Error::other(
+            exit::NO_RECIPIENT,
+            c.no_rule_message(&crate::error::display_path(file)),
+        ),
+        Err(_) => e,
+    }
+}
+
 fn count(sel: &Selection) -> usize {
     [
         &sel.unencrypted_suffix,
@@ -314,7 +346,8 @@ fn choose_selection(flags: &Selection, rule: Option<&Selection>) -> Result<Selec
 /// git filter for files new to the index).
 pub fn plan_for(file: &Path, opts: &EncryptOptions) -> Result<(KeyPlan, Selection), Error> {
     let (rule, config_path) = matching_rule(file, opts.config.as_deref())?;
-    let plan = key_plan(opts, rule.as_ref(), config_path.as_deref())?;
+    let plan = key_plan(opts, rule.as_ref(), config_path.as_deref())
+        .map_err(|e| no_rule_error(e, file, rule.is_none(), config_path.as_deref()))?;
     let selection = choose_selection(
         &opts.selection.to_selection(),
         rule.as_ref().map(|r| &r.selection),

@@ -34,6 +34,8 @@ const AGE_ARMOR_BEGIN: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
 pub struct IdentitySet {
     searched: Vec<String>,
     identities: Vec<BoxedIdentity>,
+    /// The public keys of `identities` (an identity that has none to tell is left out).
+    publics: Vec<String>,
     locked: Vec<Locked>,
     warnings: Vec<String>,
     prompter: Prompter,
@@ -59,14 +61,15 @@ enum LockedKind {
 
 /// What one source yielded.
 enum Parsed {
-    Ready(Vec<BoxedIdentity>),
+    /// The identities, and the public keys (recipients) of those that tell it.
+    Ready(Vec<BoxedIdentity>, Vec<String>),
     Locked(LockedKind),
 }
 
 impl Parsed {
     fn describe(&self) -> String {
         match self {
-            Parsed::Ready(ids) => plural(ids.len(), "identity", "identities"),
+            Parsed::Ready(ids, _) => plural(ids.len(), "identity", "identities"),
             Parsed::Locked(LockedKind::AgeFile(_)) => "passphrase-protected".to_owned(),
             Parsed::Locked(LockedKind::Ssh { .. }) => "passphrase-protected ssh key".to_owned(),
         }
@@ -200,6 +203,12 @@ impl IdentitySet {
         &self.searched
     }
 
+    /// The public keys (recipients) of the identities found, in the search order; an
+    /// identity behind a passphrase is not in the list.
+    pub fn public_keys(&self) -> &[String] {
+        &self.publics
+    }
+
     /// True when no identity at all was found (a passphrase-protected source counts as
     /// one, even before it is unlocked).
     pub fn is_empty(&self) -> bool {
@@ -263,6 +272,7 @@ impl IdentitySet {
         IdentitySet {
             searched: Vec::new(),
             identities: Vec::new(),
+            publics: Vec::new(),
             locked: Vec::new(),
             warnings: Vec::new(),
             prompter: Arc::new(tty_prompt),
@@ -283,7 +293,10 @@ impl IdentitySet {
         self.searched
             .push(format!("{label} ({})", parsed.describe()));
         match parsed {
-            Parsed::Ready(ids) => self.identities.extend(ids),
+            Parsed::Ready(ids, publics) => {
+                self.identities.extend(ids);
+                self.publics.extend(publics);
+            }
             Parsed::Locked(kind) => self.locked.push(Locked {
                 source,
                 kind,
@@ -304,7 +317,7 @@ impl IdentitySet {
             return Ok(());
         };
         let parsed = parse_source(&data, &source)?;
-        if matches!(parsed, Parsed::Ready(_)) {
+        if matches!(parsed, Parsed::Ready(..)) {
             self.check_mode(&source, mode);
         }
         self.add(label, source, parsed);
@@ -326,7 +339,7 @@ impl IdentitySet {
         };
         match parse_ssh(&data, &source) {
             Ok(parsed) => {
-                if matches!(parsed, Parsed::Ready(_)) {
+                if matches!(parsed, Parsed::Ready(..)) {
                     self.check_mode(&source, mode);
                 }
                 self.add(label, source, parsed);
@@ -426,7 +439,7 @@ impl Locked {
                     .read_to_end(&mut plain)
                     .map_err(|e| format!("cannot decrypt the identity file: {e}"))?;
                 match parse_source(&plain, &self.source) {
-                    Ok(Parsed::Ready(ids)) => Ok(Some(ids)),
+                    Ok(Parsed::Ready(ids, _)) => Ok(Some(ids)),
                     Ok(Parsed::Locked(_)) => {
                         Err("holds another encrypted file instead of identities".to_owned())
                     }
@@ -502,8 +515,16 @@ fn parse_source(data: &[u8], source: &str) -> Result<Parsed, KeyError> {
             .unwrap_or(msg);
         bad(msg)
     })?;
+    let mut publics = Vec::new();
+    if file.write_recipients_file(&mut publics).is_err() {
+        publics.clear();
+    }
+    let publics = String::from_utf8_lossy(&publics)
+        .lines()
+        .map(str::to_owned)
+        .collect();
     let ids = file.into_identities().map_err(|e| bad(e.to_string()))?;
-    Ok(Parsed::Ready(ids))
+    Ok(Parsed::Ready(ids, publics))
 }
 
 enum SshError {
@@ -518,7 +539,15 @@ fn parse_ssh(data: &[u8], source: &str) -> Result<Parsed, SshError> {
     let identity = Identity::from_buffer(data, Some(source.to_owned()))
         .map_err(|_| SshError::Invalid("is not an SSH private key age can read".to_owned()))?;
     match identity {
-        Identity::Unencrypted(_) => Ok(Parsed::Ready(vec![Box::new(identity)])),
+        Identity::Unencrypted(_) => {
+            let public = age::ssh::Recipient::try_from(identity.clone())
+                .map(|r| r.to_string())
+                .ok();
+            Ok(Parsed::Ready(
+                vec![Box::new(identity)],
+                public.into_iter().collect(),
+            ))
+        }
         Identity::Encrypted(key) => {
             let public = age::ssh::Recipient::try_from(Identity::Encrypted(key.clone()))
                 .map_err(|_| SshError::Unsupported("unsupported SSH key type".to_owned()))?;

@@ -34,6 +34,54 @@ pub fn generate(out: Option<&Path>) -> Result<GeneratedKey, KeyError> {
     Ok(GeneratedKey { public })
 }
 
+/// Generates a new X25519 identity and appends it to the keys file `path` (created with
+/// mode 0600 when missing); the identities already there are kept byte for byte. Returns
+/// the new key and how many identities the file now holds.
+pub fn append(path: &Path) -> Result<(GeneratedKey, usize), KeyError> {
+    let shown = path.display();
+    let old = match std::fs::read(path) {
+        Ok(old) => Zeroizing::new(old),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = generate(Some(path))?;
+            return Ok((key, 1));
+        }
+        Err(e) => return Err(KeyError::Io(format!("{shown}: cannot read: {e}"))),
+    };
+    let before = count_identities(&old);
+    if before == 0 && old.iter().any(|b| !b.is_ascii_whitespace() && *b != b'#') {
+        // Not a keys file (an encrypted identity file, an ssh key…): never append to it.
+        return Err(KeyError::Io(format!(
+            "{shown}: holds no plain age identity lines; refusing to append to it"
+        )));
+    }
+    let identity = age::x25519::Identity::generate();
+    let public = identity.to_public().to_string();
+    let mut content = Zeroizing::new(String::new());
+    if !old.is_empty() && !old.ends_with(b"\n") {
+        content.push('\n');
+    }
+    content.push_str(&key_file_text(
+        &identity,
+        &public,
+        std::time::SystemTime::now(),
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| KeyError::Io(format!("{shown}: cannot open for appending: {e}")))?;
+    file.write_all(content.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| KeyError::Io(format!("{shown}: cannot write: {e}")))?;
+    Ok((GeneratedKey { public }, before + 1))
+}
+
+/// How many `AGE-SECRET-KEY-1…` lines a keys file holds.
+fn count_identities(text: &[u8]) -> usize {
+    text.split(|&b| b == b'\n')
+        .filter(|l| l.trim_ascii().starts_with(b"AGE-SECRET-KEY-1"))
+        .count()
+}
+
 /// The three lines `age-keygen` writes.
 fn key_file_text(
     identity: &age::x25519::Identity,
@@ -74,9 +122,7 @@ fn write_new_file(path: &Path, content: &[u8]) -> Result<(), KeyError> {
         .mode(0o600)
         .open(path)
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => {
-                KeyError::Io(format!("{shown}: already exists; refusing to overwrite it"))
-            }
+            std::io::ErrorKind::AlreadyExists => KeyError::Exists(shown.to_string()),
             _ => KeyError::Io(format!("{shown}: cannot create: {e}")),
         })?;
     if let Err(e) = file.write_all(content).and_then(|()| file.sync_all()) {
@@ -125,9 +171,28 @@ mod tests {
         let path = dir.path().join("keys.txt");
         std::fs::write(&path, "keep me\n").unwrap();
         let err = generate(Some(&path)).unwrap_err();
-        assert!(matches!(err, KeyError::Io(_)));
+        assert!(matches!(err, KeyError::Exists(_)));
         assert!(err.to_string().contains("keys.txt"), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me\n");
+    }
+
+    #[test]
+    fn append_keeps_the_old_identities() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.txt");
+        let first = generate(Some(&path)).unwrap();
+        let old = std::fs::read_to_string(&path).unwrap();
+        let (second, n) = append(&path).unwrap();
+        assert_eq!(n, 2);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(&old));
+        let ids = IdentitySet::from_keys_text(&text, "appended").unwrap();
+        assert_eq!(ids.public_keys(), [first.public, second.public]);
+        // Not a keys file: refused, untouched.
+        let other = dir.path().join("other.txt");
+        std::fs::write(&other, "not a key\n").unwrap();
+        assert!(append(&other).is_err());
+        assert_eq!(std::fs::read_to_string(&other).unwrap(), "not a key\n");
     }
 
     #[test]

@@ -7,14 +7,15 @@
 //! - [`IdentitySet::discover`], [`IdentitySet::unwrap`], [`IdentitySet::searched`],
 //!   [`IdentitySet::is_empty`]; [`IdentitySet::discover_with`] (injected environment) and
 //!   [`IdentitySet::from_keys_text`] for tests and explicit keys
-//! - [`generate`] for `sealed keygen`.
+//! - [`generate`] and [`append`] for `sealed keygen`; [`IdentitySet::public_keys`] for
+//!   `sealed init`.
 
 mod identity;
 mod keygen;
 mod recipient;
 
 pub use identity::IdentitySet;
-pub use keygen::{GeneratedKey, generate};
+pub use keygen::{GeneratedKey, append, generate};
 pub use recipient::{Recipient, wrap_data_key};
 
 /// The longest `enc` entry (armored text) that is handed to age. Real entries are far
@@ -47,6 +48,9 @@ pub enum KeyError {
     /// No identity could unwrap the data key.
     #[error("no identity could unwrap the data key")]
     NoMatchingIdentity,
+    /// The key file to create exists already (it is never overwritten).
+    #[error("{0}: already exists; refusing to overwrite it")]
+    Exists(String),
     /// An I/O failure (key file creation etc.).
     #[error("{0}")]
     Io(String),
