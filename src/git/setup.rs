@@ -85,16 +85,45 @@ pub fn shell_quote(path: &str) -> String {
     }
 }
 
-/// The shell command git runs for `sealed ARGS`: this binary by its absolute path, else a
-/// `sealed` on `PATH`, else one line naming the fix (exit 127). git runs filter, textconv
-/// and merge driver commands through `sh -c`, so a moved binary gives that one message
-/// instead of `…/sealed: not found` for every file.
+/// The wrapper git runs sealed through, in the repository's common git directory.
+const WRAPPER: &str = "sealed/run";
+
+/// The shell command git runs for `sealed ARGS`: the wrapper that [`write_wrapper`]
+/// installs, found from the repository itself (git runs filter, textconv and merge driver
+/// commands and hooks through `sh`, inside the work tree).
 pub fn command_line(args: &str) -> String {
+    format!("\"$(git rev-parse --git-common-dir)/{WRAPPER}\" {args}")
+}
+
+/// Writes the wrapper: this binary by its absolute path, else a `sealed` on `PATH`, else
+/// one line naming the fix (exit 127) — a moved binary gives that message instead of
+/// `…/sealed: not found` for every file.
+fn write_wrapper(repo: &Repository) -> Result<(), Error> {
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sealed"));
     let exe = shell_quote(&exe.to_string_lossy());
-    format!(
-        "s={exe}; [ -x \"$s\" ] || s=$(command -v sealed) || {{ echo 'sealed: '{exe}' (set up by `sealed git init`) is gone and no sealed is on PATH: install sealed, then run `sealed git init` in this repository' >&2; exit 127; }}; exec \"$s\" {args}"
-    )
+    let text = format!(
+        "#!/bin/sh\n\
+         # Runs sealed for git's filter, diff and merge drivers and the pre-commit guard\n\
+         # (written by `sealed git init`): the binary that set the repository up, else a\n\
+         # sealed on PATH.\n\
+         s={exe}\n\
+         [ -x \"$s\" ] || s=$(command -v sealed) || {{\n\
+         \techo \"sealed: \"{exe}\" (set up by \\`sealed git init\\`) is gone and no sealed is on PATH: install sealed, then run \\`sealed git init\\` in this repository\" >&2\n\
+         \texit 127\n\
+         }}\n\
+         exec \"$s\" \"$@\"\n"
+    );
+    let path = repo.commondir().join(WRAPPER);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                file: dir.display().to_string(),
+                source,
+            })?;
+        }
+        crate::fsutil::write_atomic(&path, text.as_bytes())?;
+    }
+    set_executable(&path)
 }
 
 /// Paths (relative, `/`-separated) of tracked and untracked, not ignored files.
@@ -363,7 +392,7 @@ fn install_hook(repo: &Repository) -> Result<(), Error> {
         "#!/bin/sh\n{HOOK_MARK} (installed by `sealed git init`)\n\
          prev=\"$(dirname \"$0\")/pre-commit.before-sealed\"\n\
          if [ -x \"$prev\" ]; then \"$prev\" \"$@\" || exit $?; fi\n\
-         {}\n",
+         exec {}\n",
         command_line("git check")
     );
     if let Ok(existing) = std::fs::read_to_string(&hook) {
@@ -554,6 +583,7 @@ fn init_repo(repo: Repository, patterns: &[String]) -> Result<InitReport, Error>
         .map(|p| format!("{p} {EXPORT}"))
         .collect();
     write_block(&repo.commondir().join("info").join("attributes"), &export)?;
+    write_wrapper(&repo)?;
     configure(&repo)?;
     install_hook(&repo)?;
     let mut report = InitReport {
