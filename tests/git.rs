@@ -146,7 +146,7 @@ fn blobs_are_ciphertext_and_the_work_tree_plaintext() {
     assert_eq!(r.git(&["show", "HEAD:README.md"]), "hello\n");
     assert_eq!(r.git(&["status", "--porcelain"]), "");
     let attrs = r.read_in(&r.root, ".gitattributes");
-    assert!(attrs.contains("/secrets/app.yaml filter=sealed diff=sealed merge=sealed"));
+    assert!(attrs.contains("secrets/**/*.yaml filter=sealed-rules diff=sealed merge=sealed-rules"));
 }
 
 #[test]

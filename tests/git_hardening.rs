@@ -217,7 +217,7 @@ fn a_protected_file_staged_in_part_is_refused_when_a_key_verifies_its_mac() {
     assert_history_refuses(&r, &r.root, true, "secrets/app.yaml");
     // The fix the message gives works.
     let fix = fix_in(&err);
-    assert_eq!(fix, "git add secrets/app.yaml");
+    assert_eq!(fix, "git add --renormalize -- secrets/app.yaml");
     assert!(r.paste(&r.root, true, &fix).status.success());
     assert!(r.sealed(&r.root, true, &["git", "check"]).status.success());
     r.git(&["commit", "-q", "-m", "whole file"]);
@@ -279,7 +279,7 @@ fn a_secret_copied_out_of_the_protected_paths_is_refused_with_and_without_a_key(
     let err = assert_guard_refuses(&r, &r.root, true, "notes.txt");
     assert!(err.contains("db:password:"), "names the key path: {err}");
     let fix = fix_in(&err);
-    assert_eq!(fix, "git rm -q --cached notes.txt");
+    assert_eq!(fix, "git rm -q -f --cached -- notes.txt");
     assert!(r.paste(&r.root, true, &fix).status.success());
     assert!(r.sealed(&r.root, true, &["git", "check"]).status.success());
 }
@@ -454,9 +454,9 @@ fn git_archive_of_a_keyed_clone_leaves_protected_files_out() {
         assert_no_secret("the zip archive", &zip.stdout);
     }
     // As docs/git.md says: `export-ignore` in the managed block.
-    assert!(
-        attrs.contains("/secrets/app.yaml filter=sealed diff=sealed merge=sealed export-ignore")
-    );
+    assert!(attrs.contains(
+        "secrets/**/*.yaml filter=sealed-rules diff=sealed merge=sealed-rules export-ignore"
+    ));
 }
 
 // From item 10: a tracked symbolic link at a protected path blocked every commit.
@@ -483,7 +483,7 @@ fn symbolic_links_at_protected_paths_are_checked_as_links() {
     assert!(err.contains("plain.yaml"), "{err}");
     assert_history_refuses(&r, &r.root, false, "secrets/db.yaml");
     let fix = fix_in(&err);
-    assert_eq!(fix, "git rm -q --cached plain.yaml");
+    assert_eq!(fix, "git rm -q -f --cached -- plain.yaml");
     assert!(r.paste(&r.root, true, &fix).status.success());
     let out = r.sealed(&r.root, true, &["git", "check"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, exit};
-use crate::git::{check, filter::Filter, merge, process, setup};
+use crate::git::{check, filter::Filter, lock, merge, process, setup};
 
 /// `sealed git`: keep protected files plaintext in the work tree and ciphertext in commits.
 #[derive(Debug, Clone, clap::Args)]
@@ -23,8 +23,19 @@ enum GitCommand {
         patterns: Vec<String>,
     },
     /// Which protected files are encrypted in the index, which would be refused, and for
-    /// whom each is encrypted.
-    Status,
+    /// whom each is encrypted. Exits 1 when a file would be refused.
+    Status {
+        /// One JSON object for scripts: `{"files": [{"path", "state", "recipients",
+        /// "problem"}], "refused": N}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turn the protected files of the work tree back into their ciphertext and remove the
+    /// filter and merge drivers from .git/config (as `git-crypt lock`). Refuses when a
+    /// protected file has changes that are not staged.
+    Lock,
+    /// Undo `sealed git lock`: the same as `sealed git init`.
+    Unlock,
     /// Refuse plaintext blobs at protected paths: in the index (the pre-commit hook), or
     /// with --all in every commit reachable from HEAD, or in a range of commits.
     Check {
@@ -37,16 +48,26 @@ enum GitCommand {
     },
     /// git's long-running filter process (filter.sealed.process).
     #[command(hide = true)]
-    FilterProcess,
+    FilterProcess {
+        /// The `sealed-rules` driver: filter only what a `.sops.yaml` rule protects.
+        #[arg(long)]
+        by_rules: bool,
+    },
     /// Clean filter for one file, stdin to stdout (filter.sealed.clean, for old git).
     #[command(hide = true)]
     Clean {
+        /// The `sealed-rules` driver.
+        #[arg(long)]
+        by_rules: bool,
         /// The path in the repository (%f).
         path: String,
     },
     /// Smudge filter for one file, stdin to stdout (filter.sealed.smudge, for old git).
     #[command(hide = true)]
     Smudge {
+        /// The `sealed-rules` driver.
+        #[arg(long)]
+        by_rules: bool,
         /// The path in the repository (%f).
         path: String,
     },
@@ -59,6 +80,9 @@ enum GitCommand {
     /// Three-way merge of decrypted values (merge.sealed.driver: %O %A %B %P).
     #[command(hide = true)]
     Merge {
+        /// The `sealed-rules` driver: a file no rule protects gets git's own merge.
+        #[arg(long)]
+        by_rules: bool,
         /// %O: the common ancestor.
         base: PathBuf,
         /// %A: ours, and where the result goes.
@@ -80,19 +104,24 @@ pub fn run(args: &Args) -> Result<(), Error> {
     match &args.command {
         GitCommand::Init { patterns } => {
             let report = setup::init(patterns)?;
+            eprintln!("sealed: {}", report.summary());
+            Ok(())
+        }
+        GitCommand::Unlock => {
+            let report = setup::init(&[])?;
+            eprintln!("sealed: unlocked: {}", report.summary());
+            Ok(())
+        }
+        GitCommand::Lock => {
+            let report = lock::lock()?;
             eprintln!(
-                "sealed: protecting {} pattern(s); {} file(s) decrypted into the work tree{}",
-                report.patterns.len(),
-                report.decrypted,
-                if report.left_encrypted > 0 {
-                    format!(", {} left encrypted (no identity)", report.left_encrypted)
-                } else {
-                    String::new()
-                }
+                "sealed: locked: {} file(s) turned back into ciphertext ({} were already); \
+                 the filter is off until `sealed git unlock`",
+                report.locked, report.already
             );
             Ok(())
         }
-        GitCommand::Status => status(),
+        GitCommand::Status { json } => status(*json),
         GitCommand::Check { all, range } => {
             let repo = repo()?;
             let git = |e: git2::Error| Error::other(exit::GENERIC, format!("git: {}", e.message()));
@@ -114,8 +143,8 @@ pub fn run(args: &Args) -> Result<(), Error> {
                 ))
             }
         }
-        GitCommand::FilterProcess => {
-            let mut filter = Filter::new();
+        GitCommand::FilterProcess { by_rules } => {
+            let mut filter = filter(*by_rules);
             process::serve(
                 std::io::stdin().lock(),
                 std::io::stdout().lock(),
@@ -123,16 +152,16 @@ pub fn run(args: &Args) -> Result<(), Error> {
             )
             .map_err(|e| Error::other(exit::GENERIC, e.to_string()))
         }
-        GitCommand::Clean { path } => {
+        GitCommand::Clean { by_rules, path } => {
             let input = crate::fsutil::read_stdin()?;
-            let out = Filter::new()
+            let out = filter(*by_rules)
                 .clean(path, &input)
                 .map_err(|e| Error::other(exit::GENERIC, e.to_string()))?;
             crate::fsutil::write_stdout(&out)
         }
-        GitCommand::Smudge { path } => {
+        GitCommand::Smudge { by_rules, path } => {
             let input = crate::fsutil::read_stdin()?;
-            let out = Filter::new()
+            let out = filter(*by_rules)
                 .smudge(path, &input)
                 .map_err(|e| Error::other(exit::GENERIC, e.to_string()))?;
             crate::fsutil::write_stdout(&zeroize::Zeroizing::new(out))
@@ -147,10 +176,18 @@ pub fn run(args: &Args) -> Result<(), Error> {
             crate::fsutil::write_stdout(&out)
         }
         GitCommand::Merge {
+            by_rules: true,
             base,
             ours,
             theirs,
             path,
+        } if !check::Protection::new(&repo()?).covers(path) => line_merge(base, ours, theirs, path),
+        GitCommand::Merge {
+            base,
+            ours,
+            theirs,
+            path,
+            ..
         } => match merge::run(base, ours, theirs, path)? {
             merge::Outcome::Clean => Ok(()),
             merge::Outcome::Conflict => {
@@ -160,13 +197,67 @@ pub fn run(args: &Args) -> Result<(), Error> {
     }
 }
 
-fn status() -> Result<(), Error> {
+fn filter(by_rules: bool) -> Filter {
+    if by_rules {
+        Filter::by_rules()
+    } else {
+        Filter::new()
+    }
+}
+
+/// git's own line merge (`git merge-file`) for a file the `sealed-rules` attribute covers
+/// but no rule protects.
+fn line_merge(
+    base: &std::path::Path,
+    ours: &std::path::Path,
+    theirs: &std::path::Path,
+    path: &str,
+) -> Result<(), Error> {
+    let status = std::process::Command::new("git")
+        .args([
+            "merge-file",
+            "-L",
+            "ours",
+            "-L",
+            "base",
+            "-L",
+            "theirs",
+            "--",
+        ])
+        .args([ours, base, theirs])
+        .status()
+        .map_err(|e| Error::other(exit::GENERIC, format!("git merge-file: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::other(
+            exit::GENERIC,
+            format!(
+                "{path}: conflicting changes; resolve the markers, then `git add -- {}`",
+                setup::shell_quote(path)
+            ),
+        ))
+    }
+}
+
+/// One protected file of the index, as `sealed git status` reports it.
+#[derive(serde::Serialize)]
+struct FileStatus {
+    path: String,
+    /// `encrypted` or `refused`.
+    state: &'static str,
+    recipients: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+fn status(json: bool) -> Result<(), Error> {
     let repo = repo()?;
     let protection = check::Protection::new(&repo);
     let index = repo
         .index()
         .map_err(|e| Error::other(exit::GENERIC, e.message().to_string()))?;
-    let mut out = String::new();
+    let mut files = Vec::new();
     for entry in index.iter() {
         let path = String::from_utf8_lossy(&entry.path).into_owned();
         if !protection.covers(&path) {
@@ -175,28 +266,64 @@ fn status() -> Result<(), Error> {
         let Ok(blob) = repo.find_blob(entry.id) else {
             continue;
         };
-        let line = match check::check_blob(&path, blob.content()) {
-            Some(problem) => format!("REFUSED    {path}: {problem}\n"),
+        files.push(match check::check_blob(&path, blob.content()) {
+            Some(problem) => FileStatus {
+                problem: Some(format!(
+                    "{problem}; stage it encrypted: {}",
+                    check::restage_advice(&path)
+                )),
+                path,
+                state: "refused",
+                recipients: vec![],
+            },
             None => {
                 let text = String::from_utf8_lossy(blob.content());
                 let syntax =
                     crate::format::Syntax::from_path(std::path::Path::new(&path)).expect("checked");
                 let recipients = crate::engine::Sealed::parse(&text, syntax.format())
-                    .map(|s| {
-                        s.metadata
-                            .recipients()
-                            .map(str::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
+                    .map(|s| s.metadata.recipients().map(str::to_string).collect())
                     .unwrap_or_default();
-                format!("encrypted  {path}  for: {recipients}\n")
+                FileStatus {
+                    path,
+                    state: "encrypted",
+                    recipients,
+                    problem: None,
+                }
             }
-        };
-        out.push_str(&line);
+        });
     }
-    if out.is_empty() {
-        out.push_str("no protected files in the index (run `sealed git init`)\n");
+    let refused = files.iter().filter(|f| f.state == "refused").count();
+    let out = if json {
+        let mut text = serde_json::to_string_pretty(&serde_json::json!({
+            "files": files,
+            "refused": refused,
+        }))
+        .expect("plain data");
+        text.push('\n');
+        text
+    } else {
+        let mut out = String::new();
+        for f in &files {
+            match &f.problem {
+                Some(problem) => out.push_str(&format!("REFUSED    {}: {problem}\n", f.path)),
+                None => out.push_str(&format!(
+                    "encrypted  {}  for: {}\n",
+                    f.path,
+                    f.recipients.join(", ")
+                )),
+            }
+        }
+        if out.is_empty() {
+            out.push_str("no protected files in the index (run `sealed git init`)\n");
+        }
+        out
+    };
+    crate::fsutil::write_stdout(out.as_bytes())?;
+    if refused > 0 {
+        return Err(Error::other(
+            exit::GENERIC,
+            format!("{refused} protected file(s) would be refused (listed above)"),
+        ));
     }
-    crate::fsutil::write_stdout(out.as_bytes())
+    Ok(())
 }

@@ -8,7 +8,7 @@
 //! - it is a regular file (not a symbolic link) in the work tree of a git repository;
 //! - the repository's configuration has the sealed filter (`filter.sealed.process` or
 //!   `filter.sealed.clean`, written by `sealed git init`);
-//! - its path has the `filter=sealed` attribute, and the guard counts it as protected
+//! - its path has the `filter=sealed` (or `filter=sealed-rules`) attribute, and the guard counts it as protected
 //!   ([`crate::git::check::Protection`]).
 //!
 //! The plaintext is the user's own file (smudged after verification, or edited locally),
@@ -73,7 +73,11 @@ pub fn filter_plaintext(file: &Path) -> Option<Protected> {
         .get_attr(Path::new(&rel), "filter", AttrCheckFlags::FILE_THEN_INDEX)
         .ok()
         .flatten();
-    if attr != Some("sealed") || !crate::git::check::Protection::new(&repo).covers(&rel) {
+    // `sealed` (a named pattern) or `sealed-rules` (a `.sops.yaml` rule's glob, the filter
+    // deciding per path as the guard does: `covers`).
+    if !matches!(attr, Some("sealed" | "sealed-rules"))
+        || !crate::git::check::Protection::new(&repo).covers(&rel)
+    {
         return None;
     }
     Some(Protected { repo, rel })

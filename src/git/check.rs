@@ -8,6 +8,7 @@ use std::path::Path;
 use git2::{AttrCheckFlags, ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
 use super::leak::{Keys, SecretDoc};
+use super::setup::shell_quote as q;
 use crate::config::Config;
 use crate::engine::{Sealed, unwrap_data_key};
 use crate::format::Syntax;
@@ -57,12 +58,30 @@ impl<'r> Protection<'r> {
             return true;
         }
         match (&self.config, self.repo.workdir()) {
-            (Some(c), Some(root)) => c.rule_for(&root.join(path)).is_some_and(|r| {
-                r.path_regex.is_some() && Syntax::from_path(Path::new(path)).is_some()
-            }),
+            (Some(c), Some(root)) => rule_protects(c, root, path),
             _ => false,
         }
     }
+}
+
+/// Does a creation rule of `config` with a `path_regex` protect `path` (relative to the
+/// work tree `root`)? The guard and the `sealed-rules` filter decide alike.
+pub fn rule_protects(config: &Config, root: &Path, path: &str) -> bool {
+    Syntax::from_path(Path::new(path)).is_some()
+        && config
+            .rule_for(&root.join(path))
+            .is_some_and(|r| r.path_regex.is_some())
+}
+
+/// `sealed git init` (when the attributes are missing), then `git add --renormalize`,
+/// which runs the clean filter again on a path whose index entry looks up to date (a plain
+/// `git add` would skip it, and `git rm --cached` refuses a blob that differs from both the
+/// file and HEAD).
+pub fn restage_advice(path: &str) -> String {
+    format!(
+        "`sealed git init && git add --renormalize -- {}`",
+        super::setup::shell_quote(path)
+    )
 }
 
 /// Checks one blob; `None` when it is proper ciphertext.
@@ -186,8 +205,8 @@ impl<'r> Guard<'r> {
                     let blob = self.repo.find_blob(e.id)?;
                     match check_blob(&e.path, blob.content()) {
                         Some(p) if place == "index" => Some(format!(
-                            "{p}; stage it encrypted: `sealed git init && git rm -q --cached {0} && git add {0}`",
-                            e.path
+                            "{p}; stage it encrypted: {}",
+                            restage_advice(&e.path)
                         )),
                         Some(p) => Some(p),
                         None if changed => self.verify_mac(&e.path, e.id, blob.content()),
@@ -225,7 +244,8 @@ impl<'r> Guard<'r> {
         let key = unwrap_data_key(&sealed.metadata, ids).ok()?;
         let problem = sealed.decrypt(&key).err().map(|e| {
             format!(
-                "does not decrypt ({e}): staged in part (`git add -p`?) or altered; stage the whole file: `git add {path}`"
+                "does not decrypt ({e}): staged in part (`git add -p`?) or altered; stage the whole file: `git add --renormalize -- {}`",
+                q(path)
             )
         });
         self.verified.insert(id, problem.clone());
@@ -255,7 +275,8 @@ impl<'r> Guard<'r> {
         let content = self.repo.find_blob(t.id)?;
         Ok(check_blob(&e.path, content.content()).map(|_| {
             format!(
-                "a symbolic link to {target}, which is not protected and not ciphertext; move that file under a protected path, or unstage it: `git rm -q --cached {target}`"
+                "a symbolic link to {target}, which is not protected and not ciphertext; move that file under a protected path, or unstage it: `git rm -q -f --cached -- {}`",
+                q(&target)
             )
         }))
     }
@@ -300,15 +321,19 @@ impl<'r> Guard<'r> {
                     let fix = if place != "index" {
                         "; the values are in the history: rotate them".to_string()
                     } else if d.left {
+                        let dir = match d.path.rsplit_once('/') {
+                            Some((dir, _)) => format!("mkdir -p -- {} && ", q(dir)),
+                            None => String::new(),
+                        };
                         format!(
-                            "; keep it protected: `git rm -q --cached {c} && mv {c} {p} && git add {p}`",
-                            c = c.path,
-                            p = d.path
+                            "; keep it protected: `git rm -q -f --cached -- {c} && {dir}mv -- {c} {p} && git add -- {p}`",
+                            c = q(&c.path),
+                            p = q(&d.path)
                         )
                     } else {
                         format!(
-                            "; unstage it (`git rm -q --cached {}`) and take the secret values out of it",
-                            c.path
+                            "; unstage it (`git rm -q -f --cached -- {}`) and take the secret values out of it",
+                            q(&c.path)
                         )
                     };
                     format!("{why}{fix}")

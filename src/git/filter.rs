@@ -39,6 +39,9 @@ impl FilterError {
 /// One filter session: the repository and the identities, opened once for many files.
 pub struct Filter {
     repo: Option<git2::Repository>,
+    /// `Some` for the `sealed-rules` driver: only the paths a `.sops.yaml` rule protects
+    /// are filtered (the rules, loaded once), every other file passes through unchanged.
+    by_rules: Option<Option<crate::config::Config>>,
     identities: Option<Result<IdentitySet, String>>,
     warned_no_key: bool,
 }
@@ -54,8 +57,39 @@ impl Filter {
     pub fn new() -> Filter {
         Filter {
             repo: git2::Repository::open_from_env().ok(),
+            by_rules: None,
             identities: None,
             warned_no_key: false,
+        }
+    }
+
+    /// A session for the `sealed-rules` driver (the attribute of the globs derived from
+    /// `.sops.yaml`): a path no rule protects is passed through byte for byte, both ways,
+    /// so it never shows as modified.
+    pub fn by_rules() -> Filter {
+        let mut f = Filter::new();
+        let config = f
+            .repo
+            .as_ref()
+            .and_then(|r| r.workdir())
+            .and_then(crate::config::Config::discover)
+            .and_then(|p| crate::config::Config::load(&p).ok());
+        f.by_rules = Some(config);
+        f
+    }
+
+    /// Whether this session leaves `path` alone (the `sealed-rules` driver, and no rule
+    /// protects it).
+    fn passes_through(&self, path: &str) -> bool {
+        match &self.by_rules {
+            None => false,
+            Some(config) => {
+                let root = self.repo.as_ref().and_then(|r| r.workdir());
+                match (config, root) {
+                    (Some(c), Some(root)) => !super::check::rule_protects(c, root, path),
+                    _ => true,
+                }
+            }
         }
     }
 
@@ -118,6 +152,9 @@ impl Filter {
 
     /// Work tree → index.
     pub fn clean(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, FilterError> {
+        if self.passes_through(path) {
+            return Ok(input.to_vec());
+        }
         let syntax = syntax_of(path)?;
         let text = std::str::from_utf8(input)
             .map_err(|_| FilterError::new(path, "not valid UTF-8; refusing to stage it"))?;
@@ -141,7 +178,8 @@ impl Filter {
                     FilterError::new(
                         &format!("{path}:{at}"),
                         format!(
-                            "{what}, and {why}; refusing to stage it. Set SOPS_AGE_KEY_FILE to an identity of its recipients and add it again, or undo the edit with `git checkout -- {path}`"
+                            "{what}, and {why}; refusing to stage it. Set SOPS_AGE_KEY_FILE to an identity of its recipients and add it again, or undo the edit with `git checkout -- {}`",
+                            super::setup::shell_quote(path)
                         ),
                     )
                 })?;
@@ -218,6 +256,9 @@ impl Filter {
 
     /// Index → work tree.
     pub fn smudge(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, FilterError> {
+        if self.passes_through(path) {
+            return Ok(input.to_vec());
+        }
         let Some(syntax) = Syntax::from_path(Path::new(path)) else {
             return Ok(input.to_vec());
         };

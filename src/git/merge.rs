@@ -119,7 +119,7 @@ fn filtered(pathname: &str) -> bool {
             )
             .ok()
             .flatten()
-            .map(|v| v == "sealed")
+            .map(|v| v == "sealed" || v == "sealed-rules")
         })
         .unwrap_or(false)
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{ConfigLevel, Repository, StatusOptions};
 
+use super::globs::{ENCRYPTABLE, globs_for};
 use crate::config::Config;
 use crate::engine::{Sealed, unwrap_data_key};
 use crate::error::{Error, exit};
@@ -17,7 +18,12 @@ use crate::keys::IdentitySet;
 const BEGIN: &str = "# >>> sealed (managed by `sealed git init`)";
 const END: &str = "# <<< sealed";
 const HOOK_MARK: &str = "# sealed: pre-commit guard";
+/// The attributes of a pattern named on the command line: every file it matches is
+/// encrypted (the filter refuses what it cannot encrypt).
 const ATTRS: &str = "filter=sealed diff=sealed merge=sealed";
+/// The attributes of a pattern derived from `.sops.yaml`: the filter and the merge driver
+/// ask the rules for each path and pass any other file through unchanged.
+pub const RULES_ATTRS: &str = "filter=sealed-rules diff=sealed merge=sealed-rules";
 /// Protected files are left out of `git archive` (which runs the smudge filter, so would
 /// ship them decrypted).
 const EXPORT: &str = "export-ignore";
@@ -29,25 +35,95 @@ fn git_err(e: git2::Error) -> Error {
 /// What `init` did.
 #[derive(Debug, Default)]
 pub struct InitReport {
-    /// Patterns now in the managed `.gitattributes` block.
+    /// Patterns now in the managed `.gitattributes` block (named ones and rule globs).
     pub patterns: Vec<String>,
+    /// `.sops.yaml` creation rules with a `path_regex` that the block follows.
+    pub rules: usize,
+    /// Whether some rule had no glob, so every YAML/JSON/.env file goes through the filter
+    /// (which passes the files no rule matches through unchanged).
+    pub broad: bool,
     /// Files decrypted into the work tree.
     pub decrypted: usize,
     /// Files left encrypted for want of an identity.
     pub left_encrypted: usize,
 }
 
-/// The command git should run for this binary (absolute, shell-quoted).
-fn self_command() -> String {
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sealed"));
-    let s = exe.to_string_lossy();
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
-    {
-        s.into_owned()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+impl InitReport {
+    /// One line for the user.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "protecting {} pattern(s) ({} from .sops.yaml creation rule(s){}); {} file(s) decrypted into the work tree",
+            self.patterns.len(),
+            self.rules,
+            if self.broad {
+                ", some checked per file by the filter"
+            } else {
+                ""
+            },
+            self.decrypted
+        );
+        if self.left_encrypted > 0 {
+            s.push_str(&format!(
+                ", {} left encrypted (no identity)",
+                self.left_encrypted
+            ));
+        }
+        s
     }
+}
+
+/// `path` quoted for a POSIX shell when it needs it.
+pub fn shell_quote(path: &str) -> String {
+    if !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=@%:,".contains(c))
+    {
+        path.to_string()
+    } else {
+        format!("'{}'", path.replace('\'', "'\\''"))
+    }
+}
+
+/// The wrapper git runs sealed through, in the repository's common git directory.
+const WRAPPER: &str = "sealed/run";
+
+/// The shell command git runs for `sealed ARGS`: the wrapper that [`write_wrapper`]
+/// installs, found from the repository itself (git runs filter, textconv and merge driver
+/// commands and hooks through `sh`, inside the work tree).
+pub fn command_line(args: &str) -> String {
+    format!("\"$(git rev-parse --git-common-dir)/{WRAPPER}\" {args}")
+}
+
+/// Writes the wrapper: this binary by its absolute path, else a `sealed` on `PATH`, else
+/// one line naming the fix (exit 127) — a moved binary gives that message instead of
+/// `…/sealed: not found` for every file.
+fn write_wrapper(repo: &Repository) -> Result<(), Error> {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sealed"));
+    let exe = shell_quote(&exe.to_string_lossy());
+    let text = format!(
+        "#!/bin/sh\n\
+         # Runs sealed for git's filter, diff and merge drivers and the pre-commit guard\n\
+         # (written by `sealed git init`): the binary that set the repository up, else a\n\
+         # sealed on PATH.\n\
+         s={exe}\n\
+         [ -x \"$s\" ] || s=$(command -v sealed) || {{\n\
+         \techo \"sealed: \"{exe}\" (set up by \\`sealed git init\\`) is gone and no sealed is on PATH: install sealed, then run \\`sealed git init\\` in this repository\" >&2\n\
+         \texit 127\n\
+         }}\n\
+         exec \"$s\" \"$@\"\n"
+    );
+    let path = repo.commondir().join(WRAPPER);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                file: dir.display().to_string(),
+                source,
+            })?;
+        }
+        crate::fsutil::write_atomic(&path, text.as_bytes())?;
+    }
+    set_executable(&path)
 }
 
 /// Paths (relative, `/`-separated) of tracked and untracked, not ignored files.
@@ -68,94 +144,147 @@ fn candidate_files(repo: &Repository) -> Result<Vec<String>, Error> {
     Ok(files.into_iter().collect())
 }
 
-/// Files that a `.sops.yaml` creation rule with a `path_regex` matches.
-fn files_from_rules(repo: &Repository, root: &Path) -> Result<Vec<String>, Error> {
+/// What `.sops.yaml` asks to protect, as lines of the managed block.
+#[derive(Debug, Default)]
+struct RulePlan {
+    /// Attribute lines (with comments naming the rules).
+    lines: Vec<String>,
+    /// Patterns for `export-ignore` in `info/attributes`.
+    export: Vec<String>,
+    /// Rule globs (for the report).
+    globs: Vec<String>,
+    /// Rules with a `path_regex` that decide protection.
+    rules: usize,
+    broad: bool,
+}
+
+/// The rules of `.sops.yaml` that protect paths: those with a valid `path_regex` before
+/// the first rule without one (which catches every later path, protecting none).
+fn protecting_rules(config: &Config) -> Vec<&str> {
+    let mut out = Vec::new();
+    for rule in &config.rules {
+        match &rule.path_regex {
+            None => break,
+            Some(re) if regex::Regex::new(re).is_ok() => out.push(re.as_str()),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+fn rule_plan(repo: &Repository, root: &Path) -> Result<RulePlan, Error> {
+    let mut plan = RulePlan::default();
     let Some(config_path) = Config::discover(root) else {
-        return Ok(vec![]);
+        return Ok(plan);
     };
     let config =
         Config::load(&config_path).map_err(|e| Error::other(exit::CONFIG, e.to_string()))?;
-    Ok(candidate_files(repo)?
-        .into_iter()
-        .filter(|p| Syntax::from_path(Path::new(p)).is_some())
-        .filter(|p| {
-            config
-                .rule_for(&root.join(p))
-                .is_some_and(|r| r.path_regex.is_some())
-        })
-        .map(|p| format!("/{}", p.replace(' ', "[[:space:]]")))
-        .collect())
-}
-
-/// Rewrites the managed block of `.gitattributes` with the union of its old and new patterns.
-fn write_attributes(root: &Path, new: &[String]) -> Result<Vec<String>, Error> {
-    let path = root.join(".gitattributes");
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
-    let mut before = Vec::new();
-    let mut after = Vec::new();
-    let mut patterns = BTreeSet::new();
-    let mut state = 0;
-    for line in old.lines() {
-        match state {
-            0 if line == BEGIN => state = 1,
-            0 => before.push(line.to_string()),
-            1 if line == END => state = 2,
-            1 => {
-                let line = line.strip_suffix(EXPORT).unwrap_or(line).trim_end();
-                if let Some(p) = line.strip_suffix(ATTRS) {
-                    patterns.insert(p.trim().to_string());
+    // Rules are matched against paths relative to the `.sops.yaml` directory: globs work
+    // only when that is the work tree's root.
+    let at_root = config_path
+        .parent()
+        .and_then(|d| d.canonicalize().ok())
+        .zip(root.canonicalize().ok())
+        .is_some_and(|(a, b)| a == b);
+    let rules = protecting_rules(&config);
+    plan.rules = rules.len();
+    for re in rules {
+        plan.lines.push(format!(
+            "# .sops.yaml path_regex: {}",
+            re.replace('\n', " ")
+        ));
+        match globs_for(re).filter(|_| at_root) {
+            Some((globs, exact)) => {
+                for g in globs {
+                    plan.lines.push(if exact {
+                        format!("{g} {RULES_ATTRS} {EXPORT}")
+                    } else {
+                        format!("{g} {RULES_ATTRS}")
+                    });
+                    if exact {
+                        plan.export.push(g.clone());
+                    }
+                    plan.globs.push(g);
+                }
+                if !exact {
+                    plan.broad = true;
                 }
             }
-            _ => after.push(line.to_string()),
+            None => {
+                plan.broad = true;
+                plan.lines
+                    .push("#   (no glob: every YAML/JSON/.env file, decided per file)".into());
+            }
         }
     }
-    patterns.extend(new.iter().cloned());
-    let mut text = String::new();
-    for l in before.iter().chain(std::iter::once(&BEGIN.to_string())) {
-        text.push_str(l);
-        text.push('\n');
+    if plan.broad {
+        for g in ENCRYPTABLE {
+            plan.lines.push(format!("{g} {RULES_ATTRS}"));
+            plan.globs.push((*g).to_string());
+        }
+        // What the broad attribute cannot mark for archives: the files it covers now.
+        for p in candidate_files(repo)? {
+            if super::check::rule_protects(&config, root, &p) {
+                plan.export
+                    .push(format!("/{}", p.replace(' ', "[[:space:]]")));
+            }
+        }
     }
-    for p in &patterns {
-        text.push_str(&format!("{p} {ATTRS} {EXPORT}\n"));
-    }
-    text.push_str(END);
-    text.push('\n');
-    for l in &after {
-        text.push_str(l);
-        text.push('\n');
-    }
-    if text != old {
-        crate::fsutil::write_atomic(&path, text.as_bytes())?;
-    }
-    Ok(patterns.into_iter().collect())
+    Ok(plan)
 }
 
-/// Writes `<pattern> export-ignore` for every protected pattern into the managed block of
-/// `$GIT_COMMON_DIR/info/attributes`, which git reads for every tree it archives: commits
-/// made before `.gitattributes` carried `export-ignore` are archived without the files too.
-fn write_info_attributes(repo: &Repository, patterns: &[String]) -> Result<(), Error> {
-    let path = repo.commondir().join("info").join("attributes");
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
-    let mut text = String::new();
+/// The named patterns of the managed block of `.gitattributes` (lines with [`ATTRS`]).
+fn named_patterns(old: &str) -> Vec<String> {
+    let mut patterns = Vec::new();
     let mut inside = false;
     for line in old.lines() {
         match (inside, line) {
             (false, BEGIN) => inside = true,
             (true, END) => inside = false,
-            (false, l) => {
-                text.push_str(l);
-                text.push('\n');
+            (true, l) => {
+                let l = l.strip_suffix(EXPORT).unwrap_or(l).trim_end();
+                if let Some(p) = l.strip_suffix(ATTRS) {
+                    patterns.push(p.trim().to_string());
+                }
             }
-            (true, _) => {}
+            _ => {}
         }
     }
+    patterns
+}
+
+/// Replaces the managed block of the attributes file `path` with `lines` (creating the
+/// directory when needed); text outside the block is kept.
+fn write_block(path: &Path, lines: &[String]) -> Result<(), Error> {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let mut before = String::new();
+    let mut after = String::new();
+    let mut state = 0;
+    for line in old.lines() {
+        match state {
+            0 if line == BEGIN => state = 1,
+            0 => {
+                before.push_str(line);
+                before.push('\n');
+            }
+            1 if line == END => state = 2,
+            1 => {}
+            _ => {
+                after.push_str(line);
+                after.push('\n');
+            }
+        }
+    }
+    let mut text = before;
     text.push_str(BEGIN);
     text.push('\n');
-    for p in patterns {
-        text.push_str(&format!("{p} {EXPORT}\n"));
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
     }
     text.push_str(END);
     text.push('\n');
+    text.push_str(&after);
     if text == old {
         return Ok(());
     }
@@ -165,52 +294,79 @@ fn write_info_attributes(repo: &Repository, patterns: &[String]) -> Result<(), E
             source,
         })?;
     }
-    crate::fsutil::write_atomic(&path, text.as_bytes())
+    crate::fsutil::write_atomic(path, text.as_bytes())
 }
 
+/// Writes the filter, diff and merge drivers into the repository's configuration.
 fn configure(repo: &Repository) -> Result<(), Error> {
-    let cmd = self_command();
     let mut config = repo
         .config()
         .map_err(git_err)?
         .open_level(ConfigLevel::Local)
         .map_err(git_err)?;
     let set = |c: &mut git2::Config, k: &str, v: &str| c.set_str(k, v).map_err(git_err);
-    set(
-        &mut config,
-        "filter.sealed.process",
-        &format!("{cmd} git filter-process"),
-    )?;
-    set(
-        &mut config,
-        "filter.sealed.clean",
-        &format!("{cmd} git clean %f"),
-    )?;
-    set(
-        &mut config,
-        "filter.sealed.smudge",
-        &format!("{cmd} git smudge %f"),
-    )?;
-    config
-        .set_bool("filter.sealed.required", true)
-        .map_err(git_err)?;
+    for (driver, flag) in [("sealed", ""), ("sealed-rules", " --by-rules")] {
+        set(
+            &mut config,
+            &format!("filter.{driver}.process"),
+            &command_line(&format!("git filter-process{flag}")),
+        )?;
+        set(
+            &mut config,
+            &format!("filter.{driver}.clean"),
+            &command_line(&format!("git clean{flag} %f")),
+        )?;
+        set(
+            &mut config,
+            &format!("filter.{driver}.smudge"),
+            &command_line(&format!("git smudge{flag} %f")),
+        )?;
+        config
+            .set_bool(&format!("filter.{driver}.required"), true)
+            .map_err(git_err)?;
+        set(
+            &mut config,
+            &format!("merge.{driver}.name"),
+            "sealed: three-way merge of decrypted values",
+        )?;
+        set(
+            &mut config,
+            &format!("merge.{driver}.driver"),
+            &command_line(&format!("git merge{flag} %O %A %B %P")),
+        )?;
+    }
     set(
         &mut config,
         "diff.sealed.textconv",
-        &format!("{cmd} git textconv"),
+        &command_line("git textconv"),
     )?;
     // Caching textconv output would store plaintext under refs/notes/textconv.
     let _ = config.remove("diff.sealed.cachetextconv");
-    set(
-        &mut config,
-        "merge.sealed.name",
-        "sealed: three-way merge of decrypted values",
-    )?;
-    set(
-        &mut config,
-        "merge.sealed.driver",
-        &format!("{cmd} git merge %O %A %B %P"),
-    )?;
+    Ok(())
+}
+
+/// Removes what [`configure`] wrote (`sealed git lock`): git then reads and writes the
+/// protected files as they are.
+pub(crate) fn unconfigure(repo: &Repository) -> Result<(), Error> {
+    let mut config = repo
+        .config()
+        .map_err(git_err)?
+        .open_level(ConfigLevel::Local)
+        .map_err(git_err)?;
+    let mut names = Vec::new();
+    {
+        let mut entries = config
+            .entries(Some(r"^(filter|merge|diff)\.sealed(-rules)?\."))
+            .map_err(git_err)?;
+        while let Some(entry) = entries.next() {
+            if let Ok(name) = entry.map_err(git_err)?.name() {
+                names.push(name.to_string());
+            }
+        }
+    }
+    for name in names {
+        config.remove(&name).map_err(git_err)?;
+    }
     Ok(())
 }
 
@@ -232,9 +388,21 @@ fn install_hook(repo: &Repository) -> Result<(), Error> {
         source,
     })?;
     let hook = hooks.join("pre-commit");
+    let text = format!(
+        "#!/bin/sh\n{HOOK_MARK} (installed by `sealed git init`)\n\
+         prev=\"$(dirname \"$0\")/pre-commit.before-sealed\"\n\
+         if [ -x \"$prev\" ]; then \"$prev\" \"$@\" || exit $?; fi\n\
+         exec {}\n",
+        command_line("git check")
+    );
     if let Ok(existing) = std::fs::read_to_string(&hook) {
-        if existing.contains(HOOK_MARK) {
+        if existing == text {
             return Ok(());
+        }
+        if existing.contains(HOOK_MARK) {
+            // sealed's own hook, from another binary or version.
+            crate::fsutil::write_atomic(&hook, text.as_bytes())?;
+            return set_executable(&hook);
         }
         let chained = hooks.join("pre-commit.before-sealed");
         std::fs::rename(&hook, &chained).map_err(|source| Error::Write {
@@ -242,13 +410,6 @@ fn install_hook(repo: &Repository) -> Result<(), Error> {
             source,
         })?;
     }
-    let text = format!(
-        "#!/bin/sh\n{HOOK_MARK} (installed by `sealed git init`)\n\
-         prev=\"$(dirname \"$0\")/pre-commit.before-sealed\"\n\
-         if [ -x \"$prev\" ]; then \"$prev\" \"$@\" || exit $?; fi\n\
-         exec {} git check\n",
-        self_command()
-    );
     crate::fsutil::write_atomic(&hook, text.as_bytes())?;
     set_executable(&hook)
 }
@@ -350,7 +511,7 @@ fn recheckout(repo: &Repository, root: &Path, report: &mut InitReport) -> Result
 }
 
 /// Replaces the contents of the existing file `path` (same inode, same mode).
-fn write_in_place(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_in_place(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -361,7 +522,7 @@ fn write_in_place(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 /// Copies a file's stat data into its index entry (what git compares to decide that a
 /// file is unchanged without reading it).
-fn restat(entry: &mut git2::IndexEntry, meta: &std::fs::Metadata) {
+pub(crate) fn restat(entry: &mut git2::IndexEntry, meta: &std::fs::Metadata) {
     use std::os::unix::fs::MetadataExt;
     entry.ctime = git2::IndexTime::new(meta.ctime() as i32, meta.ctime_nsec() as u32);
     entry.mtime = git2::IndexTime::new(meta.mtime() as i32, meta.mtime_nsec() as u32);
@@ -375,6 +536,24 @@ fn restat(entry: &mut git2::IndexEntry, meta: &std::fs::Metadata) {
 /// Runs `sealed git init` in the repository around the working directory.
 pub fn init(patterns: &[String]) -> Result<InitReport, Error> {
     let repo = Repository::open_from_env().map_err(git_err)?;
+    init_repo(repo, patterns)
+}
+
+/// Everything `sealed git init` does, for the repository that holds `dir` (the public
+/// entry point for `sealed init`): the managed `.gitattributes` block, the drivers, the
+/// guard, and the protected files decrypted into the work tree. Nothing to protect (no
+/// `.sops.yaml` rule with a `path_regex`, no pattern given or kept) is an error, before
+/// anything is written.
+pub fn init_at(dir: &Path, patterns: &[String]) -> Result<InitReport, Error> {
+    let repo = Repository::discover(dir).map_err(git_err)?;
+    init_repo(repo, patterns)
+}
+
+/// The message for a setup with nothing to protect.
+pub const NOTHING_TO_PROTECT: &str = "nothing to protect: no .sops.yaml creation rule has a path_regex and no pattern was given; \
+     run `sealed init` to create one, or name the files to protect: `sealed git init 'secrets/*.yaml'`";
+
+fn init_repo(repo: Repository, patterns: &[String]) -> Result<InitReport, Error> {
     let root = repo
         .workdir()
         .ok_or_else(|| {
@@ -384,17 +563,35 @@ pub fn init(patterns: &[String]) -> Result<InitReport, Error> {
             )
         })?
         .to_path_buf();
-    let mut new = patterns.to_vec();
-    if new.is_empty() {
-        new = files_from_rules(&repo, &root)?;
+    let attributes = root.join(".gitattributes");
+    let old = std::fs::read_to_string(&attributes).unwrap_or_default();
+    let mut named: BTreeSet<String> = named_patterns(&old).into_iter().collect();
+    named.extend(patterns.iter().cloned());
+    let plan = rule_plan(&repo, &root)?;
+    if named.is_empty() && plan.rules == 0 {
+        return Err(Error::other(exit::CONFIG, NOTHING_TO_PROTECT));
     }
-    let mut report = InitReport {
-        patterns: write_attributes(&root, &new)?,
-        ..InitReport::default()
-    };
-    write_info_attributes(&repo, &report.patterns)?;
+    let mut lines: Vec<String> = named
+        .iter()
+        .map(|p| format!("{p} {ATTRS} {EXPORT}"))
+        .collect();
+    lines.extend(plan.lines.iter().cloned());
+    write_block(&attributes, &lines)?;
+    let export: Vec<String> = named
+        .iter()
+        .chain(&plan.export)
+        .map(|p| format!("{p} {EXPORT}"))
+        .collect();
+    write_block(&repo.commondir().join("info").join("attributes"), &export)?;
+    write_wrapper(&repo)?;
     configure(&repo)?;
     install_hook(&repo)?;
+    let mut report = InitReport {
+        patterns: named.into_iter().chain(plan.globs).collect(),
+        rules: plan.rules,
+        broad: plan.broad,
+        ..InitReport::default()
+    };
     // Re-open so that the new attributes and configuration are seen.
     let repo = Repository::open(repo.path()).map_err(git_err)?;
     recheckout(&repo, &root, &mut report)?;
