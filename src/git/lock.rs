@@ -11,7 +11,8 @@ use std::path::Path;
 use git2::Repository;
 
 use super::check::Protection;
-use super::setup::{restat, shell_quote, unconfigure, write_in_place};
+use super::setup::{shell_quote, unconfigure};
+use super::worktree::rewrite_entry;
 use crate::engine::{Sealed, unwrap_data_key};
 use crate::error::{Error, exit};
 use crate::format::Syntax;
@@ -88,18 +89,7 @@ pub fn lock() -> Result<LockReport, Error> {
         ));
     }
     for (mut entry, blob) in to_lock {
-        let path = String::from_utf8_lossy(&entry.path).into_owned();
-        let file = root.join(&path);
-        write_in_place(&file, &blob).map_err(|source| Error::Write {
-            file: path.clone(),
-            source,
-        })?;
-        let meta = std::fs::symlink_metadata(&file).map_err(|source| Error::Read {
-            file: path.clone(),
-            source,
-        })?;
-        restat(&mut entry, &meta);
-        index.add(&entry).map_err(git_err)?;
+        rewrite_entry(&root, &mut index, &mut entry, &blob)?;
         report.locked += 1;
     }
     if report.locked > 0 {

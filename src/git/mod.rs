@@ -14,3 +14,4 @@ pub mod merge;
 pub mod pktline;
 pub mod process;
 pub mod setup;
+pub mod worktree;

@@ -10,10 +10,7 @@ use git2::{ConfigLevel, Repository, StatusOptions};
 
 use super::globs::{ENCRYPTABLE, globs_for};
 use crate::config::Config;
-use crate::engine::{Sealed, unwrap_data_key};
 use crate::error::{Error, exit};
-use crate::format::Syntax;
-use crate::keys::IdentitySet;
 
 const BEGIN: &str = "# >>> sealed (managed by `sealed git init`)";
 const END: &str = "# <<< sealed";
@@ -28,7 +25,7 @@ pub const RULES_ATTRS: &str = "filter=sealed-rules diff=sealed merge=sealed-rule
 /// ship them decrypted).
 const EXPORT: &str = "export-ignore";
 
-fn git_err(e: git2::Error) -> Error {
+pub(crate) fn git_err(e: git2::Error) -> Error {
     Error::other(exit::GENERIC, format!("git: {}", e.message()))
 }
 
@@ -430,109 +427,6 @@ fn set_executable(_: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Decrypts into the work tree every protected file that still holds its index blob
-/// (ciphertext), as git's smudge filter does on checkout, and records each file's new stat
-/// data in the index, as checkout does, so that git sees it clean (its blob, the
-/// ciphertext, is unchanged).
-///
-/// The files are rewritten in place rather than removed and checked out again: deleting
-/// and creating a thousand files makes ext4 search its recently freed inodes on every
-/// creation, which cost more than all the decryption (docs/performance.md).
-fn recheckout(repo: &Repository, root: &Path, report: &mut InitReport) -> Result<(), Error> {
-    let protection = super::check::Protection::new(repo);
-    let mut index = repo.index().map_err(git_err)?;
-    // Only files this user can open are decrypted; the others stay as they are. The
-    // identities are looked for only if there is a candidate.
-    let mut identities: Option<Option<IdentitySet>> = None;
-    let entries: Vec<git2::IndexEntry> = index.iter().collect();
-    for mut entry in entries {
-        let path = String::from_utf8_lossy(&entry.path).into_owned();
-        // Regular files only: never write through a symbolic link or into a submodule.
-        if entry.mode & 0o170000 != 0o100000 || !protection.covers(&path) {
-            continue;
-        }
-        let Some(syntax) = Syntax::from_path(Path::new(&path)) else {
-            continue;
-        };
-        let file = root.join(&path);
-        let Ok(work) = std::fs::read(&file) else {
-            continue;
-        };
-        let Ok(blob) = repo.find_blob(entry.id) else {
-            continue;
-        };
-        if work != blob.content() {
-            continue;
-        }
-        let Some(sealed) = std::str::from_utf8(&work)
-            .ok()
-            .and_then(|t| Sealed::parse(t, syntax.format()).ok())
-        else {
-            continue;
-        };
-        let ids = identities.get_or_insert_with(|| IdentitySet::discover().ok());
-        let Some(key) = ids
-            .as_ref()
-            .and_then(|ids| unwrap_data_key(&sealed.metadata, ids).ok())
-        else {
-            report.left_encrypted += 1;
-            continue;
-        };
-        let plain = match sealed.decrypt(&key) {
-            Ok(plain) => plain,
-            Err(e) => {
-                eprintln!("sealed: warning: {path}: {e}; left encrypted in the work tree");
-                continue;
-            }
-        };
-        write_in_place(&file, plain.as_bytes()).map_err(|source| Error::Write {
-            file: path.clone(),
-            source,
-        })?;
-        let meta = std::fs::symlink_metadata(&file).map_err(|source| Error::Read {
-            file: path.clone(),
-            source,
-        })?;
-        restat(&mut entry, &meta);
-        index.add(&entry).map_err(git_err)?;
-        report.decrypted += 1;
-    }
-    if report.left_encrypted > 0 {
-        eprintln!(
-            "sealed: warning: no identity opens {} protected file(s); they stay encrypted in the work tree \
-             (set SOPS_AGE_KEY_FILE, then run `sealed git init` again)",
-            report.left_encrypted
-        );
-    }
-    if report.decrypted > 0 {
-        index.write().map_err(git_err)?;
-    }
-    Ok(())
-}
-
-/// Replaces the contents of the existing file `path` (same inode, same mode).
-pub(crate) fn write_in_place(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(path)?;
-    f.write_all(data)
-}
-
-/// Copies a file's stat data into its index entry (what git compares to decide that a
-/// file is unchanged without reading it).
-pub(crate) fn restat(entry: &mut git2::IndexEntry, meta: &std::fs::Metadata) {
-    use std::os::unix::fs::MetadataExt;
-    entry.ctime = git2::IndexTime::new(meta.ctime() as i32, meta.ctime_nsec() as u32);
-    entry.mtime = git2::IndexTime::new(meta.mtime() as i32, meta.mtime_nsec() as u32);
-    entry.dev = meta.dev() as u32;
-    entry.ino = meta.ino() as u32;
-    entry.uid = meta.uid();
-    entry.gid = meta.gid();
-    entry.file_size = meta.len() as u32;
-}
-
 /// Runs `sealed git init` in the repository around the working directory.
 pub fn init(patterns: &[String]) -> Result<InitReport, Error> {
     let repo = Repository::open_from_env().map_err(git_err)?;
@@ -594,6 +488,6 @@ fn init_repo(repo: Repository, patterns: &[String]) -> Result<InitReport, Error>
     };
     // Re-open so that the new attributes and configuration are seen.
     let repo = Repository::open(repo.path()).map_err(git_err)?;
-    recheckout(&repo, &root, &mut report)?;
+    super::worktree::recheckout(&repo, &root, &mut report)?;
     Ok(report)
 }
