@@ -2,15 +2,13 @@
 //! binary, locks and unlocks; every fix a git command prints works when pasted (issue 14).
 
 mod common;
-#[path = "common/repo.rs"]
-mod git_repo;
 
-use git_repo::{Repo, fix_after, stderr};
+use common::git::{GitRepo as Repo, fix_after, stderr};
 
 const SECRET: &str = "db:\n  password: fake-pass-1234\n";
 
 fn init(r: &Repo) {
-    let out = r.sealed(&["git", "init"]);
+    let out = r.run(&["git", "init"]);
     assert!(out.status.success(), "sealed git init: {}", stderr(&out));
 }
 
@@ -137,7 +135,7 @@ fn rule_globs_match_what_the_regexes_match() {
 fn init_with_nothing_to_protect_fails_and_its_fix_works() {
     let Some(r) = Repo::new() else { return };
     r.write("secrets/app.yaml", SECRET);
-    let out = r.sealed(&["git", "init"]);
+    let out = r.run(&["git", "init"]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("`sealed init`"), "{err}");
@@ -148,7 +146,7 @@ fn init_with_nothing_to_protect_fails_and_its_fix_works() {
         ".sops.yaml",
         &format!("creation_rules:\n  - age: {}\n", r.key.public),
     );
-    assert!(!r.sealed(&["git", "init"]).status.success());
+    assert!(!r.run(&["git", "init"]).status.success());
     let fix = fix_after(&err, "name the files to protect: ");
     assert_eq!(fix, "sealed git init 'secrets/*.yaml'");
     let out = r.paste(&fix);
@@ -172,7 +170,7 @@ fn the_guards_advice_for_a_file_staged_in_clear_works_when_pasted() {
     r.git(&["add", "-A"]);
     r.rules(&[r"^secrets/", r"^config/prod"]);
     r.git(&["add", ".sops.yaml"]);
-    let out = r.run(&["commit", "-q", "-m", "prod"]);
+    let out = r.git_output(&["commit", "-q", "-m", "prod"]);
     assert!(!out.status.success(), "the guard refuses");
     let err = stderr(&out);
     let fix = fix_after(&err, "stage it encrypted: ");
@@ -181,10 +179,10 @@ fn the_guards_advice_for_a_file_staged_in_clear_works_when_pasted() {
         "sealed git init && git add --renormalize -- 'config/prod yaml.yaml'"
     );
     // `sealed git status` lists it and exits non-zero, with the same fix; --json too.
-    let status = r.sealed(&["git", "status"]);
+    let status = r.run(&["git", "status"]);
     assert!(!status.status.success());
     assert!(String::from_utf8_lossy(&status.stdout).contains(&fix));
-    let json = r.sealed(&["git", "status", "--json"]);
+    let json = r.run(&["git", "status", "--json"]);
     assert!(!json.status.success());
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["refused"], 1);
@@ -202,7 +200,7 @@ fn the_guards_advice_for_a_file_staged_in_clear_works_when_pasted() {
     assert!(is_ciphertext(
         &r.git(&["show", "HEAD:config/prod yaml.yaml"])
     ));
-    let status = r.sealed(&["git", "status", "--json"]);
+    let status = r.run(&["git", "status", "--json"]);
     assert!(status.status.success(), "{}", stderr(&status));
     let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(v["refused"], 0);
@@ -219,14 +217,14 @@ fn lock_and_unlock_round_trip_and_lock_keeps_unstaged_changes() {
     r.git(&["commit", "-q", "-m", "init"]);
     // An unstaged change: lock refuses, touches nothing, and its fix works.
     r.write("secrets/app.yaml", "db:\n  password: fake-pass-changed\n");
-    let out = r.sealed(&["git", "lock"]);
+    let out = r.run(&["git", "lock"]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(r.read("secrets/app.yaml").contains("fake-pass-changed"));
     let fix = fix_after(&err, "stage them (");
     assert_eq!(fix, "git add -- secrets/app.yaml");
     assert!(r.paste(&fix).status.success());
-    let out = r.sealed(&["git", "lock"]);
+    let out = r.run(&["git", "lock"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         r.read("secrets/app.yaml"),
@@ -239,7 +237,7 @@ fn lock_and_unlock_round_trip_and_lock_keeps_unstaged_changes() {
     std::fs::remove_file(r.root.join("secrets/app.yaml")).unwrap();
     r.git(&["checkout", "--", "secrets/app.yaml"]);
     assert!(is_ciphertext(&r.read("secrets/app.yaml")));
-    let out = r.sealed(&["git", "unlock"]);
+    let out = r.run(&["git", "unlock"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         r.read("secrets/app.yaml"),
@@ -260,7 +258,7 @@ fn a_moved_binary_gives_one_clear_error_and_its_fix_works() {
     let copy = copy_dir.join("sealed");
     std::fs::copy(common::bin(), &copy).unwrap();
     let out = r
-        .cmd(&copy, &r.root)
+        .cmd_in(&copy, &r.root)
         .args(["git", "init"])
         .output()
         .unwrap();
@@ -273,7 +271,7 @@ fn a_moved_binary_gives_one_clear_error_and_its_fix_works() {
     let git_dir = common::peer("git").unwrap();
     let path = format!("{}:/usr/bin:/bin", git_dir.parent().unwrap().display());
     let out = r
-        .cmd(std::path::Path::new("git"), &r.root)
+        .cmd_in(std::path::Path::new("git"), &r.root)
         .env("PATH", &path)
         .args(["add", "secrets/new.yaml"])
         .output()
@@ -304,7 +302,7 @@ fn a_moved_binary_gives_one_clear_error_and_its_fix_works() {
     );
     r.write("secrets/third.yaml", SECRET);
     let out = r
-        .cmd(std::path::Path::new("git"), &r.root)
+        .cmd_in(std::path::Path::new("git"), &r.root)
         .env("PATH", &path)
         .args(["add", "secrets/third.yaml"])
         .output()

@@ -36,8 +36,13 @@ impl GitRepo {
 
     /// `program` in the repository, with only the isolated environment set.
     pub fn cmd(&self, program: &Path) -> Command {
+        self.cmd_in(program, &self.root)
+    }
+
+    /// `program` in `dir`, with only the isolated environment set.
+    pub fn cmd_in(&self, program: &Path, dir: &Path) -> Command {
         let mut c = Command::new(program);
-        c.current_dir(&self.root)
+        c.current_dir(dir)
             .env_clear()
             .env("PATH", path_var())
             .env("HOME", &self.home)
@@ -51,13 +56,17 @@ impl GitRepo {
         c
     }
 
-    /// `git ARGS`, which must succeed; its stdout.
-    pub fn git(&self, args: &[&str]) -> String {
-        let out = self
-            .cmd(Path::new("git"))
+    /// `git ARGS`, whatever its outcome.
+    pub fn git_output(&self, args: &[&str]) -> Output {
+        self.cmd(Path::new("git"))
             .args(args)
             .output()
-            .expect("run git");
+            .expect("run git")
+    }
+
+    /// `git ARGS`, which must succeed; its stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = self.git_output(args);
         assert!(
             out.status.success(),
             "git {args:?} failed: {}",
@@ -76,6 +85,29 @@ impl GitRepo {
         self.sealed().args(args).output().expect("run sealed")
     }
 
+    /// Writes `.sops.yaml` with one rule per `path_regex`, all for this key.
+    pub fn rules(&self, regexes: &[&str]) {
+        let mut text = String::from("creation_rules:\n");
+        for re in regexes {
+            text.push_str(&format!(
+                "  - path_regex: '{}'\n    age: {}\n",
+                re.replace('\'', "''"),
+                self.key.public
+            ));
+        }
+        self.write(".sops.yaml", &text);
+    }
+
+    /// Runs a command line exactly as a message prints it, with `sh`, `sealed` on PATH.
+    pub fn paste(&self, line: &str) -> Output {
+        let path = format!("{}:{}", bin().parent().unwrap().display(), path_var());
+        self.cmd(Path::new("sh"))
+            .env("PATH", path)
+            .args(["-c", line])
+            .output()
+            .unwrap()
+    }
+
     /// Writes a file (its directory created).
     pub fn write(&self, rel: &str, text: &str) {
         let path = self.root.join(rel);
@@ -87,4 +119,22 @@ impl GitRepo {
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.root.join(rel)).unwrap()
     }
+}
+
+/// A command's standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The backquoted command after the last `: ` of the line of `text` that holds `marker`.
+pub fn fix_after(text: &str, marker: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no {marker:?} in {text:?}"));
+    let at = line.find(marker).unwrap() + marker.len();
+    let rest = &line[at..];
+    let start = rest.find('`').expect("a backquoted fix") + 1;
+    let end = start + rest[start..].find('`').expect("closing backquote");
+    rest[start..end].to_string()
 }
