@@ -11,10 +11,12 @@
 //!
 //! Multi-document YAML: paths address the first document, as in SOPS.
 
+pub mod entries;
 pub mod external;
 pub mod locate;
 pub mod path;
 pub mod render;
+pub mod splice;
 pub mod tree;
 
 use std::ops::Range;
@@ -132,7 +134,7 @@ pub fn set(
     let Some((range, text)) = splice else {
         return Ok(Zeroizing::new(src.to_string()));
     };
-    let out = splice_text(src, range, &text);
+    let out = splice_text(src, range, text);
     ed.verify(&out, |t| {
         tree::put(t, steps, expected(value, syntax));
     })?;
@@ -148,17 +150,15 @@ pub fn unset(src: &str, syntax: Syntax, steps: &[Step]) -> Result<Zeroizing<Stri
         });
     };
     let (range, text) = ed.remove(n)?;
-    let out = splice_text(src, range, &text);
+    let out = splice_text(src, range, text);
     ed.verify(&out, |t| tree::remove(t, steps))?;
     Ok(out)
 }
 
-fn splice_text(src: &str, range: Range<usize>, text: &str) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(src.len() + text.len()));
-    out.push_str(&src[..range.start]);
-    out.push_str(text);
-    out.push_str(&src[range.end..]);
-    out
+/// `src` with one replacement, through the one splice applier ([`splice::apply`]).
+fn splice_text(src: &str, range: Range<usize>, text: Zeroizing<String>) -> Zeroizing<String> {
+    let one = splice::Splice { range, text };
+    splice::apply(src, vec![one]).expect("a single splice never overlaps")
 }
 
 /// `value` wrapped in the collections the remaining steps name.
