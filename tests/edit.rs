@@ -1082,3 +1082,29 @@ fn invalid_edit_on_a_terminal_can_be_discarded() {
     assert_eq!(std::fs::read(&file).unwrap(), before);
     env.assert_workspace_private_and_gone();
 }
+
+/// `set`/`unset` and `decrypt --extract` read paths with one parser: a malformed path gets
+/// the same position and reason from both (an unterminated key at its opening quote, an
+/// empty path as "the path is empty"); only the wording around it names the option.
+#[test]
+fn set_and_extract_share_one_path_parser() {
+    let env = Env::new();
+    env.encrypted("a.yaml", "a: fake-1\n");
+    for (path, reason) in [
+        (r#"["db"#, "character 2: unterminated key"),
+        ("", "character 1: the path is empty"),
+        ("[", "character 2: unexpected end of path"),
+    ] {
+        let set = env.run(&["set", "a.yaml", path, "1"]);
+        let extract = env.run(&["decrypt", "--extract", path, "a.yaml"]);
+        for (out, says) in [
+            (set, "invalid path at "),
+            (extract, "invalid --extract path at "),
+        ] {
+            let err = stderr(&out);
+            assert!(!out.status.success(), "{path:?}");
+            assert!(err.contains(&format!("{says}{reason}")), "{path:?}: {err}");
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+        }
+    }
+}

@@ -1,75 +1,15 @@
-//! SOPS's `--extract` paths: `["db"]["password"]`, `["hosts"][0]`. A key is a quoted
-//! string (double or single quotes; a backslash escapes the next character), an index is a
-//! decimal number; spaces are allowed around them.
+//! SOPS's `--extract` paths: `["db"]["password"]`, `["hosts"][0]`, read by the one path
+//! parser in [`crate::edit::path`], and the selection of the node they name.
 
 use super::{DataError, Node, Step};
 
-/// Parses an `--extract` path.
+/// Parses an `--extract` path with the one path parser, [`crate::edit::parse_path`] (the
+/// syntax `set` and `unset` take); only the message differs, naming `--extract`.
 pub fn parse(path: &str) -> Result<Vec<Step>, DataError> {
-    let chars: Vec<char> = path.chars().collect();
-    let mut i = 0;
-    let mut steps = Vec::new();
-    let err = |at: usize, msg| DataError::BadPath { at: at + 1, msg };
-    let skip_ws = |i: &mut usize| {
-        while *i < chars.len() && chars[*i].is_whitespace() {
-            *i += 1;
-        }
-    };
-    skip_ws(&mut i);
-    while i < chars.len() {
-        if chars[i] != '[' {
-            return Err(err(i, "expected '['"));
-        }
-        i += 1;
-        skip_ws(&mut i);
-        match chars.get(i) {
-            Some(&q @ ('"' | '\'')) => {
-                i += 1;
-                let mut key = String::new();
-                loop {
-                    match chars.get(i) {
-                        None => return Err(err(i, "unterminated key")),
-                        Some('\\') => {
-                            let Some(&c) = chars.get(i + 1) else {
-                                return Err(err(i, "unterminated key"));
-                            };
-                            key.push(c);
-                            i += 2;
-                        }
-                        Some(&c) if c == q => {
-                            i += 1;
-                            break;
-                        }
-                        Some(&c) => {
-                            key.push(c);
-                            i += 1;
-                        }
-                    }
-                }
-                steps.push(Step::Key(key));
-            }
-            Some(c) if c.is_ascii_digit() => {
-                let start = i;
-                while chars.get(i).is_some_and(char::is_ascii_digit) {
-                    i += 1;
-                }
-                let digits: String = chars[start..i].iter().collect();
-                let n = digits.parse().map_err(|_| err(start, "index too large"))?;
-                steps.push(Step::Index(n));
-            }
-            _ => return Err(err(i, "expected a quoted key or an index")),
-        }
-        skip_ws(&mut i);
-        if chars.get(i) != Some(&']') {
-            return Err(err(i, "expected ']'"));
-        }
-        i += 1;
-        skip_ws(&mut i);
-    }
-    if steps.is_empty() {
-        return Err(err(0, "empty path"));
-    }
-    Ok(steps)
+    crate::edit::parse_path(path).map_err(|e| DataError::BadPath {
+        at: e.offset + 1,
+        msg: e.msg,
+    })
 }
 
 /// The node at `steps`. The error names the first component that is missing, in the
@@ -120,7 +60,8 @@ mod tests {
             ("db", 1),
             ("[db]", 2),
             ("[\"db\"", 6),
-            ("[\"db", 5),
+            // An unterminated key is reported at its opening quote (as `set` does).
+            ("[\"db", 2),
             ("", 1),
             ("[0][-1]", 5),
         ] {

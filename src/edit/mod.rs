@@ -11,11 +11,15 @@
 //!
 //! Multi-document YAML: paths address the first document, as in SOPS.
 
+pub mod entries;
 pub mod external;
 pub mod locate;
 pub mod path;
 pub mod render;
+pub mod splice;
 pub mod tree;
+
+mod ops;
 
 use std::ops::Range;
 
@@ -25,7 +29,7 @@ use zeroize::Zeroizing;
 use crate::format::{Document, Item, NodeKind, Outline, Scalar, Step, Style, Syntax, SyntaxError};
 pub use locate::{Located, children, locate};
 pub use path::{PathError, display as display_path, parse as parse_path};
-use render::{JsonLayout, YamlIndent};
+use render::YamlIndent;
 
 /// SOPS's exit codes for the editing verbs (`cmd/sops/codes`).
 pub mod exit {
@@ -132,7 +136,7 @@ pub fn set(
     let Some((range, text)) = splice else {
         return Ok(Zeroizing::new(src.to_string()));
     };
-    let out = splice_text(src, range, &text);
+    let out = splice_text(src, range, text);
     ed.verify(&out, |t| {
         tree::put(t, steps, expected(value, syntax));
     })?;
@@ -148,17 +152,15 @@ pub fn unset(src: &str, syntax: Syntax, steps: &[Step]) -> Result<Zeroizing<Stri
         });
     };
     let (range, text) = ed.remove(n)?;
-    let out = splice_text(src, range, &text);
+    let out = splice_text(src, range, text);
     ed.verify(&out, |t| tree::remove(t, steps))?;
     Ok(out)
 }
 
-fn splice_text(src: &str, range: Range<usize>, text: &str) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(src.len() + text.len()));
-    out.push_str(&src[..range.start]);
-    out.push_str(text);
-    out.push_str(&src[range.end..]);
-    out
+/// `src` with one replacement, through the one splice applier ([`splice::apply`]).
+fn splice_text(src: &str, range: Range<usize>, text: Zeroizing<String>) -> Zeroizing<String> {
+    let one = splice::Splice { range, text };
+    splice::apply(src, vec![one]).expect("a single splice never overlaps")
 }
 
 /// `value` wrapped in the collections the remaining steps name.
@@ -462,330 +464,6 @@ impl<'a> Editor<'a> {
             }
         }
         Zeroizing::new(format!("{}{tail}", render::yaml_scalar(s, false)))
-    }
-
-    // ---- operations ----
-
-    /// Replaces the value of node `n` with `v`; `None` when it already holds it.
-    fn replace_value(&self, n: usize, v: &Value) -> Result<Option<Splice>, EditError> {
-        let doc = self.doc();
-        let node = &doc.nodes[n];
-        let parent_flow = locate::parent(doc, n).is_some_and(|p| doc.nodes[p].flow);
-        let new_scalar = (!render::is_collection(v)).then(|| expected_scalar(v, self.syntax));
-        if let (NodeKind::Scalar, Some(s)) = (node.kind, &new_scalar) {
-            if self
-                .leaf_value(n)
-                .is_some_and(|(old, _)| old == s && !(self.syntax == Syntax::Dotenv && v.is_null()))
-            {
-                return Ok(None);
-            }
-            let text = match self.syntax {
-                Syntax::Dotenv => Zeroizing::new(render::dotenv(v).unwrap_or_default()),
-                Syntax::Json => {
-                    Zeroizing::new(render::json(v, &JsonLayout::Inline { spaced: true }))
-                }
-                Syntax::Yaml if node.header.is_some() => self.yaml_block_scalar(n, s),
-                Syntax::Yaml => {
-                    let style = match self.leaf_value(n) {
-                        Some((_, st @ (Style::SingleQuoted | Style::DoubleQuoted))) => st.clone(),
-                        _ => Style::Plain,
-                    };
-                    let t = self.syntax.format().render(&style, parent_flow, s);
-                    Zeroizing::new(if node.span.is_empty() {
-                        format!(" {t}")
-                    } else {
-                        t
-                    })
-                }
-            };
-            return Ok(Some((node.span.clone(), text)));
-        }
-        let text = match self.syntax {
-            Syntax::Dotenv => {
-                return Err(EditError::Unsupported(
-                    "a .env file holds only text values under top-level keys",
-                ));
-            }
-            Syntax::Json => {
-                let p = locate::parent(doc, n).unwrap_or(0);
-                let ptext = &self.src[doc.nodes[p].span.clone()];
-                let layout = if ptext.contains('\n') {
-                    JsonLayout::Pretty {
-                        indent: self.line_indent(node.entry_start).to_string(),
-                        unit: self.json_unit(),
-                        eol: self.eol(),
-                    }
-                } else {
-                    JsonLayout::Inline {
-                        spaced: ptext.contains(", ") || ptext.contains(": "),
-                    }
-                };
-                render::json(v, &layout)
-            }
-            Syntax::Yaml if parent_flow || (node.flow && node.kind != NodeKind::Scalar) => {
-                render::yaml_flow(v)
-            }
-            Syntax::Yaml => {
-                let from = self.lead(n);
-                let text =
-                    self.yaml_after_indicator(v, self.column(node.entry_start), node.key.is_none());
-                return Ok(Some((from..node.span.end.max(from), Zeroizing::new(text))));
-            }
-        };
-        Ok(Some((node.span.clone(), Zeroizing::new(text))))
-    }
-
-    fn json_unit(&self) -> String {
-        match self.doc().indent_unit.as_str() {
-            "" => "  ".to_string(),
-            u => u.to_string(),
-        }
-    }
-
-    /// The separator between the members of flow collection `p` (which has members).
-    fn flow_sep(&self, p: usize, kids: &[usize]) -> String {
-        let nodes = &self.doc().nodes;
-        if let [.., a, b] = kids {
-            let s = &self.src[nodes[*a].span.end..nodes[*b].entry_start.max(nodes[*a].span.end)];
-            if s.trim() == "," {
-                return s.to_string();
-            }
-        }
-        let open = nodes[p].span.start + 1;
-        let first = nodes[kids[0]].entry_start.max(open);
-        let lead = &self.src[open..first];
-        let spaced = || {
-            let last = &nodes[kids[kids.len() - 1]];
-            self.syntax == Syntax::Yaml
-                || last
-                    .key
-                    .as_ref()
-                    .is_some_and(|k| self.src[k.end..last.span.start.max(k.end)].contains(' '))
-        };
-        if lead.is_empty() && !spaced() {
-            ",".to_string()
-        } else if lead.trim().is_empty() && !lead.is_empty() {
-            format!(",{lead}")
-        } else {
-            ", ".to_string()
-        }
-    }
-
-    /// The text of a member or item `entry` added to the empty flow collection `p`.
-    fn fill_empty_flow(&self, p: usize, entry: impl Fn(&JsonLayout) -> String) -> Splice {
-        let node = &self.doc().nodes[p];
-        let inner = node.span.start + 1..node.span.end.saturating_sub(1).max(node.span.start + 1);
-        let pretty = self.syntax == Syntax::Json && !self.doc().indent_unit.is_empty();
-        let text = if pretty {
-            let indent = self.line_indent(node.span.start).to_string();
-            let unit = self.json_unit();
-            let eol = self.eol();
-            let layout = JsonLayout::Pretty {
-                indent: format!("{indent}{unit}"),
-                unit,
-                eol,
-            };
-            format!(
-                "{eol}{indent}{}{}{eol}{indent}",
-                self.json_unit(),
-                entry(&layout)
-            )
-        } else {
-            entry(&JsonLayout::Inline {
-                spaced: self.syntax == Syntax::Yaml,
-            })
-        };
-        (inner, Zeroizing::new(text))
-    }
-
-    /// Adds `key: v` at the end of mapping `p`.
-    fn insert_member(&self, p: usize, key: &str, v: &Value) -> Result<Option<Splice>, EditError> {
-        let doc = self.doc();
-        let nodes = &doc.nodes;
-        let kids = children(doc, p);
-        let eol = self.eol();
-        if self.syntax == Syntax::Dotenv {
-            let raw = render::dotenv(v).ok_or(EditError::Unsupported(
-                "a .env file holds only text values under top-level keys",
-            ))?;
-            if key.trim().is_empty()
-                || key.contains(['=', '\n', '\r'])
-                || key.trim_start().starts_with('#')
-                || key.starts_with("sops_")
-            {
-                return Err(EditError::Unsupported(
-                    "a .env key must be non-empty, without '=' or line breaks, not start with '#' or sops_",
-                ));
-            }
-            let at = match doc.insertion {
-                crate::format::Insertion::Block { at } => at,
-                crate::format::Insertion::Flow { at, .. } => at,
-            };
-            return Ok(Some((at..at, Zeroizing::new(format!("{eol}{key}={raw}")))));
-        }
-        let like = kids
-            .first()
-            .and_then(|&k| nodes[k].key.clone())
-            .map(|r| &self.src[r]);
-        let pnode = &nodes[p];
-        if pnode.flow {
-            let key_text = match self.syntax {
-                Syntax::Json => render::json_string(key),
-                _ => render::yaml_key(key, true, like),
-            };
-            let value_text = |layout: &JsonLayout| match self.syntax {
-                Syntax::Json => render::json(v, layout),
-                _ => render::yaml_flow(v),
-            };
-            let Some(&last) = kids.last() else {
-                let colon = if self.syntax == Syntax::Json && self.doc().indent_unit.is_empty() {
-                    ":"
-                } else {
-                    ": "
-                };
-                return Ok(Some(self.fill_empty_flow(p, |l| {
-                    format!("{key_text}{colon}{}", value_text(l))
-                })));
-            };
-            let ln = &nodes[last];
-            let sep = self.flow_sep(p, &kids);
-            let colon = match &ln.key {
-                Some(k) if ln.span.start >= k.end => {
-                    let s = &self.src[k.end..ln.span.start];
-                    if s.trim() == ":" && !s.contains('\n') {
-                        s.to_string()
-                    } else {
-                        ": ".to_string()
-                    }
-                }
-                _ => ": ".to_string(),
-            };
-            let layout = if self.src[pnode.span.clone()].contains('\n') {
-                JsonLayout::Pretty {
-                    indent: self.line_indent(ln.entry_start).to_string(),
-                    unit: self.json_unit(),
-                    eol,
-                }
-            } else {
-                JsonLayout::Inline {
-                    spaced: sep.contains(' '),
-                }
-            };
-            let at = ln.span.end;
-            let text = format!("{sep}{key_text}{colon}{}", value_text(&layout));
-            return Ok(Some((at..at, Zeroizing::new(text))));
-        }
-        // A YAML block mapping: a new line after the last entry, at its members' column.
-        let (Some(&first), Some(&last)) = (kids.first(), kids.last()) else {
-            return Err(EditError::Verify);
-        };
-        let col = self.column(nodes[first].entry_start);
-        let at = self.line_end(nodes[last].span.end);
-        let text = format!(
-            "{eol}{}{}:{}",
-            " ".repeat(col),
-            render::yaml_key(key, false, like),
-            self.yaml_after_indicator(v, col, false)
-        );
-        Ok(Some((at..at, Zeroizing::new(text))))
-    }
-
-    /// Appends `v` to sequence `p`.
-    fn append_item(&self, p: usize, v: &Value) -> Result<Option<Splice>, EditError> {
-        let doc = self.doc();
-        let nodes = &doc.nodes;
-        let kids = children(doc, p);
-        let pnode = &nodes[p];
-        let value_text = |layout: &JsonLayout| match self.syntax {
-            Syntax::Json => render::json(v, layout),
-            _ => render::yaml_flow(v),
-        };
-        if pnode.flow {
-            let Some(&last) = kids.last() else {
-                return Ok(Some(self.fill_empty_flow(p, value_text)));
-            };
-            let ln = &nodes[last];
-            let sep = self.flow_sep(p, &kids);
-            let layout = if self.src[pnode.span.clone()].contains('\n') {
-                JsonLayout::Pretty {
-                    indent: self.line_indent(ln.entry_start).to_string(),
-                    unit: self.json_unit(),
-                    eol: self.eol(),
-                }
-            } else {
-                JsonLayout::Inline {
-                    spaced: sep.contains(' '),
-                }
-            };
-            let at = ln.span.end;
-            return Ok(Some((
-                at..at,
-                Zeroizing::new(format!("{sep}{}", value_text(&layout))),
-            )));
-        }
-        let Some(&last) = kids.last() else {
-            return Err(EditError::Verify);
-        };
-        let col = self.column(nodes[last].entry_start);
-        let at = self.line_end(nodes[last].span.end);
-        let text = format!(
-            "{}{}-{}",
-            self.eol(),
-            " ".repeat(col),
-            self.yaml_after_indicator(v, col, true)
-        );
-        Ok(Some((at..at, Zeroizing::new(text))))
-    }
-
-    /// Removes node `n` with its key, line or separator.
-    fn remove(&self, n: usize) -> Result<Splice, EditError> {
-        let doc = self.doc();
-        let nodes = &doc.nodes;
-        let empty = || Zeroizing::new(String::new());
-        let Some(p) = locate::parent(doc, n) else {
-            return Err(EditError::Unsupported("cannot remove the whole document"));
-        };
-        let kids = children(doc, p);
-        let pos = kids.iter().position(|&k| k == n).unwrap_or(0);
-        let node = &nodes[n];
-        let pnode = &nodes[p];
-        if self.syntax == Syntax::Dotenv {
-            if kids.len() == 1 {
-                return Err(EditError::Unsupported(
-                    "cannot remove the only entry of a .env file",
-                ));
-            }
-            return Ok((self.lines(node.entry_start, node.span.end), empty()));
-        }
-        if pnode.flow {
-            let range = if kids.len() == 1 {
-                pnode.span.start + 1..pnode.span.end.saturating_sub(1)
-            } else if pos + 1 < kids.len() {
-                node.entry_start..nodes[kids[pos + 1]].entry_start
-            } else {
-                nodes[kids[pos - 1]].span.end..node.span.end
-            };
-            return Ok((range, empty()));
-        }
-        if kids.len() == 1 {
-            let text = if pnode.kind == NodeKind::Seq {
-                "[]"
-            } else {
-                "{}"
-            };
-            if pnode.steps.is_empty() {
-                return Ok((pnode.span.clone(), Zeroizing::new(text.to_string())));
-            }
-            let from = self.lead(p);
-            return Ok((
-                from..pnode.span.end.max(from),
-                Zeroizing::new(format!(" {text}")),
-            ));
-        }
-        if !self.at_line_start(node.entry_start) && pos == 0 {
-            return Ok((node.entry_start..nodes[kids[1]].entry_start, empty()));
-        }
-        Ok((self.lines(node.entry_start, node.span.end), empty()))
     }
 }
 

@@ -1,0 +1,104 @@
+//! The data model used to check edits: `.sops.yaml` as data with every `age` field a
+//! list of single recipients, and the changes `add` and `remove` should make to it.
+
+use serde_json::{Map, Value};
+
+use super::REGISTRY_KEY;
+
+pub(super) fn has_key_groups(rule: &Map<String, Value>) -> bool {
+    matches!(rule.get("key_groups"), Some(Value::Array(g)) if !g.is_empty())
+}
+
+pub(super) fn split_recipients(v: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut push = |s: &str| {
+        out.extend(
+            s.split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(|r| Value::String(r.to_string())),
+        );
+    };
+    match v {
+        Value::String(s) => push(s),
+        Value::Array(items) => {
+            for i in items {
+                if let Value::String(s) = i {
+                    push(s);
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Every `age` field under `creation_rules` (rules, key groups, merged groups) as a list of
+/// single recipients, and a null registry as an empty mapping.
+pub(super) fn normalize(doc: &Value) -> Value {
+    fn ages(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m.iter_mut() {
+                    if k == "age" {
+                        *child = Value::Array(split_recipients(child));
+                    } else {
+                        ages(child);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(ages),
+            _ => {}
+        }
+    }
+    let mut doc = doc.clone();
+    if let Some(top) = doc.as_object_mut() {
+        if let Some(rules) = top.get_mut("creation_rules") {
+            ages(rules);
+        }
+        if let Some(reg @ Value::Null) = top.get_mut(REGISTRY_KEY) {
+            *reg = Value::Object(Map::new());
+        }
+    }
+    doc
+}
+
+pub(super) fn push_age(target: &mut Map<String, Value>, recipient: &str) {
+    let list = target.entry("age").or_insert_with(|| Value::Array(vec![]));
+    if !list.is_array() {
+        *list = Value::Array(vec![]);
+    }
+    if let Value::Array(items) = list
+        && !items.iter().any(|v| v.as_str() == Some(recipient))
+    {
+        items.push(Value::String(recipient.to_string()));
+    }
+}
+
+pub(super) fn remove_age(v: &mut Value, recipient: &str) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if k == "age" {
+                    if let Value::Array(items) = child {
+                        items.retain(|r| r.as_str() != Some(recipient));
+                    }
+                } else {
+                    remove_age(child, recipient);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| remove_age(i, recipient)),
+        _ => {}
+    }
+}
+
+pub(super) fn registry_mut(top: &mut Map<String, Value>) -> &mut Map<String, Value> {
+    let reg = top
+        .entry(REGISTRY_KEY)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !reg.is_object() {
+        *reg = Value::Object(Map::new());
+    }
+    reg.as_object_mut().expect("made an object above")
+}
