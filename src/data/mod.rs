@@ -2,7 +2,7 @@
 //! that deliver secrets rather than files (`sealed exec`, `decrypt --extract`,
 //! `decrypt --output-type`).
 //!
-//! - [`load`] builds a [`Data`] tree from decrypted text: YAML ([`yaml`]), JSON ([`json`]) or
+//! - [`load`] builds a [`Data`] tree from decrypted text: YAML ([`crate::format::yaml::value::tree`]), JSON ([`json`]) or
 //!   dotenv read as dotenv users expect ([`dotenv`]);
 //! - [`flatten`] turns a tree into environment variables (`db.password` → `DB_PASSWORD`);
 //! - [`path`] reads SOPS's `--extract` paths (`["db"]["password"]`);
@@ -19,11 +19,9 @@ pub mod flatten;
 pub mod json;
 pub mod path;
 pub mod trust;
-pub mod yaml;
 
 use crate::format::Syntax;
 
-pub(crate) use crate::format::tree::wipe;
 pub use crate::format::tree::{DataError, Kind, Node, Scalar, Step, display_path, dotted_path};
 
 /// The values of one decrypted document.
@@ -39,7 +37,7 @@ pub struct Data {
 /// YAML must hold exactly one document.
 pub fn load(text: &str, syntax: Syntax) -> Result<Data, DataError> {
     let root = match syntax {
-        Syntax::Yaml => yaml::load(text)?,
+        Syntax::Yaml => crate::format::yaml::value::tree(text)?,
         Syntax::Json => json::load(text)?,
         Syntax::Dotenv => dotenv::load(text)?,
     };

@@ -5,10 +5,10 @@
 //! Every scalar keeps its text as written (`5432`, `0755`, `True`, `1.50`) next to its type.
 //! Scalar text is wiped from memory on drop. No error carries a value.
 
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// A node of the tree. Mapping keys keep their order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Node {
     /// A mapping: keys in document order.
     Map(Vec<(String, Node)>),
@@ -19,7 +19,7 @@ pub enum Node {
 }
 
 /// A scalar: its type and its text as written.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Scalar {
     /// The type the syntax gives it (YAML: as yaml.v3, so SOPS, resolves it).
     pub kind: Kind,
@@ -178,14 +178,4 @@ pub fn dotted_path(steps: &[Step]) -> String {
         }
     }
     out
-}
-
-/// Wipes the strings of a `serde_json::Value` (used on intermediate trees).
-pub(crate) fn wipe(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::String(s) => s.zeroize(),
-        serde_json::Value::Array(items) => items.iter_mut().for_each(wipe),
-        serde_json::Value::Object(map) => map.values_mut().for_each(wipe),
-        _ => {}
-    }
 }

@@ -9,6 +9,8 @@
 
 mod emit;
 mod resolve;
+mod typing;
+pub mod value;
 
 use compact_str::CompactString;
 use std::borrow::Cow;
