@@ -2,8 +2,9 @@
 //! that deliver secrets rather than files (`sealed exec`, `decrypt --extract`,
 //! `decrypt --output-type`).
 //!
-//! - [`load`] builds a [`Data`] tree from decrypted text: YAML ([`crate::format::yaml::value::tree`]), JSON ([`json`]) or
-//!   dotenv read as dotenv users expect ([`dotenv`]);
+//! - [`load`] builds a [`Data`] tree from decrypted text with the syntax's own data reader:
+//!   YAML ([`crate::format::yaml::value::tree`]), JSON ([`json`]) or dotenv read as dotenv
+//!   users expect ([`dotenv`]); the tree's types live in [`crate::format::tree`];
 //! - [`flatten`] turns a tree into environment variables (`db.password` → `DB_PASSWORD`);
 //! - [`path`] reads SOPS's `--extract` paths (`["db"]["password"]`);
 //! - [`emit`] writes a tree as JSON, YAML, dotenv or `export` lines.
@@ -13,14 +14,17 @@
 //! wiped from memory on drop. No error carries a value: errors name key paths (keys are not
 //! secret) and positions only.
 
-pub mod dotenv;
 pub mod emit;
 pub mod flatten;
-pub mod json;
 pub mod path;
 pub mod trust;
 
 use crate::format::Syntax;
+
+/// The dotenv data reader (lives beside the dotenv syntax).
+pub use crate::format::dotenv::data as dotenv;
+/// The JSON data reader (lives beside the JSON syntax).
+pub use crate::format::json::data as json;
 
 pub use crate::format::tree::{DataError, Kind, Node, Scalar, Step, display_path, dotted_path};
 
