@@ -8,8 +8,11 @@ pub mod dotenv;
 pub mod json;
 pub mod keypath;
 pub mod lines;
+pub mod tree;
 pub mod yaml;
-pub mod yaml_value;
+
+/// The YAML data reader's former path (`.sops.yaml`, the metadata block).
+pub use yaml::value as yaml_value;
 
 use std::borrow::Cow;
 use std::ops::Range;

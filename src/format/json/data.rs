@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use zeroize::Zeroizing;
 
-use super::{DataError, Kind, Node, Scalar, Step, display_path};
+use crate::format::tree::{DataError, Kind, Node, Scalar, Step, display_path};
 
 /// Loads a JSON text.
 pub fn load(src: &str) -> Result<Node, DataError> {

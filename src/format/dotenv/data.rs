@@ -21,8 +21,8 @@
 
 use zeroize::Zeroizing;
 
-use super::{DataError, Node, Scalar};
-use crate::format::dotenv::Dotenv;
+use super::Dotenv;
+use crate::format::tree::{DataError, Node, Scalar};
 use crate::format::{Format, Item};
 
 /// Loads a dotenv text.
@@ -40,7 +40,7 @@ pub fn load(src: &str) -> Result<Node, DataError> {
             };
             let key = key_name(raw_key).to_string();
             let value = Node::Scalar(Scalar {
-                kind: super::Kind::Str,
+                kind: crate::format::tree::Kind::Str,
                 text: interpret(&src[leaf.span.clone()]),
             });
             match entries.iter_mut().find(|(k, _)| *k == key) {
