@@ -22,6 +22,7 @@ use std::ops::Range;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
+use crate::engine;
 use crate::format::{Document, Item, NodeKind, Outline, Scalar, Step, Style, Syntax, SyntaxError};
 pub use locate::{Located, children, locate};
 pub use path::{PathError, display as display_path, parse as parse_path};
@@ -132,7 +133,7 @@ pub fn set(
     let Some((range, text)) = splice else {
         return Ok(Zeroizing::new(src.to_string()));
     };
-    let out = splice_text(src, range, &text);
+    let out = splice_text(src, range, &text)?;
     ed.verify(&out, |t| {
         tree::put(t, steps, expected(value, syntax));
     })?;
@@ -148,17 +149,17 @@ pub fn unset(src: &str, syntax: Syntax, steps: &[Step]) -> Result<Zeroizing<Stri
         });
     };
     let (range, text) = ed.remove(n)?;
-    let out = splice_text(src, range, &text);
+    let out = splice_text(src, range, &text)?;
     ed.verify(&out, |t| tree::remove(t, steps))?;
     Ok(out)
 }
 
-fn splice_text(src: &str, range: Range<usize>, text: &str) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(src.len() + text.len()));
-    out.push_str(&src[..range.start]);
-    out.push_str(text);
-    out.push_str(&src[range.end..]);
-    out
+/// `src` with `range` replaced by `text` (the engine's splice applier). A range that is not
+/// in `src` would be the editor's bug: refused like an edit that does not verify.
+fn splice_text(src: &str, range: Range<usize>, text: &str) -> Result<Zeroizing<String>, EditError> {
+    engine::apply_splices(src, &[(range, text)])
+        .map(|(out, _)| out)
+        .map_err(|_| EditError::Verify)
 }
 
 /// `value` wrapped in the collections the remaining steps name.

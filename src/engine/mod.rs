@@ -39,6 +39,7 @@ pub use error::EngineError;
 pub use keys::{KeyPlan, unwrap_data_key};
 pub use open::{ALLOW_UNAUTHENTICATED_VAR, Sealed};
 pub use seal::{EncryptReport, Reuse};
+pub use splice::{Overlap, apply_splices};
 
 use seal::seal_document;
 

@@ -19,39 +19,61 @@ pub(super) struct Splice {
     pub(super) text: Range<usize>,
 }
 
+/// A replacement that cannot be applied: it overlaps another one, or its range is not in
+/// the text (a bug in whoever made it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("two edits overlap")]
+pub struct Overlap;
+
+/// `src` with every replacement `(range, text)` applied, and where each text starts in the
+/// output, in the order given. Replacements go in byte order (two insertions at one offset
+/// in the order given); overlapping ones, or one whose range is not in `src`, are refused,
+/// never sliced. The output is wiped when dropped (it may hold plaintext).
+///
+/// The crate's one splice applier: the engine, `edit` (`set`/`unset`) and `team` (edits of
+/// `.sops.yaml`) all apply their edits with it.
+pub fn apply_splices(
+    src: &str,
+    edits: &[(Range<usize>, &str)],
+) -> Result<(Zeroizing<String>, Vec<usize>), Overlap> {
+    let mut order: Vec<usize> = (0..edits.len()).collect();
+    order.sort_by_key(|&i| (edits[i].0.start, edits[i].0.end));
+    let removed: usize = edits.iter().map(|(r, _)| r.len()).sum();
+    let added: usize = edits.iter().map(|(_, t)| t.len()).sum();
+    let mut out = Zeroizing::new(String::with_capacity(
+        (src.len() + added).saturating_sub(removed),
+    ));
+    let mut starts = vec![0; edits.len()];
+    let mut at = 0;
+    for &i in &order {
+        let (range, text) = &edits[i];
+        let kept = src
+            .get(at..range.start)
+            .filter(|_| range.end <= src.len())
+            .ok_or(Overlap)?;
+        out.push_str(kept);
+        starts[i] = out.len();
+        out.push_str(text);
+        at = range.end;
+    }
+    out.push_str(src.get(at..).ok_or(Overlap)?);
+    Ok((out, starts))
+}
+
 /// The input with every splice applied (texts taken from `arena`), and where each splice's
-/// text starts in the output, in the order given. Overlapping splices (a parser bug) are
-/// refused, never sliced.
+/// text starts in the output, in the order given ([`apply_splices`]). Overlapping splices (a
+/// parser bug) are refused, never sliced.
 pub(super) fn apply(
     src: &str,
     splices: &[Splice],
     arena: &str,
 ) -> Result<(Zeroizing<String>, Vec<usize>), EngineError> {
-    let mut order: Vec<usize> = (0..splices.len()).collect();
-    order.sort_by_key(|&i| (splices[i].range.start, splices[i].range.end));
-    let removed: usize = splices.iter().map(|s| s.range.len()).sum();
-    let added: usize = splices.iter().map(|s| s.text.len()).sum();
-    let mut out = Zeroizing::new(String::with_capacity(
-        (src.len() + added).saturating_sub(removed),
-    ));
-    let mut starts = vec![0; splices.len()];
-    let mut at = 0;
-    for &i in &order {
-        let s = &splices[i];
-        let (Some(kept), Some(text)) = (
-            src.get(at..s.range.start)
-                .filter(|_| s.range.end <= src.len()),
-            arena.get(s.text.clone()),
-        ) else {
-            return Err(EngineError::Unsupported);
-        };
-        out.push_str(kept);
-        starts[i] = out.len();
-        out.push_str(text);
-        at = s.range.end;
-    }
-    out.push_str(src.get(at..).ok_or(EngineError::Unsupported)?);
-    Ok((out, starts))
+    let edits = splices
+        .iter()
+        .map(|s| Some((s.range.clone(), arena.get(s.text.clone())?)))
+        .collect::<Option<Vec<_>>>()
+        .ok_or(EngineError::Unsupported)?;
+    apply_splices(src, &edits).map_err(|_| EngineError::Unsupported)
 }
 
 /// Where the replacement texts of a pass go: straight into the output when each

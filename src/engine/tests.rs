@@ -257,3 +257,18 @@ fn json_and_dotenv_roundtrip() {
         assert_eq!(dec, src);
     }
 }
+
+#[test]
+fn apply_splices_applies_in_byte_order_and_refuses_overlaps() {
+    let src = "a: 1\nb: 2\n";
+    // Given out of order; two insertions at one offset keep the order given.
+    let (out, starts) =
+        apply_splices(src, &[(8..9, "20"), (5..5, "x"), (5..5, "y"), (3..4, "10")]).unwrap();
+    assert_eq!(out.as_str(), "a: 10\nxyb: 20\n");
+    assert_eq!(starts, [11, 6, 7, 3]);
+    assert_eq!(apply_splices(src, &[]).unwrap().0.as_str(), src);
+    // Overlapping, past the end, or inside a character: refused, never sliced.
+    assert_eq!(apply_splices(src, &[(0..4, ""), (3..5, "")]), Err(Overlap));
+    assert_eq!(apply_splices(src, &[(9..20, "")]), Err(Overlap));
+    assert_eq!(apply_splices("é", &[(1..1, "x")]), Err(Overlap));
+}

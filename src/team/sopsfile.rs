@@ -897,20 +897,15 @@ impl Splice {
     }
 }
 
-fn apply(src: &str, mut splices: Vec<Splice>) -> Result<String, &'static str> {
-    splices.sort_by_key(|s| (s.range.start, s.range.end));
-    let mut out = String::with_capacity(src.len() + 256);
-    let mut at = 0;
-    for s in &splices {
-        if s.range.start < at {
-            return Err("two edits overlap");
-        }
-        out.push_str(&src[at..s.range.start]);
-        out.push_str(&s.text);
-        at = s.range.end;
-    }
-    out.push_str(&src[at..]);
-    Ok(out)
+/// `src` with `splices` applied by the engine's splice applier.
+fn apply(src: &str, splices: Vec<Splice>) -> Result<String, &'static str> {
+    let edits: Vec<(Range<usize>, &str)> = splices
+        .iter()
+        .map(|s| (s.range.clone(), s.text.as_str()))
+        .collect();
+    let (mut out, _) =
+        crate::engine::apply_splices(src, &edits).map_err(|_| "two edits overlap")?;
+    Ok(std::mem::take(&mut *out))
 }
 
 // ----- the data model used to check edits -----
