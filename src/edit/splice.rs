@@ -1,5 +1,5 @@
-//! The one splice applier: replacements of byte ranges of a text, used by `set`/`unset`
-//! and by `team`'s edits of `.sops.yaml` ([`super::entries`]).
+//! Splices of `set`/`unset` and of `team`'s edits of `.sops.yaml` ([`super::entries`]),
+//! applied by the crate's one splice applier, the engine's.
 
 use std::ops::Range;
 
@@ -34,28 +34,18 @@ impl Splice {
     }
 }
 
-/// Two splices of one edit touch the same bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("two edits overlap")]
-pub struct Overlap;
+/// Two splices of one edit touch the same bytes (the engine's error: one applier).
+pub use crate::engine::Overlap;
 
 /// `src` with every splice applied (in order of position; insertions at one offset keep
-/// their given order). Refused when two of them overlap.
-pub fn apply(src: &str, mut splices: Vec<Splice>) -> Result<Zeroizing<String>, Overlap> {
-    splices.sort_by_key(|s| (s.range.start, s.range.end));
-    let extra: usize = splices.iter().map(|s| s.text.len()).sum();
-    let mut out = Zeroizing::new(String::with_capacity(src.len() + extra));
-    let mut at = 0;
-    for s in &splices {
-        if s.range.start < at {
-            return Err(Overlap);
-        }
-        out.push_str(&src[at..s.range.start]);
-        out.push_str(&s.text);
-        at = s.range.end;
-    }
-    out.push_str(&src[at..]);
-    Ok(out)
+/// their given order). Refused when two of them overlap. The engine's applier
+/// ([`crate::engine::apply_splices`]) does the work: the crate has one.
+pub fn apply(src: &str, splices: Vec<Splice>) -> Result<Zeroizing<String>, Overlap> {
+    let edits: Vec<(Range<usize>, &str)> = splices
+        .iter()
+        .map(|s| (s.range.clone(), s.text.as_str()))
+        .collect();
+    crate::engine::apply_splices(src, &edits).map(|(out, _)| out)
 }
 
 #[cfg(test)]
