@@ -39,6 +39,7 @@ impl IvPool {
         OsRng.fill_bytes(&mut bytes);
         IvPool { bytes, used: 0 }
     }
+    #[inline]
     fn take(&mut self) -> [u8; 32] {
         if self.used + 32 > self.bytes.len() {
             *self = IvPool::new(64);
@@ -52,6 +53,7 @@ impl IvPool {
 
 /// The IV for a value: the reused IV of an identical (path, type, plaintext) if there is
 /// one, else a fresh one.
+#[inline]
 fn next_iv(
     reuse: Option<&Reuse>,
     aad: &str,

@@ -37,6 +37,7 @@ impl Selector {
         })
     }
 
+    #[inline]
     pub(super) fn should_encrypt(
         &self,
         path: &KeyPath,
@@ -84,10 +85,12 @@ impl Selector {
 pub(super) struct CommentStack(Vec<Vec<String>>);
 
 impl CommentStack {
+    #[inline]
     pub(super) fn at(&mut self, depth: usize) -> &[Vec<String>] {
         self.0.resize_with(depth + 1, Vec::new);
         &self.0
     }
+    #[inline]
     pub(super) fn push(&mut self, depth: usize, text: &str, keep: bool) -> &[Vec<String>] {
         self.0.resize_with(depth + 1, Vec::new);
         if keep {
@@ -95,6 +98,7 @@ impl CommentStack {
         }
         &self.0
     }
+    #[inline]
     pub(super) fn entry_end(&mut self, depth: usize) {
         if let Some(level) = self.0.get_mut(depth) {
             level.clear();

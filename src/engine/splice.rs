@@ -102,6 +102,7 @@ impl<'s> Texts<'s> {
 
     /// Starts the text that replaces `range`: returns where it starts in `buf`; the caller
     /// appends it to `buf`.
+    #[inline]
     pub(super) fn open(&mut self, range: &Range<usize>) -> Result<usize, EngineError> {
         if self.direct {
             let kept = self
@@ -130,6 +131,7 @@ impl<'s> Texts<'s> {
 
     /// Keeps `splice` for [`Texts::finish`] when the texts go into an arena (writing
     /// straight, the output already holds it).
+    #[inline]
     pub(super) fn keep(&self, splices: &mut Vec<Splice>, splice: Splice) {
         if !self.direct {
             splices.push(splice);
