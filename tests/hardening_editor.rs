@@ -316,3 +316,27 @@ fn the_metadata_is_the_first_documents_and_every_copy_agrees() {
         run.fails(1, "different sops metadata blocks");
     }
 }
+
+#[test]
+fn sealing_a_sops_file_again_says_its_layout_is_now_authenticated() {
+    let sb = Sandbox::new();
+    let Some(file) = encrypted(&sb, Writer::Sops, "enc.yaml", PLAIN_YAML) else {
+        return;
+    };
+    // An editor's null, in a file sops wrote: weak until the file is sealed again.
+    edit(&file, |t| {
+        let at = t.find("\nsops:").unwrap() + 1;
+        format!("{}api_token: ~\n{}", &t[..at], &t[at..])
+    });
+    let run = sb.run(&["set", "enc.yaml", "[\"port\"]", "5433"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("now authenticated as they stand"),
+        "{}",
+        run.stderr
+    );
+    // Sealed again: a second change says nothing.
+    let run = sb.run(&["set", "enc.yaml", "[\"port\"]", "5434"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+}

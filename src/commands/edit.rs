@@ -131,7 +131,11 @@ impl Opened {
             return Ok(Zeroizing::new(plain.to_string()));
         };
         let sealed = Sealed::parse(&self.src, self.syntax.format())?;
-        engine::reencrypt(plain, &sealed, key).map(|(out, _)| out)
+        let (out, report) = engine::reencrypt(plain, &sealed, key)?;
+        if report.adopted_layout {
+            eprintln!("sealed: warning: {}: {}", self.name, engine::ADOPTED_LAYOUT);
+        }
+        Ok(out)
     }
 
     /// Writes `out` over the file, atomically, unless it is what the file holds already.

@@ -38,7 +38,7 @@ use crate::format::Format;
 pub use error::EngineError;
 pub use keys::{KeyPlan, unwrap_data_key};
 pub use open::{ALLOW_UNAUTHENTICATED_VAR, Sealed};
-pub use seal::{EncryptReport, Reuse};
+pub use seal::{ADOPTED_LAYOUT, EncryptReport, Reuse};
 pub use splice::{Overlap, apply_splices};
 
 use seal::seal_document;
@@ -107,6 +107,7 @@ pub fn reencrypt_from_many(
             Zeroizing::new(old.src.to_string()),
             EncryptReport {
                 aliases: old.outline.aliases,
+                adopted_layout: false,
             },
         ));
     }
@@ -115,12 +116,15 @@ pub fn reencrypt_from_many(
         let _ = other.decrypt_inner(key, Some(&mut reuse));
     }
     let template = old.metadata_value();
-    seal_document(
+    let (out, mut report) = seal_document(
         plain,
         old.format,
         key,
         &old.metadata.selection,
         &template,
         Some(&reuse),
-    )
+    )?;
+    report.adopted_layout =
+        !old.layout_authenticated() && !old.metadata.selection.mac_only_encrypted;
+    Ok((out, report))
 }

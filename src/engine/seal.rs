@@ -76,11 +76,21 @@ fn leaf_count(outline: &Outline) -> usize {
     outline.docs.iter().map(|d| d.items.len()).sum()
 }
 
+/// The warning when a file without an authenticated layout is sealed again.
+pub const ADOPTED_LAYOUT: &str = "the file had no layout sealed authenticates (sops wrote it, \
+     or its `sealed` field was removed); its keys, nulls, empty and clear values are now \
+     authenticated as they stand: review them in the decrypted file";
+
 /// What encrypting noticed that the user should know.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct EncryptReport {
     /// YAML aliases in the document (SOPS cannot decrypt aliased encrypted values).
     pub aliases: usize,
+    /// A re-encryption whose previous version had no authenticated layout (sops wrote
+    /// it, or sealed's field was removed) and whose new version authenticates the layout
+    /// as it stands: keys, nulls, empty and clear values an editor may have added become
+    /// authenticated. Callers say so, so that the user reviews them.
+    pub adopted_layout: bool,
 }
 
 /// The IVs of an existing document's tokens, by (key path, type, plaintext) digest: what
@@ -295,6 +305,7 @@ pub(super) fn seal_document(
         out,
         EncryptReport {
             aliases: outline.aliases,
+            adopted_layout: false,
         },
     ))
 }

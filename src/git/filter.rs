@@ -240,7 +240,12 @@ impl Filter {
             return Ok(None);
         };
         match engine::reencrypt(text, &old, &key) {
-            Ok((out, _)) => Ok(Some(out.as_bytes().to_vec())),
+            Ok((out, report)) => {
+                if report.adopted_layout {
+                    eprintln!("sealed: warning: {path}: {}", engine::ADOPTED_LAYOUT);
+                }
+                Ok(Some(out.as_bytes().to_vec()))
+            }
             // The previous blob does not verify (tampered, staged in part, values in clear):
             // encrypt afresh instead.
             Err(
