@@ -22,6 +22,7 @@ pub mod format;
 pub mod fsutil;
 pub mod git;
 pub mod keys;
+pub mod plan;
 pub mod team;
 #[cfg(test)]
 pub(crate) mod testutil;

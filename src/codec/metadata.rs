@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::CodecError;
-use crate::config::Selection;
+use super::selection::Selection;
 
 /// The SOPS version sealed writes into files (the format it is compatible with).
 pub const SOPS_VERSION: &str = "3.11.0";

@@ -4,6 +4,7 @@
 pub mod layout;
 pub mod mac;
 pub mod metadata;
+pub mod selection;
 pub mod shamir;
 pub mod token;
 pub mod value;

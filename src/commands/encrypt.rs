@@ -6,12 +6,14 @@
 use std::path::{Path, PathBuf};
 
 use super::{Io, engine_error};
-use crate::codec::metadata::default_selection;
-use crate::config::{Config, CreationRule, Selection};
-use crate::engine::{self, KeyPlan, Sealed, unwrap_data_key};
+use crate::engine::{self, Sealed, unwrap_data_key};
 use crate::error::{Error, display_path, exit};
 use crate::format::Syntax;
-use crate::keys::{IdentitySet, Recipient};
+use crate::keys::IdentitySet;
+pub use crate::plan::{
+    EncryptOptions, SelectionFlags, has_key_or_rule_flags, matching_rule, plan_for,
+};
+use crate::plan::{choose_selection, key_plan, no_rule_error};
 
 /// `sealed encrypt`: encrypt the values (and comments) of a YAML, JSON or .env file.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,79 +28,12 @@ pub struct Args {
     reuse_from: Option<PathBuf>,
 }
 
-/// Options of `sealed encrypt` beyond input and output.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct EncryptOptions {
-    /// Age recipients, comma-separated (age1…, ssh-ed25519 …, ssh-rsa …).
-    #[arg(long, value_name = "RECIPIENTS")]
-    pub age: Option<String>,
-    /// Use this .sops.yaml instead of searching for one.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Selection rules given on the command line.
-    #[command(flatten)]
-    pub selection: SelectionFlags,
-    /// Shamir threshold when the rule has several key groups.
-    #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
-    pub shamir_threshold: Option<usize>,
-}
-
-/// SOPS's selection flags.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct SelectionFlags {
-    /// Leave values whose key ends with this suffix in clear text (default `_unencrypted`).
-    #[arg(long, value_name = "SUFFIX")]
-    pub unencrypted_suffix: Option<String>,
-    /// Encrypt only values whose key ends with this suffix.
-    #[arg(long, value_name = "SUFFIX")]
-    pub encrypted_suffix: Option<String>,
-    /// Leave values whose key matches this regex in clear text.
-    #[arg(long, value_name = "REGEX")]
-    pub unencrypted_regex: Option<String>,
-    /// Encrypt only values whose key matches this regex.
-    #[arg(long, value_name = "REGEX")]
-    pub encrypted_regex: Option<String>,
-    /// Leave values after a comment matching this regex in clear text.
-    #[arg(long, value_name = "REGEX")]
-    pub unencrypted_comment_regex: Option<String>,
-    /// Encrypt only values after a comment matching this regex.
-    #[arg(long, value_name = "REGEX")]
-    pub encrypted_comment_regex: Option<String>,
-    /// Compute the MAC over encrypted values only.
-    #[arg(long)]
-    pub mac_only_encrypted: bool,
-}
-
-impl SelectionFlags {
-    /// As a [`Selection`].
-    pub fn to_selection(&self) -> Selection {
-        Selection {
-            unencrypted_suffix: self.unencrypted_suffix.clone(),
-            encrypted_suffix: self.encrypted_suffix.clone(),
-            unencrypted_regex: self.unencrypted_regex.clone(),
-            encrypted_regex: self.encrypted_regex.clone(),
-            unencrypted_comment_regex: self.unencrypted_comment_regex.clone(),
-            encrypted_comment_regex: self.encrypted_comment_regex.clone(),
-            mac_only_encrypted: self.mac_only_encrypted,
-        }
-    }
-}
-
 /// Runs `sealed encrypt`.
 pub fn run(args: &Args) -> Result<(), Error> {
     match &args.reuse_from {
         Some(old) => run_reusing(&args.io, &args.opts, old),
         None => run_with(&args.io, &args.opts),
     }
-}
-
-/// Does `opts` name recipients or rules (which `--reuse-from` takes from the old file)?
-pub fn has_key_or_rule_flags(opts: &EncryptOptions) -> bool {
-    opts.age.is_some()
-        || opts.config.is_some()
-        || opts.shamir_threshold.is_some()
-        || opts.selection.mac_only_encrypted
-        || count(&opts.selection.to_selection()) > 0
 }
 
 /// Encrypts what `io` names under the data key and metadata of the encrypted file `old`,
@@ -190,167 +125,4 @@ pub fn run_with(io: &Io, opts: &EncryptOptions) -> Result<(), Error> {
         );
     }
     Ok(())
-}
-
-/// The `.sops.yaml` rule for `file`: `--config`, else the nearest config above the file,
-/// else above the working directory.
-pub fn matching_rule(
-    file: &Path,
-    explicit: Option<&Path>,
-) -> Result<(Option<CreationRule>, Option<PathBuf>), Error> {
-    let path = match explicit {
-        Some(p) => Some(p.to_path_buf()),
-        None => {
-            let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-            let dir = abs.parent().map(Path::to_path_buf);
-            dir.and_then(|d| Config::discover(&d)).or_else(|| {
-                std::env::current_dir()
-                    .ok()
-                    .and_then(|d| Config::discover(&d))
-            })
-        }
-    };
-    let Some(path) = path else {
-        return Ok((None, None));
-    };
-    let config = Config::load(&path).map_err(|e| Error::other(exit::CONFIG, e.to_string()))?;
-    let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-    Ok((config.rule_for(&abs).cloned(), Some(path)))
-}
-
-fn parse_list(list: &str) -> Result<Vec<Recipient>, Error> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| Recipient::parse(s).map_err(|e| Error::other(exit::GENERIC, e.to_string())))
-        .collect()
-}
-
-fn key_plan(
-    opts: &EncryptOptions,
-    rule: Option<&CreationRule>,
-    config: Option<&Path>,
-) -> Result<KeyPlan, Error> {
-    let from_flag = opts.age.clone().or_else(|| {
-        std::env::var("SOPS_AGE_RECIPIENTS")
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-    });
-    if let Some(list) = from_flag {
-        if opts.age.is_none() && rule.is_some_and(|r| !r.key_groups.is_empty()) {
-            note_env_override(config);
-        }
-        return Ok(KeyPlan {
-            groups: vec![parse_list(&list)?],
-            threshold: None,
-        });
-    }
-    let Some(rule) = rule else {
-        return Err(Error::other(
-            exit::NO_RECIPIENT,
-            match config {
-                Some(c) => format!("no creation rule in {} matches this file; pass --age or SOPS_AGE_RECIPIENTS", c.display()),
-                None => "no recipients: pass --age, set SOPS_AGE_RECIPIENTS, or add a .sops.yaml with creation_rules".to_string(),
-            },
-        ));
-    };
-    let mut groups = Vec::new();
-    for g in &rule.key_groups {
-        let mut rs = Vec::new();
-        for r in g {
-            rs.push(Recipient::parse(r).map_err(|e| {
-                Error::other(
-                    exit::CONFIG,
-                    format!(
-                        "{}: {e}",
-                        config.map(|c| c.display().to_string()).unwrap_or_default()
-                    ),
-                )
-            })?);
-        }
-        groups.push(rs);
-    }
-    if groups.iter().all(Vec::is_empty) {
-        return Err(Error::other(
-            exit::NO_RECIPIENT,
-            "the matching .sops.yaml rule has no age recipients",
-        ));
-    }
-    Ok(KeyPlan {
-        groups,
-        threshold: opts.shamir_threshold.or(rule.shamir_threshold),
-    })
-}
-
-/// Says once per process, on stderr, that `SOPS_AGE_RECIPIENTS` wins over the matching
-/// `.sops.yaml` rule (a variable left set from another project silently changes whom the
-/// files are encrypted for).
-fn note_env_override(config: Option<&Path>) {
-    static SAID: std::sync::Once = std::sync::Once::new();
-    SAID.call_once(|| {
-        eprintln!(
-            "sealed: note: SOPS_AGE_RECIPIENTS overrides the recipients of the matching rule in {}; \
-             unset SOPS_AGE_RECIPIENTS to use the rule",
-            config.map_or_else(|| ".sops.yaml".to_string(), |c| c.display().to_string())
-        );
-    });
-}
-
-/// The "no rule matches" error, naming the file and listing the rules' patterns.
-fn no_rule_error(e: Error, file: &Path, no_rule: bool, config: Option<&Path>) -> Error {
-    let Some(config) = config.filter(|_| no_rule && e.exit_code() == exit::NO_RECIPIENT) else {
-        return e;
-    };
-    match Config::load(config) {
-        Ok(c) => Error::other(
-            exit::NO_RECIPIENT,
-            c.no_rule_message(&crate::error::display_path(file)),
-        ),
-        Err(_) => e,
-    }
-}
-
-fn count(sel: &Selection) -> usize {
-    [
-        &sel.unencrypted_suffix,
-        &sel.encrypted_suffix,
-        &sel.unencrypted_regex,
-        &sel.encrypted_regex,
-        &sel.unencrypted_comment_regex,
-        &sel.encrypted_comment_regex,
-    ]
-    .iter()
-    .filter(|s| s.is_some())
-    .count()
-}
-
-fn choose_selection(flags: &Selection, rule: Option<&Selection>) -> Result<Selection, Error> {
-    if count(flags) > 1 {
-        return Err(Error::other(
-            exit::CONFLICT,
-            "use only one of --unencrypted-suffix, --encrypted-suffix, --unencrypted-regex, --encrypted-regex, --unencrypted-comment-regex, --encrypted-comment-regex",
-        ));
-    }
-    let mut sel = if count(flags) == 1 {
-        flags.clone()
-    } else if let Some(r) = rule.filter(|r| count(r) > 0) {
-        r.clone()
-    } else {
-        default_selection()
-    };
-    sel.mac_only_encrypted = flags.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
-    Ok(sel)
-}
-
-/// The recipients and selection rules `sealed encrypt` would use for `file` (used by the
-/// git filter for files new to the index).
-pub fn plan_for(file: &Path, opts: &EncryptOptions) -> Result<(KeyPlan, Selection), Error> {
-    let (rule, config_path) = matching_rule(file, opts.config.as_deref())?;
-    let plan = key_plan(opts, rule.as_ref(), config_path.as_deref())
-        .map_err(|e| no_rule_error(e, file, rule.is_none(), config_path.as_deref()))?;
-    let selection = choose_selection(
-        &opts.selection.to_selection(),
-        rule.as_ref().map(|r| &r.selection),
-    )?;
-    Ok((plan, selection))
 }

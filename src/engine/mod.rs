@@ -21,6 +21,7 @@
 mod check;
 mod error;
 mod keys;
+mod message;
 mod open;
 mod seal;
 mod select;
@@ -37,6 +38,7 @@ use crate::format::Format;
 
 pub use error::EngineError;
 pub use keys::{KeyPlan, unwrap_data_key};
+pub use message::{conflict_marker_line, engine_error};
 pub use open::{ALLOW_UNAUTHENTICATED_VAR, Sealed};
 pub use seal::{ADOPTED_LAYOUT, EncryptReport, Reuse};
 pub use splice::{Overlap, apply_splices};

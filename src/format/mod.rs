@@ -68,48 +68,8 @@ impl Syntax {
     }
 }
 
-/// A scalar value typed as SOPS types it. String contents are wiped on drop.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar<'s> {
-    /// `null` / `~` / empty YAML value: never encrypted, not part of the MAC.
-    Null,
-    /// A string (`type:str`): borrowed from the source when it is written there as is (a
-    /// token always is, so an encrypted file's outline copies none of its values), else
-    /// owned.
-    Str(Cow<'s, str>),
-    /// A 64-bit integer (`type:int`).
-    Int(i64),
-    /// A float (`type:float`).
-    Float(f64),
-    /// A boolean (`type:bool`).
-    Bool(bool),
-    /// A timestamp, already in RFC 3339 as SOPS formats it (`type:time`).
-    Time(Cow<'s, str>),
-}
-
-impl Scalar<'_> {
-    /// The same value, owning its text (borrowed text is copied).
-    pub fn into_owned(mut self) -> Scalar<'static> {
-        match &mut self {
-            Scalar::Null => Scalar::Null,
-            Scalar::Str(s) => Scalar::Str(Cow::Owned(std::mem::take(s).into_owned())),
-            Scalar::Int(i) => Scalar::Int(*i),
-            Scalar::Float(f) => Scalar::Float(*f),
-            Scalar::Bool(b) => Scalar::Bool(*b),
-            Scalar::Time(t) => Scalar::Time(Cow::Owned(std::mem::take(t).into_owned())),
-        }
-    }
-}
-
-impl Drop for Scalar<'_> {
-    fn drop(&mut self) {
-        match self {
-            // Borrowed text belongs to the source, which its owner wipes.
-            Scalar::Str(Cow::Owned(s)) | Scalar::Time(Cow::Owned(s)) => s.zeroize(),
-            _ => {}
-        }
-    }
-}
+/// A scalar value typed as SOPS types it (SOPS's typed plaintext: [`crate::codec::value`]).
+pub use crate::codec::value::Scalar;
 
 /// How a value is written in the source; a syntax uses it to spell a token or a value in
 /// the same place.

@@ -12,10 +12,10 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::commands::encrypt::{EncryptOptions, plan_for};
 use crate::engine::{self, EngineError, Sealed, unwrap_data_key};
 use crate::format::Syntax;
 use crate::keys::IdentitySet;
+use crate::plan::{EncryptOptions, plan_for};
 
 /// A filter failure, reported to git for one path. Never holds plaintext.
 #[derive(Debug, thiserror::Error)]

@@ -367,7 +367,7 @@ pub fn named_jobs(
                         Err(e) => e,
                         Ok(_) => unreachable!("checked above"),
                     };
-                    return Err(crate::commands::engine_error(&name, &text, msg));
+                    return Err(crate::engine::engine_error(&name, &text, msg));
                 }
             }
         };
