@@ -172,10 +172,8 @@ pub enum JsonLayout {
     },
 }
 
-/// A JSON string literal.
-pub fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
-}
+/// A JSON string literal (the one JSON string writer, [`crate::format::json::push_string`]).
+pub use crate::format::json::json_string;
 
 /// A JSON value in `layout`.
 pub fn json(v: &Value, layout: &JsonLayout) -> String {

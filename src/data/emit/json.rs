@@ -1,8 +1,6 @@
 //! JSON output: tab-indented as SOPS writes it, keys in document order, numbers and
 //! booleans typed, and a final line break.
 
-use std::fmt::Write;
-
 use zeroize::Zeroizing;
 
 use super::typed_text;
@@ -57,24 +55,8 @@ fn write_node(node: &Node, depth: usize, out: &mut String) {
     }
 }
 
-/// A JSON string literal.
-pub(super) fn string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+/// A JSON string literal (the one JSON string writer).
+pub(super) use crate::format::json::push_string as string;
 
 #[cfg(test)]
 mod tests {

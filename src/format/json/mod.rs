@@ -102,15 +102,44 @@ fn render_float(f: f64) -> String {
     }
 }
 
-/// A JSON string literal as `serde_json` writes it.
 /// Whether `json_string` writes `s` between quotes unchanged (serde_json escapes only
 /// `"`, `\\` and control characters).
 fn needs_no_escape(s: &str) -> bool {
     s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
 }
 
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
+/// `s` as a JSON string literal ([`push_string`]).
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_string(s, &mut out);
+    out
+}
+
+/// Appends `s` as a JSON string literal, spelled as `serde_json` spells it (`\"`, `\\`,
+/// `\n`, `\r`, `\t`, `\b`, `\f`, other control characters as `\u00xx`, everything else
+/// as is): the one JSON string writer of every JSON sealed writes (values, `set`,
+/// `--output-type json`). Writes straight into `out`: no unwiped copy of a value.
+pub fn push_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 0xf] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// `value` pretty-printed with `indent` per level, lines joined by `\n`.

@@ -421,3 +421,16 @@ fn json_test_suite_wrapped() {
     }
     assert!(bad.is_empty(), "{bad:?}");
 }
+
+#[test]
+fn the_one_json_string_writer_spells_as_serde_json() {
+    let mut all: String = (0u8..0x80).map(char::from).collect();
+    all.push_str("é€\u{2028}\u{feff}😀");
+    for s in [all.as_str(), "", "plain", "a\"b\\c\u{8}\u{c}\u{1f}"] {
+        assert_eq!(
+            super::json_string(s),
+            serde_json::to_string(s).unwrap(),
+            "{s:?}"
+        );
+    }
+}
