@@ -4,36 +4,27 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-use common::{bin, keygen_in, peer, tempdir};
+use common::bin;
+use common::git::GitRepo;
 
-/// A git repository in a temp dir with a `.sops.yaml` for `secrets/`, a key, and a git
-/// environment isolated from the user's.
-struct Repo {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    home: PathBuf,
-    key: common::Key,
+/// A git repository ([`GitRepo`]: a key and a git environment isolated from the user's)
+/// with a `.sops.yaml` for `secrets/`.
+struct Repo(GitRepo);
+
+impl std::ops::Deref for Repo {
+    type Target = GitRepo;
+    fn deref(&self) -> &GitRepo {
+        &self.0
+    }
 }
 
 impl Repo {
     fn new() -> Option<Repo> {
-        peer("git")?;
-        let tmp = tempdir();
-        let home = tmp.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        let key = keygen_in(tmp.path(), "key.txt");
-        let root = tmp.path().join("repo");
-        std::fs::create_dir_all(root.join("secrets")).unwrap();
-        let r = Repo {
-            _tmp: tmp,
-            root,
-            home,
-            key,
-        };
-        r.git(&["init", "-q", "-b", "main"]);
+        let r = Repo(GitRepo::new()?);
+        std::fs::create_dir_all(r.root.join("secrets")).unwrap();
         r.write(
             ".sops.yaml",
             &format!(
@@ -44,55 +35,14 @@ impl Repo {
         Some(r)
     }
 
-    fn cmd(&self, program: &Path) -> Command {
-        let mut c = Command::new(program);
-        c.current_dir(&self.root)
-            .env_clear()
-            .env("PATH", common::path_var())
-            .env("HOME", &self.home)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-            .env("SOPS_AGE_KEY_FILE", &self.key.path);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(Path::new("git")).args(args).output().unwrap()
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn sealed(&self, args: &[&str]) -> Output {
-        self.cmd(&bin()).args(args).output().unwrap()
-    }
-
     fn sealed_ok(&self, args: &[&str]) -> String {
-        let out = self.sealed(args);
+        let out = self.run(args);
         assert!(
             out.status.success(),
             "sealed {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        std::fs::write(self.root.join(rel), text).unwrap();
-    }
-
-    fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.root.join(rel)).unwrap()
     }
 
     /// `sealed git init` (plaintext work tree, filter) with `files` and a first commit.
@@ -137,7 +87,7 @@ impl Repo {
         self.git(&["checkout", "-q", "main"]);
         self.write(path, &main(&self.read(path)));
         self.git(&["commit", "-q", "-am", "main"]);
-        self.run(&["merge", "-q", "feature", "-m", "merge"])
+        self.git_output(&["merge", "-q", "feature", "-m", "merge"])
     }
 
     /// The committed blob at HEAD, decrypted by `sealed decrypt` (which verifies the
@@ -253,7 +203,7 @@ fn one_value_changed_differently_is_a_conflict_on_just_that_entry() {
             .contains("UU secrets/app.yaml")
     );
     assert!(
-        !r.run(&["add", "secrets/app.yaml"]).status.success(),
+        !r.git_output(&["add", "secrets/app.yaml"]).status.success(),
         "markers cannot be staged"
     );
     // Resolving and adding, as the message says, finishes the merge.
@@ -304,7 +254,7 @@ fn dotenv_and_json_merge_by_key() {
         &json.replace("fake-pass-1", "fake-pass-2"),
     );
     r.git(&["commit", "-q", "-am", "main"]);
-    let out = r.run(&["merge", "-q", "feature", "-m", "merge"]);
+    let out = r.git_output(&["merge", "-q", "feature", "-m", "merge"]);
     assert!(
         out.status.success(),
         "{}",
