@@ -10,37 +10,27 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{bin, keygen_in, peer, tempdir};
+use common::bin;
+use common::git::GitRepo;
 
 /// The secret values of the test document; none may appear in a commit, a stash, an
 /// archive or on stderr.
 const SECRETS: &[&str] = &["fake-pass-1", "fake-typed-3", "fake-token-1"];
 
-/// A repository with `.sops.yaml` protecting `secrets/*.yaml|env`, a key, and a git
-/// environment isolated from the user's.
-struct Repo {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    home: PathBuf,
-    key: common::Key,
+/// A repository ([`GitRepo`]: a key, a git environment isolated from the user's) with
+/// `.sops.yaml` protecting `secrets/*.yaml|env`, set up by `sealed git init` and committed.
+struct Repo(GitRepo);
+
+impl std::ops::Deref for Repo {
+    type Target = GitRepo;
+    fn deref(&self) -> &GitRepo {
+        &self.0
+    }
 }
 
 impl Repo {
     fn new() -> Option<Repo> {
-        peer("git")?;
-        let tmp = tempdir();
-        let home = tmp.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        let key = keygen_in(tmp.path(), "key.txt");
-        let root = tmp.path().join("repo");
-        std::fs::create_dir_all(root.join("secrets")).unwrap();
-        let repo = Repo {
-            _tmp: tmp,
-            root,
-            home,
-            key,
-        };
-        repo.git(&["init", "-q", "-b", "main"]);
+        let repo = Repo(GitRepo::new()?);
         repo.write(
             ".sops.yaml",
             &format!(
@@ -61,24 +51,9 @@ impl Repo {
         Some(repo)
     }
 
-    /// A command in `dir`; with `key`, `SOPS_AGE_KEY_FILE` names the repository's key,
-    /// else no identity can be found (empty HOME).
+    /// A command in `dir`, with or without the key ([`GitRepo::cmd_as`]).
     fn cmd(&self, program: &Path, dir: &Path, key: bool) -> Command {
-        let mut c = Command::new(program);
-        c.current_dir(dir)
-            .env_clear()
-            .env("PATH", common::path_var())
-            .env("HOME", &self.home)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-            .stdin(Stdio::null());
-        if key {
-            c.env("SOPS_AGE_KEY_FILE", &self.key.path);
-        }
-        c
+        self.cmd_as(program, dir, key)
     }
 
     fn run(&self, dir: &Path, key: bool, args: &[&str]) -> Output {
@@ -92,10 +67,6 @@ impl Repo {
         let out = self.run(dir, key, args);
         assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
         String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        self.git_in(&self.root, true, args)
     }
 
     fn sealed(&self, dir: &Path, key: bool, args: &[&str]) -> Output {
@@ -114,14 +85,6 @@ impl Repo {
             .args(["-c", line])
             .output()
             .unwrap()
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        std::fs::write(self.root.join(rel), text).unwrap();
-    }
-
-    fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.root.join(rel)).unwrap()
     }
 
     fn clone_to(&self, name: &str, key: bool) -> PathBuf {

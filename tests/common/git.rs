@@ -41,6 +41,12 @@ impl GitRepo {
 
     /// `program` in `dir`, with only the isolated environment set.
     pub fn cmd_in(&self, program: &Path, dir: &Path) -> Command {
+        self.cmd_as(program, dir, true)
+    }
+
+    /// `program` in `dir`; with `key`, `SOPS_AGE_KEY_FILE` names the repository's key,
+    /// else no identity can be found (the fresh HOME holds none).
+    pub fn cmd_as(&self, program: &Path, dir: &Path, key: bool) -> Command {
         let mut c = Command::new(program);
         c.current_dir(dir)
             .env_clear()
@@ -51,8 +57,10 @@ impl GitRepo {
             .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
             .env("GIT_COMMITTER_NAME", "t")
             .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-            .env("SOPS_AGE_KEY_FILE", &self.key.path)
             .stdin(Stdio::null());
+        if key {
+            c.env("SOPS_AGE_KEY_FILE", &self.key.path);
+        }
         c
     }
 
