@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sealed::commands::{
-    decrypt, edit, encrypt, exec, git, init, keygen, rotate, set, team, unset, updatekeys,
+    decrypt, edit, encrypt, exec, filestatus, git, init, keygen, rotate, set, team, unset,
+    updatekeys,
 };
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
@@ -44,6 +45,16 @@ enum Command {
     Set(set::Args),
     /// Remove the value at a path like '["db"]["password"]'.
     Unset(unset::Args),
+    // sops's exec-env, exec-file and filestatus (issue 16), with sops's meaning.
+    /// Run a shell command (sops's exec-env) with the file's top-level values in its
+    /// environment, named as written.
+    #[command(name = "exec-env")]
+    ExecEnv(Box<exec::sops::EnvArgs>),
+    /// Run a shell command (sops's exec-file) with the decrypted file at a private path: {}.
+    #[command(name = "exec-file")]
+    ExecFile(Box<exec::sops::FileArgs>),
+    /// Print whether a file is SOPS-encrypted: {"encrypted":true|false}.
+    Filestatus(filestatus::Args),
 }
 
 /// A panic must never print its payload (it may hold document text) and never exit 101:
@@ -76,6 +87,9 @@ fn main() -> ExitCode {
         Command::Edit(args) => edit::run(&args),
         Command::Set(args) => set::run(&args),
         Command::Unset(args) => unset::run(&args),
+        Command::ExecEnv(args) => exec::sops::run_env(&args),
+        Command::ExecFile(args) => exec::sops::run_file(&args),
+        Command::Filestatus(args) => filestatus::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -94,6 +94,20 @@ impl Plaintext {
         }
     }
 
+    /// The weak top-level keys, as written (the variables of `exec-env`, which names
+    /// variables by top-level key): none when sealed authenticated the layout.
+    pub fn weak_keys(&self) -> Result<HashSet<String>, Error> {
+        match &self.weak {
+            WeakSource::Nothing => Ok(HashSet::new()),
+            WeakSource::Cipher(cipher) => trust::weak_top_keys(cipher, self.syntax)
+                .map_err(|e| Error::file(&self.name, exit::GENERIC, e.to_string())),
+            WeakSource::Everything => Ok(match self.data()?.root {
+                Node::Map(entries) => entries.into_iter().map(|(k, _)| k).collect(),
+                _ => HashSet::new(),
+            }),
+        }
+    }
+
     /// A view error as a one-line error naming the file (and the line in the decrypted
     /// text, when there is one).
     pub fn data_error(&self, e: DataError) -> Error {
@@ -197,28 +211,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
         (None, Some(ty)) if ty.syntax() == Some(plain.syntax) => {
             return io.write(plain.text.as_bytes());
         }
-        (None, Some(ty)) => {
-            let data = plain.data()?;
-            // Shell lines are read by a program (`eval`): a weak variable never sets one
-            // that changes how commands are found or loaded (data::trust).
-            let weak = match ty {
-                OutputType::Dotenv | OutputType::Export => plain.weak_names()?,
-                _ => HashSet::new(),
-            };
-            let keep = |name: &str| {
-                let refused = weak.contains(name) && trust::steers_loading(name);
-                if refused {
-                    eprintln!(
-                        "sealed: warning: {}: {name} is left out: its value (empty, null or \
-                         clear text) is not authenticated by the file's MAC and it changes \
-                         how commands are found or loaded",
-                        plain.name
-                    );
-                }
-                !refused
-            };
-            emit::emit_with(&data.root, data.syntax, ty, &keep).map_err(|e| plain.data_error(e))?
-        }
+        (None, Some(ty)) => converted(&plain, ty)?,
         (Some(steps), ty) => {
             let data = plain.data()?;
             let node = path::select(&data.root, steps).map_err(|e| plain.data_error(e))?;
@@ -226,6 +219,30 @@ pub fn run(args: &Args) -> Result<(), Error> {
         }
     };
     io.write(out.as_bytes())
+}
+
+/// The whole document in another shape (`--output-type`, also `exec-file
+/// --output-type`). Shell lines are read by a program (`eval`): a weak variable never
+/// sets one that changes how commands are found or loaded (data::trust).
+pub fn converted(plain: &Plaintext, ty: OutputType) -> Result<Zeroizing<String>, Error> {
+    let data = plain.data()?;
+    let weak = match ty {
+        OutputType::Dotenv | OutputType::Export => plain.weak_names()?,
+        _ => HashSet::new(),
+    };
+    let keep = |name: &str| {
+        let refused = weak.contains(name) && trust::steers_loading(name);
+        if refused {
+            eprintln!(
+                "sealed: warning: {}: {name} is left out: its value (empty, null or \
+                 clear text) is not authenticated by the file's MAC and it changes \
+                 how commands are found or loaded",
+                plain.name
+            );
+        }
+        !refused
+    };
+    emit::emit_with(&data.root, data.syntax, ty, &keep).map_err(|e| plain.data_error(e))
 }
 
 /// What `--extract` prints: a scalar's text raw, a subtree in `ty` or the file's format.

@@ -9,7 +9,9 @@
 
 mod env;
 mod file_arg;
+pub mod sops;
 mod supervise;
+mod user;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -147,7 +149,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
     if let Some(var) = &args.file_arg_var {
         cmd.env(var, path);
     }
-    let status = supervise::run(cmd, program, &delivery);
+    let status = supervise::run(cmd, program, Some(&delivery));
     drop(delivery);
     std::process::exit(status?)
 }

@@ -5,6 +5,7 @@ pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
 pub mod exec;
+pub mod filestatus;
 pub mod git;
 pub mod init;
 pub mod keygen;

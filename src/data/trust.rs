@@ -34,6 +34,28 @@ pub fn weak_names(cipher: &str, syntax: Syntax) -> Result<HashSet<String>, DataE
     }
 }
 
+/// The weak top-level keys, as written, of an encrypted file (`cipher`, its text as
+/// stored): what `exec-env` names its variables by. A key whose value is a mapping or a
+/// list is not listed (`exec-env` refuses it).
+pub fn weak_top_keys(cipher: &str, syntax: Syntax) -> Result<HashSet<String>, DataError> {
+    match syntax {
+        Syntax::Dotenv => dotenv_weak(cipher),
+        _ => {
+            let data = super::load(cipher, syntax)?;
+            let Node::Map(entries) = data.root else {
+                return Ok(HashSet::new());
+            };
+            Ok(entries
+                .into_iter()
+                .filter(|(k, v)| {
+                    k != "sops" && matches!(v, Node::Scalar(s) if !is_token(s.value_text()))
+                })
+                .map(|(k, _)| k)
+                .collect())
+        }
+    }
+}
+
 /// dotenv: a key's last line decides its value; a weak last line after an encrypted one
 /// would replace a secret (`DB_PASSWORD=` appended): refused.
 fn dotenv_weak(cipher: &str) -> Result<HashSet<String>, DataError> {
@@ -126,6 +148,18 @@ mod tests {
         let mut w: Vec<_> = weak.into_iter().collect();
         w.sort();
         assert_eq!(w, ["DB_HOST_UNENCRYPTED", "DB_PATH"]);
+    }
+
+    #[test]
+    fn weak_top_keys_are_written_as_in_the_file() {
+        let cipher = "api_key: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\npath: ~\n\
+                      db:\n  host: h\nhost_unencrypted: h\nsops:\n  mac: m\n";
+        let mut w: Vec<_> = weak_top_keys(cipher, Syntax::Yaml)
+            .unwrap()
+            .into_iter()
+            .collect();
+        w.sort();
+        assert_eq!(w, ["host_unencrypted", "path"]);
     }
 
     #[test]

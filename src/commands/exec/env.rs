@@ -38,12 +38,7 @@ pub fn collect(
         for v in flat {
             if weak.contains(&v.name) {
                 let already = index.contains_key(&v.name) || std::env::var_os(&v.name).is_some();
-                if let Some(why) = trust::refusal(&v.name, already) {
-                    eprintln!(
-                        "sealed: warning: {}: {} is not set: its value (empty, null or clear \
-                         text) is not authenticated by the file's MAC and {why}",
-                        plain.name, v.name
-                    );
+                if !admitted(&plain.name, &v.name, already) {
                     continue;
                 }
             }
@@ -60,6 +55,21 @@ pub fn collect(
         }
     }
     Ok(vars)
+}
+
+/// Whether a weak variable (`data::trust`) may be set: not when it steers loading, nor
+/// when `already` (the name is set already); a refusal is one warning line naming it.
+pub fn admitted(file: &str, name: &str, already: bool) -> bool {
+    match trust::refusal(name, already) {
+        Some(why) => {
+            eprintln!(
+                "sealed: warning: {file}: {name} is not set: its value (empty, null or clear \
+                 text) is not authenticated by the file's MAC and {why}"
+            );
+            false
+        }
+        None => true,
+    }
 }
 
 /// How a file is read: like `sealed decrypt FILE [--input-type T]`.

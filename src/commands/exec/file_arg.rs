@@ -30,6 +30,13 @@ pub struct SecretFile {
     text: Zeroizing<String>,
 }
 
+impl SecretFile {
+    /// A file named `name` holding `text`.
+    pub fn new(name: OsString, text: Zeroizing<String>) -> SecretFile {
+        SecretFile { name, text }
+    }
+}
+
 /// Decrypts the `--file-arg` file (MAC verified).
 pub fn decrypt(
     path: &Path,

@@ -1,4 +1,5 @@
-//! Running the command as a child when sealed must stay (`--file-arg`): signals sent to
+//! Running the command as a child when sealed must stay (`--file-arg`, `exec-env`,
+//! `exec-file`): signals sent to
 //! sealed are forwarded to the child, and sealed exits with the child's status.
 //!
 //! Forwarded: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, unless the kernel sent
@@ -26,9 +27,9 @@ use crate::error::{Error, exit};
 const FORWARDED: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
 
 /// Starts `cmd`, forwards signals to it until it ends, and returns the exit status to
-/// use: the child's code, or 128+N when signal N ended it. `_delivery` must live until
-/// then.
-pub fn run(mut cmd: Command, program: &OsStr, _delivery: &Delivery) -> Result<i32, Error> {
+/// use: the child's code, or 128+N when signal N ended it. `_delivery` (the file the
+/// command reads, if any) must live until then.
+pub fn run(mut cmd: Command, program: &OsStr, _delivery: Option<&Delivery>) -> Result<i32, Error> {
     let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
         .map_err(|e| Error::other(exit::GENERIC, format!("cannot handle signals: {e}")))?;
     // A signal that came while files were being prepared: do not start the command.
