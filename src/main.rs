@@ -2,9 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use sealed::commands::{
-    decrypt, edit, encrypt, exec, git, init, keygen, rotate, set, team, unset, updatekeys,
+    completion, decrypt, edit, encrypt, exec, git, init, keygen, man, rotate, set, team, unset,
+    updatekeys,
 };
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
@@ -44,6 +45,10 @@ enum Command {
     Set(set::Args),
     /// Remove the value at a path like '["db"]["password"]'.
     Unset(unset::Args),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completion(completion::Args),
+    /// Print the manual page (roff): `sealed man | man -l -`.
+    Man(man::Args),
 }
 
 /// A panic must never print its payload (it may hold document text) and never exit 101:
@@ -76,6 +81,8 @@ fn main() -> ExitCode {
         Command::Edit(args) => edit::run(&args),
         Command::Set(args) => set::run(&args),
         Command::Unset(args) => unset::run(&args),
+        Command::Completion(args) => completion::run(&args, Cli::command()),
+        Command::Man(args) => man::run(&args, Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
