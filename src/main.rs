@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use sealed::commands::{
-    decrypt, edit, encrypt, exec, filestatus, git, init, keygen, rotate, set, team, unset,
-    updatekeys,
+    completion, decrypt, edit, encrypt, exec, filestatus, git, init, keygen, man, rotate, set,
+    team, unset, updatekeys,
 };
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
@@ -55,6 +55,10 @@ enum Command {
     ExecFile(Box<exec::sops::FileArgs>),
     /// Print whether a file is SOPS-encrypted: {"encrypted":true|false}.
     Filestatus(filestatus::Args),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completion(completion::Args),
+    /// Print the manual page (roff): `sealed man | man -l -`.
+    Man(man::Args),
 }
 
 /// A panic must never print its payload (it may hold document text) and never exit 101:
@@ -90,6 +94,8 @@ fn main() -> ExitCode {
         Command::ExecEnv(args) => exec::sops::run_env(&args),
         Command::ExecFile(args) => exec::sops::run_file(&args),
         Command::Filestatus(args) => filestatus::run(&args),
+        Command::Completion(args) => completion::run(&args, Cli::command()),
+        Command::Man(args) => man::run(&args, Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! The command-line verbs. Each takes its parsed options, does its work through the
 //! engine, and returns an [`Error`] that `main` prints as one line.
 
+pub mod completion;
 pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
@@ -9,6 +10,7 @@ pub mod filestatus;
 pub mod git;
 pub mod init;
 pub mod keygen;
+pub mod man;
 pub mod rotate;
 pub mod set;
 pub mod source;
