@@ -4,15 +4,23 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sealed::commands::{
-    decrypt, edit, encrypt, exec, git, init, keygen, rotate, set, team, unset, updatekeys,
+    decrypt, edit, encrypt, exec, git, init, keygen, rotate, set, sops_style, team, unset,
+    updatekeys,
 };
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
 #[derive(Parser)]
 #[command(name = "sealed", version, about, long_about = None)]
+#[command(arg_required_else_help = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// sops's verb-less spelling (`-e`, `-d`, `--set`…) and its global flags.
+    #[command(
+        flatten,
+        next_help_heading = "sops's older spelling (sealed -d FILE …)"
+    )]
+    sops: Box<sops_style::Args>,
 }
 
 /// One variant per verb; each verb's flags live beside its code in `commands/`.
@@ -63,7 +71,21 @@ fn install_panic_hook() {
 
 fn main() -> ExitCode {
     install_panic_hook();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    cli.sops.note_indent();
+    let command = match cli.command {
+        Some(command) if cli.sops.given() => {
+            let _ = command;
+            eprintln!("sealed: give either a verb or sops's -e/-d/--set FILE, not both");
+            return ExitCode::from(8);
+        }
+        Some(command) => command,
+        None => return finish(sops_style::run(&cli.sops)),
+    };
+    if let Some(config) = &cli.sops.opts.config {
+        sealed::config::set_global_path(config.clone());
+    }
+    finish(match command {
         Command::Init(args) => init::run(&args),
         Command::Encrypt(args) => encrypt::run(&args),
         Command::Decrypt(args) => decrypt::run(&args),
@@ -76,7 +98,11 @@ fn main() -> ExitCode {
         Command::Edit(args) => edit::run(&args),
         Command::Set(args) => set::run(&args),
         Command::Unset(args) => unset::run(&args),
-    };
+    })
+}
+
+/// Prints an error as one line and exits with its code.
+fn finish(result: Result<(), sealed::error::Error>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

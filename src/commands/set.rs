@@ -51,6 +51,25 @@ pub fn run(args: &Args) -> Result<(), Error> {
     opened.commit(&plain)
 }
 
+/// Sets `value` (JSON text) at `path` in `file`: sops's `--set 'PATH VALUE'` once split.
+pub fn set_json(
+    file: &std::path::Path,
+    input_type: Option<&str>,
+    path: &str,
+    value: &str,
+) -> Result<(), Error> {
+    let args = Args {
+        file: file.to_path_buf(),
+        path: path.to_string(),
+        value: Some(value.to_string()),
+        value_stdin: false,
+        value_file: false,
+        idempotent: false,
+        input_type: input_type.map(str::to_string),
+    };
+    run(&args)
+}
+
 /// The value from the argument, a file or stdin, parsed as JSON.
 fn read_value(args: &Args) -> Result<SecretValue, Error> {
     let (text, origin) = match (&args.value, args.value_stdin, args.value_file) {
