@@ -269,6 +269,47 @@ fn sops_config_and_global_config() {
     }
 }
 
+/// `updatekeys` reads the `.sops.yaml` that `SOPS_CONFIG` or a global `--config` names, as
+/// sops does: a recipient added there can then decrypt.
+#[test]
+fn updatekeys_follows_sops_config() {
+    let sb = Sandbox::new();
+    let other = common::keygen_in(sb.dir.path(), "other.txt");
+    std::fs::create_dir(sb.path("cfg")).unwrap();
+    sb.encrypt("e.yaml", PLAIN);
+    write(
+        &sb,
+        "cfg/rules.yaml",
+        &format!(
+            "creation_rules:\n  - age: {},{}\n",
+            sb.recipient, other.public
+        ),
+    );
+    let out = sb
+        .sealed()
+        .env("SOPS_CONFIG", "cfg/rules.yaml")
+        .args(["updatekeys", "-y", "e.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dec = sb
+        .sealed()
+        .env("SOPS_AGE_KEY_FILE", &other.path)
+        .args(["-d", "e.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        dec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    assert_eq!(String::from_utf8(dec.stdout).unwrap(), PLAIN);
+}
+
 /// `SOPS_AGE_KEY` holds several identities on one line, separated by spaces (sops 3.12).
 #[test]
 fn sops_age_key_space_separated() {

@@ -50,10 +50,15 @@ pub struct Args {
     pub opts: EncryptOptions,
     /// Accepted for sops compatibility: more detail is never printed (sealed prints no
     /// secret and no key material either way).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "sops's global flags")]
     pub verbose: bool,
     /// Accepted and ignored: sealed keeps the file's own bytes and indentation.
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        help_heading = "sops's global flags"
+    )]
     pub indent: Option<u32>,
     /// The file (sops's older spelling: flags first, then the file).
     #[arg(value_name = "FILE")]
