@@ -364,6 +364,34 @@ fn verbose_and_indent_are_accepted() {
     }
 }
 
+/// `sealed FILE` (no verb) opens FILE in the editor, as `sops FILE` does.
+#[test]
+fn a_file_alone_is_edited() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    sb.encrypt("e.yaml", PLAIN);
+    let editor = sb.path("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nsed -i 's/^a: 1$/a: 2/' \"$1\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = sb
+        .sealed()
+        .env("EDITOR", &editor)
+        .env_remove("SOPS_EDITOR")
+        .arg("e.yaml")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        sb.run(&["-d", "e.yaml"]).ok(),
+        PLAIN.replace("a: 1", "a: 2")
+    );
+}
+
 /// sops's exit code when no file is given to `-d` (NoFileSpecified, 100).
 #[test]
 fn no_file_specified() {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{Io, decrypt, encrypt, set};
+use super::{Io, decrypt, edit, encrypt, set};
 use crate::edit::exit as edit_exit;
 use crate::error::{Error, exit};
 use crate::plan::EncryptOptions;
@@ -139,12 +139,16 @@ pub fn run(args: &Args) -> Result<(), Error> {
         let (path, value) = split_set(spec)?;
         return set::set_json(&io.file, args.input_type.as_deref(), path, value);
     }
-    Err(Error::other(
-        exit::CONFLICT,
-        format!(
-            "sops's `sops FILE` opens an editor: run `sealed edit {}`",
-            crate::error::display_path(&io.file)
-        ),
+    if args.in_place || args.output.is_some() || args.output_type.is_some() {
+        return Err(Error::other(
+            exit::CONFLICT,
+            "without -e, -d or --set, FILE is opened in the editor: -i, --output and --output-type need -e or -d",
+        ));
+    }
+    edit::run(&edit::Args::new(
+        io.file,
+        args.input_type.clone(),
+        args.opts.clone(),
     ))
 }
 
