@@ -127,6 +127,61 @@ fn dash_dash_set_in_place() {
     run.fails(7, "invalid --set format");
 }
 
+/// `set --output-type yaml` on a JSON file writes it back as encrypted YAML (sops reads
+/// it); with `--idempotent` and an unchanged value the file is left as it is.
+#[test]
+fn set_output_type() {
+    let sb = Sandbox::new();
+    let path = sb.encrypt("e.json", "{\"a\": 2, \"b\": \"ba\"}");
+    let before = std::fs::read_to_string(&path).unwrap();
+    let idem = [
+        "set",
+        "--output-type",
+        "yaml",
+        "--idempotent",
+        "e.json",
+        "[\"b\"]",
+        "\"ba\"",
+    ];
+    assert_eq!(sb.run(&idem).ok(), "");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    assert_eq!(
+        sb.run(&[
+            "set",
+            "--output-type",
+            "yaml",
+            "e.json",
+            "[\"b\"]",
+            "\"ba\""
+        ])
+        .ok(),
+        ""
+    );
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(after.starts_with("a: "), "not YAML: {after}");
+    let args = [
+        "decrypt",
+        "--input-type",
+        "yaml",
+        "--output-type",
+        "yaml",
+        "e.json",
+    ];
+    assert_eq!(sb.run(&args).ok(), "a: 2\nb: ba\n");
+    if let Some(run) = sops(&sb, &args) {
+        assert_eq!(run.stdout, "a: 2\nb: ba\n", "{}", run.stderr);
+    }
+    // The pre-3.9 spelling: --set with --output-type.
+    let path = sb.encrypt("f.json", "{\"a\": 2}");
+    let set = ["--output-type", "yaml", "--set", "[\"a\"] 3", "f.json"];
+    assert_eq!(sb.run(&set).ok(), "");
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with("a: "));
+    assert_eq!(
+        sb.run(&["-d", "--input-type", "yaml", "f.json"]).ok(),
+        "a: 3\n"
+    );
+}
+
 /// `--extract` and `--output-type` without a verb print what sops prints.
 #[test]
 fn extract_and_output_type_at_top_level_match_sops() {

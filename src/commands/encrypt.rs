@@ -103,7 +103,7 @@ pub fn run_reusing(io: &Io, opts: &EncryptOptions, old: &Path) -> Result<(), Err
 }
 
 /// The document `src` (in `from`) written in `to`, as sops converts between stores.
-fn convert(
+pub(crate) fn convert(
     src: &str,
     from: Syntax,
     to: Syntax,

@@ -30,7 +30,7 @@ pub struct Args {
     /// The syntax of the input: yaml, json or dotenv (default: from the file name).
     #[arg(long, value_name = "TYPE")]
     input_type: Option<String>,
-    /// With -e or -d: the syntax of the output.
+    /// With -e, -d or --set: the syntax of the output.
     #[arg(long, value_name = "TYPE")]
     output_type: Option<String>,
     /// Use this name to pick the format and the .sops.yaml rule.
@@ -137,7 +137,13 @@ pub fn run(args: &Args) -> Result<(), Error> {
     }
     if let Some(spec) = &args.set {
         let (path, value) = split_set(spec)?;
-        return set::set_json(&io.file, args.input_type.as_deref(), path, value);
+        return set::set_json(
+            &io.file,
+            args.input_type.as_deref(),
+            args.output_type.as_deref(),
+            path,
+            value,
+        );
     }
     if args.in_place || args.output.is_some() || args.output_type.is_some() {
         return Err(Error::other(
