@@ -29,6 +29,24 @@ use std::path::{Component, Path, PathBuf};
 use regex::Regex;
 use serde_json::Value;
 
+/// The `.sops.yaml` named by a global `--config` before the verb (set once by `main`).
+static GLOBAL_CONFIG: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Names the `.sops.yaml` every verb uses instead of searching: sops's global `--config`.
+pub fn set_global_path(path: PathBuf) {
+    let _ = GLOBAL_CONFIG.set(path);
+}
+
+/// The config named explicitly, as sops reads it: the global `--config`, else
+/// `SOPS_CONFIG` (when not empty). Either replaces the search upward.
+pub fn explicit_path() -> Option<PathBuf> {
+    GLOBAL_CONFIG.get().cloned().or_else(|| {
+        std::env::var_os("SOPS_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
 use crate::format::yaml_value;
 
 /// The file name SOPS discovers.

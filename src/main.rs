@@ -5,15 +5,22 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use sealed::commands::{
     completion, decrypt, edit, encrypt, exec, filestatus, git, init, keygen, man, rotate, set,
-    team, unset, updatekeys,
+    sops_style, team, unset, updatekeys,
 };
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
 #[derive(Parser)]
 #[command(name = "sealed", version, about, long_about = None)]
+#[command(arg_required_else_help = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// sops's verb-less spelling (`-e`, `-d`, `--set`…) and its global flags.
+    #[command(
+        flatten,
+        next_help_heading = "sops's older spelling (sealed -d FILE …)"
+    )]
+    sops: Box<sops_style::Args>,
 }
 
 /// One variant per verb; each verb's flags live beside its code in `commands/`.
@@ -78,7 +85,21 @@ fn install_panic_hook() {
 
 fn main() -> ExitCode {
     install_panic_hook();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    cli.sops.note_indent();
+    let command = match cli.command {
+        Some(command) if cli.sops.given() => {
+            let _ = command;
+            eprintln!("sealed: give either a verb or sops's -e/-d/--set FILE, not both");
+            return ExitCode::from(8);
+        }
+        Some(command) => command,
+        None => return finish(sops_style::run(&cli.sops)),
+    };
+    if let Some(config) = &cli.sops.opts.config {
+        sealed::config::set_global_path(config.clone());
+    }
+    finish(match command {
         Command::Init(args) => init::run(&args),
         Command::Encrypt(args) => encrypt::run(&args),
         Command::Decrypt(args) => decrypt::run(&args),
@@ -96,7 +117,11 @@ fn main() -> ExitCode {
         Command::Filestatus(args) => filestatus::run(&args),
         Command::Completion(args) => completion::run(&args, Cli::command()),
         Command::Man(args) => man::run(&args, Cli::command()),
-    };
+    })
+}
+
+/// Prints an error as one line and exits with its code.
+fn finish(result: Result<(), sealed::error::Error>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -14,9 +14,10 @@ use crate::keys::Recipient;
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct EncryptOptions {
     /// Age recipients, comma-separated (age1…, ssh-ed25519 …, ssh-rsa …).
-    #[arg(long, value_name = "RECIPIENTS")]
+    #[arg(short = 'a', long, value_name = "RECIPIENTS")]
     pub age: Option<String>,
-    /// Use this .sops.yaml instead of searching for one.
+    /// Use this .sops.yaml instead of searching for one (also `SOPS_CONFIG`, or
+    /// `sealed --config FILE VERB`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Selection rules given on the command line.
@@ -83,8 +84,11 @@ pub fn matching_rule(
     file: &Path,
     explicit: Option<&Path>,
 ) -> Result<(Option<CreationRule>, Option<PathBuf>), Error> {
-    let path = match explicit {
-        Some(p) => Some(p.to_path_buf()),
+    let path = match explicit
+        .map(Path::to_path_buf)
+        .or_else(crate::config::explicit_path)
+    {
+        Some(p) => Some(p),
         None => {
             let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
             let dir = abs.parent().map(Path::to_path_buf);

@@ -29,6 +29,38 @@ pub struct Args {
     /// type gives its exact bytes.
     #[arg(long, value_name = "TYPE", value_enum)]
     output_type: Option<OutputTypeArg>,
+    /// Do not check the MAC (sops's flag, to recover a damaged file): the values are then
+    /// not authenticated; a warning says so.
+    #[arg(long)]
+    ignore_mac: bool,
+}
+
+impl Args {
+    /// The options of a decrypt given in sops's older spelling (`sealed -d FILE`).
+    pub fn new(
+        io: Io,
+        extract: Option<String>,
+        output_type: Option<&str>,
+        ignore_mac: bool,
+    ) -> Result<Args, Error> {
+        let output_type = match output_type {
+            None => None,
+            Some(t) => Some(
+                <OutputTypeArg as clap::ValueEnum>::from_str(t, true).map_err(|_| {
+                    Error::other(
+                        exit::CONFLICT,
+                        format!("unknown --output-type {t:?}: use json, yaml, dotenv or export"),
+                    )
+                })?,
+            ),
+        };
+        Ok(Args {
+            io,
+            extract,
+            output_type,
+            ignore_mac,
+        })
+    }
 }
 
 /// `--output-type` values.
@@ -126,6 +158,16 @@ impl Plaintext {
 /// keeps in plaintext in the work tree ([`source::filter_plaintext`]) is the decrypted
 /// document already: it is read as it is.
 pub fn decrypt(io: &Io, identities: &mut Identities) -> Result<Plaintext, Error> {
+    decrypt_checked(io, identities, false)
+}
+
+/// [`decrypt`], with sops's `--ignore-mac` when `ignore_mac`: a warning names the file,
+/// and says so again when its MAC does not match.
+fn decrypt_checked(
+    io: &Io,
+    identities: &mut Identities,
+    ignore_mac: bool,
+) -> Result<Plaintext, Error> {
     let syntax = io.syntax()?;
     let src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
@@ -144,9 +186,23 @@ pub fn decrypt(io: &Io, identities: &mut Identities) -> Result<Plaintext, Error>
             filter_plaintext: true,
         });
     }
-    let sealed = parsed.map_err(|e| engine_error(&name, &src, e))?;
+    let mut sealed = parsed.map_err(|e| engine_error(&name, &src, e))?;
     let key = unwrap_data_key(&sealed.metadata, identities.get()?)
         .map_err(|e| engine_error(&name, &src, e))?;
+    if ignore_mac {
+        let verdict = match sealed.decrypt(&key) {
+            Ok(_) => "it matches",
+            Err(
+                EngineError::MacMismatch | EngineError::MacMissing | EngineError::LayoutChanged,
+            ) => "IT DOES NOT MATCH: the file was changed by someone without the key, or damaged",
+            Err(_) => "",
+        };
+        eprintln!(
+            "sealed: warning: {name}: --ignore-mac: the MAC is not checked, so the values printed are not authenticated{}{verdict}",
+            if verdict.is_empty() { "" } else { "; " }
+        );
+        sealed.ignore_mac();
+    }
     let text = sealed
         .decrypt(&key)
         .map_err(|e| engine_error(&name, &src, e))?;
@@ -201,7 +257,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
     };
     let output_type = args.output_type.map(OutputType::from);
     let _lock = io.lock_in_place()?;
-    let plain = decrypt(io, &mut Identities::default())?;
+    let plain = decrypt_checked(io, &mut Identities::default(), args.ignore_mac)?;
     if io.in_place && plain.filter_plaintext {
         // Already what `-i` would write: the file stays as it is.
         return Ok(());

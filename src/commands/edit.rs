@@ -38,6 +38,17 @@ pub struct Args {
     opts: EncryptOptions,
 }
 
+impl Args {
+    /// sops's verb-less `sops FILE`: edit FILE.
+    pub fn new(file: PathBuf, input_type: Option<String>, opts: EncryptOptions) -> Args {
+        Args {
+            file,
+            input_type,
+            opts,
+        }
+    }
+}
+
 /// An encrypted file, decrypted and ready for a change; or the git filter's plaintext in
 /// the work tree, which is changed as plaintext (the filter encrypts it on `git add`).
 pub struct Opened {

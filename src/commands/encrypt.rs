@@ -26,13 +26,21 @@ pub struct Args {
     /// file), keeping the exact ciphertext of every value and comment that did not change.
     #[arg(long, value_name = "OLD")]
     reuse_from: Option<PathBuf>,
+    /// Write the encrypted file in another syntax (yaml, json, dotenv), as sops does: the
+    /// values are converted first (comments and layout then follow the new syntax).
+    #[arg(long, value_name = "TYPE")]
+    output_type: Option<String>,
 }
 
 /// Runs `sealed encrypt`.
 pub fn run(args: &Args) -> Result<(), Error> {
-    match &args.reuse_from {
-        Some(old) => run_reusing(&args.io, &args.opts, old),
-        None => run_with(&args.io, &args.opts),
+    match (&args.reuse_from, &args.output_type) {
+        (Some(_), Some(_)) => Err(Error::other(
+            exit::CONFLICT,
+            "--reuse-from keeps the old file's syntax; drop --output-type",
+        )),
+        (Some(old), None) => run_reusing(&args.io, &args.opts, old),
+        (None, ty) => run_as(&args.io, &args.opts, ty.as_deref()),
     }
 }
 
@@ -94,6 +102,26 @@ pub fn run_reusing(io: &Io, opts: &EncryptOptions, old: &Path) -> Result<(), Err
     Ok(())
 }
 
+/// The document `src` (in `from`) written in `to`, as sops converts between stores.
+pub(crate) fn convert(
+    src: &str,
+    from: Syntax,
+    to: Syntax,
+    name: &str,
+) -> Result<zeroize::Zeroizing<String>, Error> {
+    use crate::data::emit::{OutputType, emit};
+    let data = crate::data::load(src, from).map_err(|e| match e.offset() {
+        Some(offset) => Error::Syntax {
+            file: name.to_string(),
+            pos: crate::error::Pos::of_offset(src, offset),
+            msg: e.to_string(),
+        },
+        None => Error::file(name, exit::GENERIC, e.to_string()),
+    })?;
+    emit(&data.root, data.syntax, OutputType::of_syntax(to))
+        .map_err(|e| Error::file(name, exit::GENERIC, e.to_string()))
+}
+
 fn syntax_name(s: Syntax) -> &'static str {
     match s {
         Syntax::Yaml => "YAML",
@@ -104,11 +132,31 @@ fn syntax_name(s: Syntax) -> &'static str {
 
 /// Encrypts what `io` names with `opts`.
 pub fn run_with(io: &Io, opts: &EncryptOptions) -> Result<(), Error> {
+    run_as(io, opts, None)
+}
+
+/// Encrypts what `io` names with `opts`, written in the syntax `output_type` names (the
+/// input's when `None`).
+pub fn run_as(io: &Io, opts: &EncryptOptions, output_type: Option<&str>) -> Result<(), Error> {
     io.validate()?;
-    let syntax = io.syntax()?;
+    let input = io.syntax()?;
+    let syntax = match output_type {
+        None => input,
+        Some(t) => Syntax::from_name(t).ok_or_else(|| {
+            Error::other(
+                exit::CONFLICT,
+                format!("unknown --output-type {t:?}: use yaml, json or dotenv"),
+            )
+        })?,
+    };
     let _lock = io.lock_in_place()?;
     let src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
+    let src = if syntax == input {
+        src
+    } else {
+        convert(&src, input, syntax, &name)?
+    };
     let (rule, config_path) = matching_rule(io.logical_path(), opts.config.as_deref())?;
     let plan = key_plan(opts, rule.as_ref(), config_path.as_deref())
         .map_err(|e| no_rule_error(e, io.logical_path(), rule.is_none(), config_path.as_deref()))?;

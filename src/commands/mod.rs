@@ -13,6 +13,7 @@ pub mod keygen;
 pub mod man;
 pub mod rotate;
 pub mod set;
+pub mod sops_style;
 pub mod source;
 pub mod team;
 pub mod unset;
@@ -26,8 +27,8 @@ use crate::format::Syntax;
 /// Where a command reads and writes (the flags shared by encrypt and decrypt).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Io {
-    /// The file, or `-` for standard input.
-    #[arg(value_name = "FILE")]
+    /// The file, or `-` for standard input (the default, as with sops).
+    #[arg(value_name = "FILE", default_value = "-")]
     pub file: PathBuf,
     /// Write the result back to the file, atomically.
     #[arg(short, long)]

@@ -63,7 +63,9 @@ pub fn run(args: &Args) -> Result<(), Error> {
         }),
         None => None,
     };
-    let (mut jobs, repo) = files::select(&args.files, args.config.as_deref(), false)?;
+    // --config, else sops's global --config or SOPS_CONFIG.
+    let config = args.config.clone().or_else(crate::config::explicit_path);
+    let (mut jobs, repo) = files::select(&args.files, config.as_deref(), false)?;
     let ids = identities()?;
     let summary = batch::run(&mut jobs, repo.as_ref(), |job| {
         let source = Source {

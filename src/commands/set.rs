@@ -6,10 +6,13 @@ use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
-use super::edit::{open_encrypted, syntax_of, tree_path};
+use super::edit::{Opened, open_encrypted, syntax_of, tree_path};
+use super::engine_error;
 use crate::edit::exit as edit_exit;
 use crate::edit::render::SecretValue;
+use crate::engine::Sealed;
 use crate::error::{Error, display_path, exit};
+use crate::format::Syntax;
 
 /// `sealed set`: set one value (JSON) at a path like `["db"]["password"]`, creating it when
 /// missing.
@@ -37,6 +40,10 @@ pub struct Args {
     /// The syntax: yaml, json or dotenv (default: from the file name).
     #[arg(long, value_name = "TYPE")]
     input_type: Option<String>,
+    /// Write the file back in this syntax (yaml, json, dotenv), as sops does: the values
+    /// are converted and encrypted again under the same data key and recipients.
+    #[arg(long, value_name = "TYPE")]
+    output_type: Option<String>,
 }
 
 /// Runs `sealed set`.
@@ -47,8 +54,76 @@ pub fn run(args: &Args) -> Result<(), Error> {
     let opened = open_encrypted(&args.file, syntax)?;
     let plain = crate::edit::set(&opened.plain, syntax, &steps, &value.0)
         .map_err(|e| Error::file(&opened.name, e.exit_code(), e.to_string()))?;
-    let _ = args.idempotent;
-    opened.commit(&plain)
+    let to = match args.output_type.as_deref() {
+        None => syntax,
+        Some(t) => Syntax::from_name(t).ok_or_else(|| {
+            Error::other(
+                exit::CONFLICT,
+                format!("unknown --output-type {t:?}: use yaml, json or dotenv"),
+            )
+        })?,
+    };
+    // With --idempotent, an unchanged value leaves the file as it is, whatever the
+    // output type (sops's rule); sealed never rewrites an unchanged file of the same type.
+    if to == syntax || (args.idempotent && plain.as_str() == opened.plain.as_str()) {
+        return opened.commit(&plain);
+    }
+    commit_as(&opened, &plain, to)
+}
+
+/// sops's `set --output-type`: the document, converted to `to`, encrypted again under the
+/// file's data key, recipients and selection rules, and written in place.
+fn commit_as(opened: &Opened, plain: &str, to: Syntax) -> Result<(), Error> {
+    let Some(key) = &opened.key else {
+        return Err(Error::file(
+            &opened.name,
+            exit::CONFLICT,
+            "the git filter keeps this file in plaintext: --output-type cannot change its syntax",
+        ));
+    };
+    let sealed = Sealed::parse(&opened.src, opened.syntax.format())
+        .map_err(|e| engine_error(&opened.name, &opened.src, e))?;
+    let md = &sealed.metadata;
+    if md.foreign_keys > 0 {
+        return Err(Error::file(
+            &opened.name,
+            exit::CONFLICT,
+            "the file has keys sealed does not handle (pgp, kms…): --output-type would drop them",
+        ));
+    }
+    let converted = super::encrypt::convert(plain, opened.syntax, to, &opened.name)?;
+    let (out, _) = crate::engine::encrypt_with_key(
+        &converted,
+        to.format(),
+        key,
+        md.groups.clone(),
+        md.shamir_threshold,
+        &md.selection,
+    )
+    .map_err(|e| engine_error(&opened.name, &converted, e))?;
+    opened.write(&out).map(drop)
+}
+
+/// Sets `value` (JSON text) at `path` in `file`, written back in `output_type` when given:
+/// sops's `--set 'PATH VALUE'` once split.
+pub fn set_json(
+    file: &std::path::Path,
+    input_type: Option<&str>,
+    output_type: Option<&str>,
+    path: &str,
+    value: &str,
+) -> Result<(), Error> {
+    let args = Args {
+        file: file.to_path_buf(),
+        path: path.to_string(),
+        value: Some(value.to_string()),
+        value_stdin: false,
+        value_file: false,
+        idempotent: false,
+        input_type: input_type.map(str::to_string),
+        output_type: output_type.map(str::to_string),
+    };
+    run(&args)
 }
 
 /// The value from the argument, a file or stdin, parsed as JSON.

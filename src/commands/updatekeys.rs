@@ -73,8 +73,10 @@ fn short_change(change: &Change) -> String {
 
 /// Runs `sealed updatekeys`.
 pub fn run(args: &Args) -> Result<(), Error> {
-    let (jobs, repo) = files::select(&args.files, args.config.as_deref(), false)?;
-    let names = config_path(args.config.as_deref())
+    // --config, else sops's global --config or SOPS_CONFIG.
+    let config = args.config.clone().or_else(crate::config::explicit_path);
+    let (jobs, repo) = files::select(&args.files, config.as_deref(), false)?;
+    let names = config_path(config.as_deref())
         .ok()
         .and_then(|p| SopsFile::load(&p).ok());
     let mut pending: Vec<Job> = Vec::new();

@@ -29,6 +29,8 @@ pub struct Sealed<'a> {
     /// Read a layout that is not authenticated (`SEALED_ALLOW_UNAUTHENTICATED=1`) instead
     /// of refusing it.
     allow_unauthenticated: bool,
+    /// Skip the MAC check (`--ignore-mac`, sops's flag): the caller warns the user.
+    ignore_mac: bool,
     /// After a decrypt: whether sealed's layout digest authenticated the whole document.
     layout_authenticated: std::cell::Cell<bool>,
 }
@@ -72,6 +74,7 @@ impl<'a> Sealed<'a> {
             metadata,
             allow_unauthenticated: std::env::var_os(ALLOW_UNAUTHENTICATED_VAR)
                 .is_some_and(|v| v == "1"),
+            ignore_mac: false,
             layout_authenticated: std::cell::Cell::new(false),
         })
     }
@@ -113,6 +116,14 @@ impl<'a> Sealed<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// From now on, decrypts without checking the MAC or sealed's layout digest (sops's
+    /// `--ignore-mac`, chosen on the command line): the document is then not
+    /// authenticated ([`Sealed::layout_authenticated`] is false), and a YAML alias or tag
+    /// is still refused as without a layout.
+    pub fn ignore_mac(&mut self) {
+        self.ignore_mac = true;
     }
 
     /// Decrypts, verifying the MAC before returning anything.
@@ -188,7 +199,7 @@ impl<'a> Sealed<'a> {
     ) -> Result<Zeroizing<String>, EngineError> {
         let src = self.src;
         let md = &self.metadata;
-        if md.mac.is_empty() {
+        if md.mac.is_empty() && !self.ignore_mac {
             return Err(EngineError::MacMissing);
         }
         let field = self.sealed_field(key, reuse.as_deref_mut())?;
@@ -281,7 +292,7 @@ impl<'a> Sealed<'a> {
         }
         let computed = mac.finish();
         // `decrypt_with_clear_values` does not check the MAC (its clear values cannot match).
-        if !clear_values {
+        if !clear_values && !self.ignore_mac {
             let stored =
                 open_mac(&md.mac, key, &md.lastmodified).map_err(|_| EngineError::MacMismatch)?;
             if !constant_time_eq(stored.as_bytes(), computed.as_bytes()) {
@@ -303,7 +314,7 @@ impl<'a> Sealed<'a> {
         if let Some(recorded) = field.layout.as_ref().filter(|_| !clear_values) {
             if same_digest(recorded, &layout_digest(&out)) {
                 self.layout_authenticated.set(true);
-            } else if self.allow_unauthenticated {
+            } else if self.allow_unauthenticated || self.ignore_mac {
                 self.refuse_loose()?;
             } else {
                 return Err(EngineError::LayoutChanged);
