@@ -496,3 +496,47 @@ fn yaml_1_1_line_breaks_are_refused_raw_and_escaped_when_written() {
         );
     }
 }
+
+/// sops's `extract_string` functional test: a `|` block scalar whose last line ends the
+/// file without a line break has no final line break (YAML 1.2 clip and keep chomping), as
+/// sops reads it; sealed used to encrypt and extract `"multi\nline\n"`.
+#[test]
+fn a_block_scalar_at_the_end_of_a_file_without_a_line_break_reads_as_sops_reads_it() {
+    let Some(lab) = Lab::with_sops() else {
+        return;
+    };
+    for (name, plain, want) in [
+        ("clip.yaml", "multiline: |\n  multi\n  line", "multi\nline"),
+        ("keep.yaml", "multiline: |+\n  multi\n  line", "multi\nline"),
+        ("folded.yaml", "multiline: >\n  multi\n  line", "multi line"),
+        (
+            "ends.yaml",
+            "multiline: |\n  multi\n  line\n",
+            "multi\nline\n",
+        ),
+    ] {
+        lab.write(name, plain.as_bytes());
+        let out = format!("enc.{name}");
+        let enc = lab.sealed_encrypt(name, &out);
+        let got = ok(
+            &lab.sealed(&["decrypt", "--extract", "[\"multiline\"]", &out]),
+            "sealed extract",
+        );
+        assert_eq!(text(&got), want, "{name}: sealed");
+        assert_eq!(
+            text(&ok(&lab.sealed(&["decrypt", &out]), "sealed decrypt")),
+            plain,
+            "{name}: byte for byte"
+        );
+        let got = ok(
+            &lab.sops(&[
+                "decrypt",
+                "--extract",
+                "[\"multiline\"]",
+                enc.to_str().unwrap(),
+            ]),
+            "sops extract",
+        );
+        assert_eq!(text(&got), want, "{name}: sops reads sealed's file");
+    }
+}

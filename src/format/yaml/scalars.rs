@@ -26,6 +26,7 @@ impl<'s> Walk<'s> {
         tag: Option<&saphyr_parser::Tag>,
         info: &ScalarInfo,
     ) -> Result<(), SyntaxError> {
+        let value = block_at_eof(self.src, style, value, info.span.end >= self.src.len());
         if self.stack.is_empty() {
             // An empty document (`---` and nothing, or only comments): SOPS reads it as an
             // empty mapping and writes its metadata into it, after the document's text.
@@ -331,5 +332,23 @@ impl<'s> Walk<'s> {
         {
             *key = None;
         }
+    }
+}
+
+/// A block scalar (`|`, `>`) whose last line ends the file without a line break has no
+/// final line break (YAML 1.2, 8.1.1.2: clip and keep keep the final break only when there
+/// is one), as yaml.v3 and so sops read it; saphyr-parser adds one. `at_eof`: the scalar's
+/// content runs to the end of `src`.
+pub(super) fn block_at_eof<'v>(
+    src: &str,
+    style: ScalarStyle,
+    value: &'v str,
+    at_eof: bool,
+) -> &'v str {
+    let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+    if block && at_eof && !src.ends_with(['\n', '\r']) {
+        value.strip_suffix('\n').unwrap_or(value)
+    } else {
+        value
     }
 }

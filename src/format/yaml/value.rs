@@ -46,7 +46,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
-use saphyr_parser::{Event, Parser, ScanError};
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -254,6 +254,8 @@ struct Loader<'s, B: Build> {
     anchors: HashMap<usize, Finished<B::Node>>,
     expanded_nodes: usize,
     expanded_bytes: usize,
+    /// The source's length in characters (saphyr's positions), counted when first needed.
+    chars: Option<usize>,
 }
 
 impl<'s, B: Build> Loader<'s, B> {
@@ -266,6 +268,7 @@ impl<'s, B: Build> Loader<'s, B> {
             anchors: HashMap::new(),
             expanded_nodes: 0,
             expanded_bytes: 0,
+            chars: None,
         }
     }
 
@@ -288,6 +291,15 @@ impl<'s, B: Build> Loader<'s, B> {
                     self.anchors.clear();
                 }
                 Event::Scalar(text, style, anchor, tag) => {
+                    let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                    let src = self.src;
+                    let at_eof = block
+                        && span.end.index()
+                            >= *self.chars.get_or_insert_with(|| src.chars().count());
+                    let text = match super::scalars::block_at_eof(self.src, style, &text, at_eof) {
+                        t if t.len() == text.len() => text,
+                        t => std::borrow::Cow::Owned(t.to_string()),
+                    };
                     let kind = resolve_scalar(&text, style, tag.as_deref())
                         .map_err(|msg| self.error_at(at, msg))?;
                     let is_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
