@@ -169,7 +169,7 @@ fn decrypt_checked(
     ignore_mac: bool,
 ) -> Result<Plaintext, Error> {
     let syntax = io.syntax()?;
-    let src = crate::fsutil::read_text(&io.file)?;
+    let mut src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
     let parsed = Sealed::parse(&src, syntax.format());
     if matches!(parsed, Err(EngineError::NotEncrypted))
@@ -189,23 +189,37 @@ fn decrypt_checked(
     let mut sealed = parsed.map_err(|e| engine_error(&name, &src, e))?;
     let key = unwrap_data_key(&sealed.metadata, identities.get()?)
         .map_err(|e| engine_error(&name, &src, e))?;
-    if ignore_mac {
-        let verdict = match sealed.decrypt(&key) {
-            Ok(_) => "it matches",
+    let text = if ignore_mac {
+        // One decrypt that checks everything tells whether the MAC matches; only a file
+        // whose MAC does not is decrypted a second time, without the check.
+        let (checked, verdict) = match sealed.decrypt(&key) {
+            Ok(text) => (Some(text), "it matches"),
             Err(
                 EngineError::MacMismatch | EngineError::MacMissing | EngineError::LayoutChanged,
-            ) => "IT DOES NOT MATCH: the file was changed by someone without the key, or damaged",
-            Err(_) => "",
+            ) => (
+                None,
+                "IT DOES NOT MATCH: the file was changed by someone without the key, or damaged",
+            ),
+            Err(_) => (None, ""),
         };
         eprintln!(
             "sealed: warning: {name}: --ignore-mac: the MAC is not checked, so the values printed are not authenticated{}{verdict}",
             if verdict.is_empty() { "" } else { "; " }
         );
-        sealed.ignore_mac();
-    }
-    let text = sealed
-        .decrypt(&key)
-        .map_err(|e| engine_error(&name, &src, e))?;
+        match checked {
+            Some(text) => text,
+            None => {
+                sealed.ignore_mac();
+                sealed
+                    .decrypt(&key)
+                    .map_err(|e| engine_error(&name, &src, e))?
+            }
+        }
+    } else {
+        sealed
+            .decrypt(&key)
+            .map_err(|e| engine_error(&name, &src, e))?
+    };
     let layout_authenticated = sealed.layout_authenticated();
     drop(sealed);
     Ok(Plaintext {
@@ -215,7 +229,8 @@ fn decrypt_checked(
         weak: if layout_authenticated {
             WeakSource::Nothing
         } else {
-            WeakSource::Cipher(src.to_string())
+            // The ciphertext is not needed any more as the source: moved, not copied.
+            WeakSource::Cipher(std::mem::take(&mut *src))
         },
         filter_plaintext: false,
     })

@@ -11,16 +11,12 @@ use std::path::Path;
 use git2::Repository;
 
 use super::check::Protection;
-use super::setup::{shell_quote, unconfigure};
+use super::setup::{git_err, shell_quote, unconfigure};
 use super::worktree::rewrite_entry;
 use crate::engine::{Sealed, unwrap_data_key};
 use crate::error::{Error, exit};
 use crate::format::Syntax;
 use crate::keys::IdentitySet;
-
-fn git_err(e: git2::Error) -> Error {
-    Error::other(exit::GENERIC, format!("git: {}", e.message()))
-}
 
 /// What `lock` did.
 #[derive(Debug, Default)]

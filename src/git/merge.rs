@@ -128,7 +128,7 @@ fn filtered(pathname: &str) -> bool {
 /// filter, `git add` encrypts the resolved file; a file committed encrypted without the
 /// filter (sops-style) is encrypted again with `sealed encrypt -i` first.
 pub fn conflict_message(pathname: &str) -> String {
-    let quoted = shell_quote(pathname);
+    let quoted = super::setup::shell_quote(pathname);
     if filtered(pathname) {
         format!(
             "{pathname}: conflicting changes (markers around the conflicting entries of the decrypted file); resolve them, then `git add {quoted}`"
@@ -137,16 +137,5 @@ pub fn conflict_message(pathname: &str) -> String {
         format!(
             "{pathname}: conflicting changes (markers around the conflicting entries, decrypted); resolve them, then `sealed encrypt -i {quoted} && git add {quoted}`"
         )
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+@%".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
