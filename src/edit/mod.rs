@@ -136,7 +136,7 @@ pub fn set(
     let Some((range, text)) = splice else {
         return Ok(Zeroizing::new(src.to_string()));
     };
-    let out = splice_text(src, range, text);
+    let out = splice_text(src, range, text)?;
     ed.verify(&out, |t| {
         tree::put(t, steps, expected(value, syntax));
     })?;
@@ -152,15 +152,21 @@ pub fn unset(src: &str, syntax: Syntax, steps: &[Step]) -> Result<Zeroizing<Stri
         });
     };
     let (range, text) = ed.remove(n)?;
-    let out = splice_text(src, range, text);
+    let out = splice_text(src, range, text)?;
     ed.verify(&out, |t| tree::remove(t, steps))?;
     Ok(out)
 }
 
-/// `src` with one replacement, through the one splice applier ([`splice::apply`]).
-fn splice_text(src: &str, range: Range<usize>, text: Zeroizing<String>) -> Zeroizing<String> {
+/// `src` with one replacement, through the one splice applier ([`splice::apply`]). A range
+/// that is not in `src` would be the editor's bug: refused like an edit that does not
+/// verify, never a panic.
+fn splice_text(
+    src: &str,
+    range: Range<usize>,
+    text: Zeroizing<String>,
+) -> Result<Zeroizing<String>, EditError> {
     let one = splice::Splice { range, text };
-    splice::apply(src, vec![one]).expect("a single splice never overlaps")
+    splice::apply(src, vec![one]).map_err(|_| EditError::Verify)
 }
 
 /// `value` wrapped in the collections the remaining steps name.
