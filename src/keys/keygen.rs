@@ -1,7 +1,7 @@
-//! `sealed keygen`: a new X25519 identity in `age-keygen`'s file format.
+//! `sealed keygen`: a new X25519 or post-quantum identity in `age-keygen`'s file format.
 
 use super::KeyError;
-use age::secrecy::ExposeSecret;
+use age::secrecy::{ExposeSecret, SecretString};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
@@ -14,13 +14,42 @@ pub struct GeneratedKey {
     pub public: String,
 }
 
+/// The kind of identity `sealed keygen` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyKind {
+    /// age's X25519 (`AGE-SECRET-KEY-1…`, recipient `age1…`).
+    #[default]
+    X25519,
+    /// The post-quantum hybrid ML-KEM-768 + X25519 (`AGE-SECRET-KEY-PQ-1…`, recipient
+    /// `age1pq1…`), as `age-keygen -pq` makes.
+    Pq,
+}
+
+/// A new identity of `kind`: its secret line and its public key.
+fn new_identity(kind: KeyKind) -> (SecretString, String) {
+    match kind {
+        KeyKind::X25519 => {
+            let id = age::x25519::Identity::generate();
+            (id.to_string(), id.to_public().to_string())
+        }
+        KeyKind::Pq => {
+            let id = super::pq::Identity::generate();
+            (id.to_string(), id.to_public().to_string())
+        }
+    }
+}
+
 /// Generates a new X25519 identity and writes it in age's keys.txt format (with the
 /// `# created:` and `# public key:` comment lines) to `out` with mode 0600 (parent
 /// directories created), refusing to overwrite an existing file; to stdout when `out` is None.
 pub fn generate(out: Option<&Path>) -> Result<GeneratedKey, KeyError> {
-    let identity = age::x25519::Identity::generate();
-    let public = identity.to_public().to_string();
-    let content = key_file_text(&identity, &public, std::time::SystemTime::now());
+    generate_kind(out, KeyKind::X25519)
+}
+
+/// [`generate`] for an identity of the given kind.
+pub fn generate_kind(out: Option<&Path>, kind: KeyKind) -> Result<GeneratedKey, KeyError> {
+    let (secret, public) = new_identity(kind);
+    let content = key_file_text(&secret, &public, std::time::SystemTime::now());
     match out {
         Some(path) => write_new_file(path, content.as_bytes())?,
         None => {
@@ -38,11 +67,16 @@ pub fn generate(out: Option<&Path>) -> Result<GeneratedKey, KeyError> {
 /// mode 0600 when missing); the identities already there are kept byte for byte. Returns
 /// the new key and how many identities the file now holds.
 pub fn append(path: &Path) -> Result<(GeneratedKey, usize), KeyError> {
+    append_kind(path, KeyKind::X25519)
+}
+
+/// [`append`] for an identity of the given kind.
+pub fn append_kind(path: &Path, kind: KeyKind) -> Result<(GeneratedKey, usize), KeyError> {
     let shown = path.display();
     let old = match std::fs::read(path) {
         Ok(old) => Zeroizing::new(old),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = generate(Some(path))?;
+            let key = generate_kind(Some(path), kind)?;
             return Ok((key, 1));
         }
         Err(e) => return Err(KeyError::Io(format!("{shown}: cannot read: {e}"))),
@@ -54,14 +88,13 @@ pub fn append(path: &Path) -> Result<(GeneratedKey, usize), KeyError> {
             "{shown}: holds no plain age identity lines; refusing to append to it"
         )));
     }
-    let identity = age::x25519::Identity::generate();
-    let public = identity.to_public().to_string();
+    let (secret, public) = new_identity(kind);
     let mut content = Zeroizing::new(String::new());
     if !old.is_empty() && !old.ends_with(b"\n") {
         content.push('\n');
     }
     content.push_str(&key_file_text(
-        &identity,
+        &secret,
         &public,
         std::time::SystemTime::now(),
     ));
@@ -75,20 +108,23 @@ pub fn append(path: &Path) -> Result<(GeneratedKey, usize), KeyError> {
     Ok((GeneratedKey { public }, before + 1))
 }
 
-/// How many `AGE-SECRET-KEY-1…` lines a keys file holds.
+/// How many `AGE-SECRET-KEY-1…` and `AGE-SECRET-KEY-PQ-1…` lines a keys file holds.
 fn count_identities(text: &[u8]) -> usize {
     text.split(|&b| b == b'\n')
-        .filter(|l| l.trim_ascii().starts_with(b"AGE-SECRET-KEY-1"))
+        .map(|l| l.trim_ascii())
+        .filter(|l| {
+            l.starts_with(b"AGE-SECRET-KEY-1")
+                || l.starts_with(super::pq::IDENTITY_PREFIX.as_bytes())
+        })
         .count()
 }
 
-/// The three lines `age-keygen` writes.
+/// The three lines `age-keygen` (`-pq`) writes.
 fn key_file_text(
-    identity: &age::x25519::Identity,
+    secret: &SecretString,
     public: &str,
     now: std::time::SystemTime,
 ) -> Zeroizing<String> {
-    let secret = identity.to_string();
     let mut text = Zeroizing::new(String::with_capacity(256));
     text.push_str("# created: ");
     text.push_str(&humantime::format_rfc3339_seconds(now).to_string());

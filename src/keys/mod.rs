@@ -12,10 +12,11 @@
 
 mod identity;
 mod keygen;
+pub(crate) mod pq;
 mod recipient;
 
 pub use identity::IdentitySet;
-pub use keygen::{GeneratedKey, append, generate};
+pub use keygen::{GeneratedKey, KeyKind, append, append_kind, generate, generate_kind};
 pub use recipient::{Recipient, wrap_data_key};
 
 /// The longest `enc` entry (armored text) that is handed to age. Real entries are far

@@ -1,4 +1,4 @@
-//! Recipients (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`) and wrapping of the data key into the
+//! Recipients (`age1…`, `age1pq1…`, `ssh-ed25519 …`, `ssh-rsa …`) and wrapping of the data key into the
 //! armored age file SOPS stores in `enc:`.
 
 use super::KeyError;
@@ -19,17 +19,23 @@ pub struct Recipient {
 #[derive(Clone)]
 enum Kind {
     X25519(age::x25519::Recipient),
+    /// Post-quantum hybrid (`age1pq1…`, [`super::pq`]).
+    Pq(Box<super::pq::Recipient>),
     Ssh(age::ssh::Recipient),
 }
 
 impl Recipient {
-    /// Parses `age1…`, `ssh-ed25519 …` or `ssh-rsa …` (surrounding whitespace trimmed; an
+    /// Parses `age1…`, `age1pq1…`, `ssh-ed25519 …` or `ssh-rsa …` (surrounding whitespace trimmed; an
     /// ssh key may carry a trailing comment, kept in [`Recipient::text`] as SOPS does).
     ///
     /// Age plugin recipients (`age1<plugin>1…`) are not supported.
     pub fn parse(s: &str) -> Result<Recipient, KeyError> {
         let text = s.trim();
-        let kind = if text.starts_with("age1") {
+        let kind = if text.starts_with(super::pq::RECIPIENT_PREFIX) {
+            text.parse::<super::pq::Recipient>()
+                .map(|r| Kind::Pq(Box::new(r)))
+                .map_err(|_| bad_recipient(text))?
+        } else if text.starts_with("age1") {
             text.parse::<age::x25519::Recipient>()
                 .map(Kind::X25519)
                 .map_err(|_| bad_recipient(text))?
@@ -54,6 +60,7 @@ impl Recipient {
     fn as_age(&self) -> &dyn age::Recipient {
         match &self.kind {
             Kind::X25519(r) => r,
+            Kind::Pq(r) => r.as_ref(),
             Kind::Ssh(r) => r,
         }
     }

@@ -43,6 +43,9 @@ pub(super) fn parse_source(data: &[u8], source: &str) -> Result<Parsed, KeyError
     }
     // Trim every line (keys pasted with indentation into CI variables).
     let mut cleaned = Zeroizing::new(String::with_capacity(text.len()));
+    // Post-quantum identities, which age's parser does not know: taken out here (their
+    // line left blank, so age's line numbers stay right) and added after age's.
+    let mut pq = crate::keys::pq::IdentityLines::default();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.starts_with("AGE-PLUGIN-") {
@@ -50,6 +53,10 @@ pub(super) fn parse_source(data: &[u8], source: &str) -> Result<Parsed, KeyError
                 "line {}: age plugin identities are not supported",
                 n + 1
             )));
+        }
+        if pq.take(line, n + 1).map_err(bad)? {
+            cleaned.push('\n');
+            continue;
         }
         cleaned.push_str(line);
         cleaned.push('\n');
@@ -71,7 +78,9 @@ pub(super) fn parse_source(data: &[u8], source: &str) -> Result<Parsed, KeyError
         .lines()
         .map(str::to_owned)
         .collect();
-    let ids = file.into_identities().map_err(|e| bad(e.to_string()))?;
+    let mut publics: Vec<String> = publics;
+    let mut ids = file.into_identities().map_err(|e| bad(e.to_string()))?;
+    pq.append_to(&mut ids, &mut publics);
     Ok(Parsed::Ready(ids, publics))
 }
 
