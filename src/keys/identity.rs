@@ -389,8 +389,11 @@ impl Locked {
     /// Whether an entry with these stanzas could be for this source.
     fn may_open(&self, stanzas: &[(String, String)]) -> bool {
         match &self.kind {
-            // Identity files hold X25519 identities (plugins are not supported).
-            LockedKind::AgeFile(_) => stanzas.iter().any(|(t, _)| t == "X25519"),
+            // Identity files hold X25519 and post-quantum identities (plugins are not
+            // supported).
+            LockedKind::AgeFile(_) => stanzas
+                .iter()
+                .any(|(t, _)| t == "X25519" || t == super::pq::STANZA_TAG),
             LockedKind::Ssh { stanza, tag, .. } => {
                 stanzas.iter().any(|(t, a)| t == stanza && a == tag)
             }
