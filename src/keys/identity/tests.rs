@@ -580,3 +580,24 @@ fn whole_header_hands_over_the_header_in_one_read() {
     r.read_until(b'\n', &mut buf).unwrap();
     assert_eq!(&buf[..], b"age-encryption.org/v1\n");
 }
+
+#[test]
+fn passphrase_protected_identity_file_may_hold_pq_identities() {
+    use crate::keys::Recipient;
+    let pq = crate::keys::pq::Identity::generate();
+    let pq_secret = age::secrecy::ExposeSecret::expose_secret(&pq.to_string()).to_owned();
+    let (k_x, _) = new_identity();
+    let locked = passphrase_file(&format!("{k_x}\n{pq_secret}\n"), "hunter2", true);
+    let text = String::from_utf8(locked).unwrap();
+    let enc = wrap_data_key(
+        &[5; 32],
+        &Recipient::parse(&pq.to_public().to_string()).unwrap(),
+    )
+    .unwrap();
+    // An entry with only an mlkem768x25519 stanza may be for the locked file: it is
+    // unlocked, and its PQ identity opens the entry.
+    let ids = IdentitySet::from_keys_text(&text, "locked.age")
+        .unwrap()
+        .with_prompter(|_| Ok(Zeroizing::new("hunter2".to_owned())));
+    assert_eq!(&ids.unwrap(&enc).unwrap()[..], &[5; 32]);
+}
