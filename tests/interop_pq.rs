@@ -425,3 +425,51 @@ fn rotate_and_team_add_keep_pq_recipients() {
     assert!(!r.file().contains(&r.pq.public));
     assert!(r.opens(&[&r.carol]) && r.opens(&[&r.x]));
 }
+
+/// The git filter's storage mode (plaintext work tree, ciphertext in commits) with a PQ
+/// recipient, and a teammate's fresh clone opened with the PQ identity.
+#[test]
+fn git_filter_with_a_pq_recipient() {
+    use common::git::GitRepo;
+    let Some(repo) = GitRepo::new() else { return };
+    let pq = keygen_pq(repo.tmp.path(), "pq.txt");
+    let as_pq = |dir: &Path, args: &[&str]| {
+        let mut c = repo.cmd_in(&common::bin(), dir);
+        c.env("SOPS_AGE_KEY_FILE", &pq.path).args(args);
+        ok(run(&mut c), &format!("sealed {args:?}"))
+    };
+    repo.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    age: {}\n",
+            pq.public
+        ),
+    );
+    as_pq(&repo.root, &["git", "init"]);
+    repo.write("secrets/app.yaml", PLAIN);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "pq secrets"]);
+    let stored = repo.git(&["show", "HEAD:secrets/app.yaml"]);
+    assert!(stored.contains("password: ENC[") && stored.contains(&pq.public));
+    assert!(!stored.contains("fake-pq-pass-1"));
+    assert_eq!(repo.read("secrets/app.yaml"), PLAIN);
+
+    // A teammate's clone: ciphertext until `sealed git init` with the PQ identity.
+    let clone = repo.tmp.path().join("clone");
+    repo.git(&[
+        "clone",
+        "-q",
+        repo.root.to_str().unwrap(),
+        clone.to_str().unwrap(),
+    ]);
+    assert!(
+        std::fs::read_to_string(clone.join("secrets/app.yaml"))
+            .unwrap()
+            .contains("ENC[")
+    );
+    as_pq(&clone, &["git", "init"]);
+    assert_eq!(
+        std::fs::read_to_string(clone.join("secrets/app.yaml")).unwrap(),
+        PLAIN
+    );
+}
