@@ -74,11 +74,10 @@ pub(super) fn parse_source(data: &[u8], source: &str) -> Result<Parsed, KeyError
     if file.write_recipients_file(&mut publics).is_err() {
         publics.clear();
     }
-    let publics = String::from_utf8_lossy(&publics)
+    let mut publics: Vec<String> = String::from_utf8_lossy(&publics)
         .lines()
         .map(str::to_owned)
         .collect();
-    let mut publics: Vec<String> = publics;
     let mut ids = file.into_identities().map_err(|e| bad(e.to_string()))?;
     pq.append_to(&mut ids, &mut publics);
     Ok(Parsed::Ready(ids, publics))
