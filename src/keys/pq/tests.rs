@@ -196,7 +196,8 @@ fn cctv_age_vectors() {
             hybrid += 1;
         }
     }
-    assert!(hybrid >= 19, "only {hybrid} hybrid vectors found");
+    // 20 with python3 (two are zlib-compressed), 18 without.
+    assert!(hybrid >= 18, "only {hybrid} hybrid vectors found");
     assert!(checked >= 50, "only {checked} vectors checked");
 }
 
