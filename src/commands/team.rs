@@ -522,7 +522,8 @@ fn list(config: Option<&Path>) -> Result<(), Error> {
             let md = &sealed.metadata;
             for (g, group) in md.groups.iter().enumerate() {
                 for e in group {
-                    push(&e.recipient, &mut order);
+                    let label = e.label();
+                    push(&label, &mut order);
                     let note = match md.shamir_threshold {
                         Some(t) if md.groups.len() > 1 => {
                             format!(" (share {}/{}, {t} needed)", g + 1, md.groups.len())
@@ -530,7 +531,7 @@ fn list(config: Option<&Path>) -> Result<(), Error> {
                         _ => String::new(),
                     };
                     files
-                        .entry(e.recipient.clone())
+                        .entry(label)
                         .or_default()
                         .push(format!("{}{note}", job.name));
                 }

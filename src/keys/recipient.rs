@@ -20,6 +20,8 @@ pub struct Recipient {
 enum Kind {
     X25519(age::x25519::Recipient),
     Ssh(age::ssh::Recipient),
+    /// A PGP key's fingerprint (used through gpg).
+    Pgp(String),
 }
 
 impl Recipient {
@@ -46,15 +48,48 @@ impl Recipient {
         })
     }
 
-    /// The recipient as written in SOPS metadata (`recipient:` field).
+    /// A PGP recipient: a key fingerprint (spaces removed, as sops does). Its
+    /// [`Recipient::text`] is `pgp:FINGERPRINT`.
+    pub fn pgp(fp: &str) -> Result<Recipient, KeyError> {
+        let fp = super::pgp::normalize_fingerprint(fp);
+        if !super::pgp::is_fingerprint(&fp) {
+            let shown: String = fp.chars().take(ECHO_LIMIT).collect();
+            return Err(KeyError::BadFingerprint(shown));
+        }
+        Ok(Recipient {
+            text: format!("{}{fp}", super::PGP_PREFIX),
+            kind: Kind::Pgp(fp),
+        })
+    }
+
+    /// Parses a recipient of any kind as `.sops.yaml` rules and layouts name them: an age
+    /// recipient ([`Recipient::parse`]) or `pgp:FINGERPRINT`.
+    pub fn parse_any(s: &str) -> Result<Recipient, KeyError> {
+        match s.trim().strip_prefix(super::PGP_PREFIX) {
+            Some(fp) => Recipient::pgp(fp),
+            None => Recipient::parse(s),
+        }
+    }
+
+    /// The recipient as written in SOPS metadata (`recipient:` field); `pgp:FINGERPRINT`
+    /// for a PGP key.
     pub fn text(&self) -> &str {
         &self.text
     }
 
-    fn as_age(&self) -> &dyn age::Recipient {
+    /// The fingerprint of a PGP recipient.
+    pub fn fingerprint(&self) -> Option<&str> {
         match &self.kind {
-            Kind::X25519(r) => r,
-            Kind::Ssh(r) => r,
+            Kind::Pgp(fp) => Some(fp),
+            _ => None,
+        }
+    }
+
+    fn as_age(&self) -> Option<&dyn age::Recipient> {
+        match &self.kind {
+            Kind::X25519(r) => Some(r),
+            Kind::Ssh(r) => Some(r),
+            Kind::Pgp(_) => None,
         }
     }
 }
@@ -103,13 +138,17 @@ fn bad_recipient(text: &str) -> KeyError {
 }
 
 /// Wraps `data_key` (32 bytes; 33 for a Shamir share) to one recipient as an armored age
-/// file ending in a newline, exactly what SOPS stores in `enc:`.
+/// file ending in a newline (a PGP message for a PGP recipient), exactly what SOPS stores
+/// in `enc:`.
 pub fn wrap_data_key(data_key: &[u8], recipient: &Recipient) -> Result<String, KeyError> {
     if data_key.is_empty() {
         return Err(KeyError::Wrap("the data key is empty".to_owned()));
     }
     let wrap_err = |e: std::io::Error| KeyError::Wrap(e.to_string());
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient.as_age()))
+    let Some(age_recipient) = recipient.as_age() else {
+        return super::pgp::encrypt(data_key, recipient.fingerprint().unwrap_or_default());
+    };
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(age_recipient))
         .map_err(|e| KeyError::Wrap(e.to_string()))?;
     let armor = ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).map_err(wrap_err)?;
     let mut writer = encryptor.wrap_output(armor).map_err(wrap_err)?;
