@@ -115,15 +115,16 @@ pub fn encrypt(data_key: &[u8], fp: &str) -> Result<String, KeyError> {
 /// when the keyring has no secret key for it.
 pub fn decrypt(enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     if enc.len() > super::MAX_ENC_LEN {
-        return Err(KeyError::BadWrappedKey(format!(
-            "{} bytes long, more than the {} KiB any wrapped data key needs",
+        return Err(KeyError::Tool(format!(
+            "the wrapped data key (enc) of a pgp entry is {} bytes long, more than the {} KiB \
+             any wrapped data key needs",
             enc.len(),
             super::MAX_ENC_LEN / 1024
         )));
     }
     if !enc.trim_start().starts_with("-----BEGIN PGP MESSAGE-----") {
-        return Err(KeyError::BadWrappedKey(
-            "a pgp entry is not an armored PGP message".to_string(),
+        return Err(KeyError::Tool(
+            "the wrapped data key (enc) of a pgp entry is not an armored PGP message".to_string(),
         ));
     }
     let args = [
