@@ -54,7 +54,7 @@ fn run(args: &[&str], input: &[u8]) -> Result<(bool, Zeroizing<Vec<u8>>, String)
             }
         })?;
     let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = input.to_vec();
+    let input = Zeroizing::new(input.to_vec());
     // Written from a thread so that a gpg writing much output cannot deadlock us.
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
