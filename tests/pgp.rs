@@ -610,3 +610,73 @@ fn entries_of_services_sealed_does_not_reach_are_kept_and_named() {
     );
     assert_eq!(e.lines().count(), 1, "{e}");
 }
+
+#[test]
+fn team_add_and_remove_a_pgp_member_in_both_storage_modes() {
+    for filter in [false, true] {
+        let Some(g) = Gpg::new() else { return };
+        let Some(r) = GitRepo::new() else { return };
+        let bob = g.key("bob");
+        r.write(
+            ".sops.yaml",
+            &format!(
+                "creation_rules:\n  - path_regex: ^secrets/\n    age: {}\n",
+                r.key.public
+            ),
+        );
+        r.write("secrets/app.yaml", PLAIN);
+        // `key`: with the repository's age key; without it, only bob's keyring.
+        let run = |key: bool, program: &Path, args: &[&str]| {
+            let out = r
+                .cmd_as(program, &r.root, key)
+                .env("GNUPGHOME", &g.home)
+                .args(args)
+                .output()
+                .unwrap();
+            ok(&out, &format!("{program:?} {args:?} (filter: {filter})"))
+        };
+        let git = Path::new("git");
+        if filter {
+            run(true, &bin(), &["git", "init"]);
+        } else {
+            run(true, &bin(), &["encrypt", "-i", "secrets/app.yaml"]);
+        }
+        run(true, git, &["add", "-A"]);
+        run(true, git, &["commit", "-q", "-m", "init"]);
+
+        run(true, &bin(), &["team", "add", "bob", &bob]);
+        let config = r.read(".sops.yaml");
+        assert!(
+            config.contains(&format!("    pgp:\n      - {bob} # bob\n")),
+            "{config}"
+        );
+        assert!(config.contains(&format!("  bob: pgp:{bob}\n")), "{config}");
+        run(true, git, &["add", "-A"]);
+        run(true, git, &["commit", "-q", "-m", "bob"]);
+        let blob = run(true, git, &["show", "HEAD:secrets/app.yaml"]);
+        assert!(blob.contains(&format!("fp: {bob}")), "{blob}");
+        // bob, with his keyring only, opens the committed file.
+        let stored = r.root.join("bob.yaml");
+        std::fs::write(&stored, &blob).unwrap();
+        assert_eq!(run(false, &bin(), &["decrypt", "bob.yaml"]), PLAIN);
+        std::fs::remove_file(&stored).unwrap();
+
+        let out = run(true, &bin(), &["team", "list"]);
+        assert!(out.contains(&format!("bob  pgp:{bob}")), "{out}");
+        run(true, &bin(), &["team", "remove", "bob"]);
+        run(true, git, &["add", "-A"]);
+        run(true, git, &["commit", "-q", "-m", "no bob"]);
+        let blob = run(true, git, &["show", "HEAD:secrets/app.yaml"]);
+        assert!(!blob.contains(&bob), "{blob}");
+        assert!(!r.read(".sops.yaml").contains(&bob));
+        let stored = r.root.join("bob.yaml");
+        std::fs::write(&stored, &blob).unwrap();
+        let out = r
+            .cmd_as(&bin(), &r.root, false)
+            .env("GNUPGHOME", &g.home)
+            .args(["decrypt", "bob.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(128), "filter: {filter}");
+    }
+}
