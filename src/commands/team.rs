@@ -31,7 +31,7 @@ enum TeamCommand {
         /// The member's name (letters, digits, `._@+-`).
         name: String,
         /// Their public key: age1…, an ssh-ed25519 / ssh-rsa public key, or a PGP key's
-        /// fingerprint (`pgp:FINGERPRINT`, or the 40 hex digits alone; written under `pgp:`).
+        /// fingerprint (`pgp:FINGERPRINT`, or its hex digits alone; written under `pgp:`).
         recipient: String,
         /// The creation rule(s) to add them to: an index (0 is the first rule) or a file
         /// path (the rule that matches it). Default: every rule with age recipients.

@@ -109,7 +109,7 @@ pub enum KeyError {
     #[error("invalid recipient {0:?}: expected an age1… key, ssh-ed25519 or ssh-rsa public key")]
     BadRecipient(String),
     /// A PGP fingerprint that is not one.
-    #[error("invalid PGP fingerprint {0:?}: expected 16 to 40 hex digits")]
+    #[error("invalid PGP fingerprint {0:?}: expected 16 to 64 hex digits")]
     BadFingerprint(String),
     /// An identity source could not be read or parsed.
     #[error("{source_name}: {msg}")]

@@ -29,9 +29,10 @@ pub fn normalize_fingerprint(fp: &str) -> String {
     fp.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
-/// Whether `fp` looks like a key fingerprint or key id (hex digits, 16 to 40 of them).
+/// Whether `fp` looks like a key fingerprint or key id (hex digits: 16 for a key id, 40
+/// for a v4 fingerprint, 64 for v5/v6 ones).
 pub fn is_fingerprint(fp: &str) -> bool {
-    (16..=40).contains(&fp.len()) && fp.chars().all(|c| c.is_ascii_hexdigit())
+    (16..=64).contains(&fp.len()) && fp.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// Runs gpg with `args`, `input` on stdin; returns (success, stdout, stderr).

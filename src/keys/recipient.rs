@@ -264,6 +264,31 @@ mod tests {
     }
 
     #[test]
+    fn pgp_recipients_are_fingerprints() {
+        let r = Recipient::pgp(" 85D7 7543B3D624B63CEA9E6DBC17301B491B3F21 ").unwrap();
+        assert_eq!(r.text(), "pgp:85D77543B3D624B63CEA9E6DBC17301B491B3F21");
+        assert_eq!(
+            r.fingerprint(),
+            Some("85D77543B3D624B63CEA9E6DBC17301B491B3F21")
+        );
+        assert_eq!(Recipient::parse_any(r.text()).unwrap(), r);
+        assert!(Recipient::parse_any("age1notbech32").is_err());
+        for bad in [
+            "",
+            "ABCDEF",
+            "not-hex-at-all-not-hex",
+            "--exec=evil0123456789",
+        ] {
+            assert!(
+                matches!(Recipient::pgp(bad), Err(KeyError::BadFingerprint(_))),
+                "{bad:?}"
+            );
+        }
+        // `Recipient::parse` (--age) never takes a PGP label.
+        assert!(Recipient::parse(r.text()).is_err());
+    }
+
+    #[test]
     fn debug_shows_only_public_text() {
         let (_, recipient) = new_identity();
         assert_eq!(
