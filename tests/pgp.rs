@@ -593,6 +593,32 @@ fn entries_of_services_sealed_does_not_reach_are_kept_and_named() {
     assert!(after.contains(KMS), "{after}");
     assert_eq!(entries(&after), entries(&with_kms));
 
+    // Re-wrapping keeps the service's entry; a new data key cannot be wrapped to it.
+    let other = keygen_in(dir.path(), "other.txt");
+    write(
+        dir.path(),
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: app\\.yaml$\n    age: {},{}\n",
+            age.public, other.public
+        ),
+    );
+    let out = sealed(true, &["updatekeys", "-y", p]);
+    ok(&out, "updatekeys");
+    let after = std::fs::read_to_string(&plain).unwrap();
+    assert!(
+        after.contains(KMS) && after.contains(&other.public),
+        "{after}"
+    );
+    let out = sealed(true, &["rotate", p]);
+    assert!(!out.status.success());
+    let e = err(&out);
+    assert!(
+        e.contains("AWS KMS keys, which sealed does not reach yet"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), after);
+
     // Only the service could open it: one line naming the service.
     let kms_only = {
         let at = after.find("    age:\n").unwrap();
