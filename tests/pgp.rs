@@ -302,6 +302,32 @@ fn shamir_with_a_pgp_key_group() {
             .unwrap();
         assert_eq!(ok(&out, "decrypt with both groups"), PLAIN, "{program:?}");
     }
+    // A Shamir file sops wrote (with its `hc_vault: []` in each group): sealed sets a value
+    // through both groups, every entry stays byte for byte, sops still opens it.
+    let out = g.cmd(&sops).arg("encrypt").arg(&plain).output().unwrap();
+    let by_sops = ok(&out, "sops encrypt");
+    assert!(by_sops.contains("hc_vault: []"), "{by_sops}");
+    let sops_file = write(g.dir(), "sops-shamir.yaml", &by_sops);
+    let out = g
+        .sealed()
+        .env("SOPS_AGE_KEY_FILE", &age.path)
+        .arg("set")
+        .arg(&sops_file)
+        .args(["[\"port\"]", "6543"])
+        .output()
+        .unwrap();
+    ok(&out, "sealed set");
+    let after = std::fs::read_to_string(&sops_file).unwrap();
+    assert_eq!(entries(&after), entries(&by_sops));
+    let out = g
+        .cmd(&sops)
+        .env("SOPS_AGE_KEY_FILE", &age.path)
+        .arg("decrypt")
+        .arg(&sops_file)
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out, "sops decrypt"), PLAIN.replace("5432", "6543"));
+
     // With the age key only, the pgp group is missing: the message says so.
     let out = g
         .sealed()
