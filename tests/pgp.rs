@@ -584,7 +584,7 @@ fn a_pgp_entry_is_handed_to_gpg_only_as_an_armored_message_on_stdin() {
     assert!(!out.status.success());
     let seen = std::fs::read_to_string(&log).unwrap();
     let (args, stdin) = seen.split_once('\n').unwrap();
-    assert_eq!(args, "--quiet --no-auto-key-retrieve --use-agent --decrypt");
+    assert_eq!(args, "--no-auto-key-retrieve --use-agent --decrypt");
     assert!(stdin.starts_with("-----BEGIN PGP MESSAGE-----"), "{stdin}");
 }
 
@@ -731,4 +731,67 @@ fn team_add_and_remove_a_pgp_member_in_both_storage_modes() {
             .unwrap();
         assert_eq!(out.status.code(), Some(128), "filter: {filter}");
     }
+}
+
+#[test]
+fn a_pgp_key_gpg_cannot_unlock_is_reported_as_such() {
+    let Some(g) = Gpg::new() else { return };
+    // A passphrase-protected key, and a pinentry that always fails (no prompt can hang).
+    let out = g
+        .gpg()
+        .args([
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "pw",
+        ])
+        .args(["--quick-gen-key", "Locked <locked@example.invalid>"])
+        .args(["future-default", "default", "never"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", &g.home)
+        .args(["--kill", "gpg-agent"])
+        .output();
+    std::fs::write(
+        g.home.join("gpg-agent.conf"),
+        "pinentry-program /bin/false\n",
+    )
+    .unwrap();
+    let fp = {
+        let out = g
+            .gpg()
+            .args(["--with-colons", "--list-keys", "<locked@example.invalid>"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:::::::::"))
+            .map(|l| l.trim_end_matches(':').to_string())
+            .unwrap()
+    };
+    let plain = write(g.dir(), "app.yaml", PLAIN);
+    let out = g
+        .sealed()
+        .args(["encrypt", "--pgp", &fp])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    let file = write(
+        g.dir(),
+        "locked.yaml",
+        &ok(&out, "encrypt (needs no passphrase)"),
+    );
+    let out = g.sealed().arg("decrypt").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(128));
+    assert!(out.stdout.is_empty());
+    let e = err(&out);
+    assert!(
+        e.contains("gpg holds the key but cannot use it: gpg: public key decryption failed"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
 }

@@ -128,15 +128,22 @@ pub fn decrypt(enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
             "the wrapped data key (enc) of a pgp entry is not an armored PGP message".to_string(),
         ));
     }
-    let args = [
-        "--quiet",
-        "--no-auto-key-retrieve",
-        "--use-agent",
-        "--decrypt",
-    ];
+    // Not --quiet: gpg then says why a secret key it holds could not be used ("public key
+    // decryption failed: …", e.g. no pinentry without a terminal) before its final "No
+    // secret key", which alone means the keyring has no key for this entry.
+    let args = ["--no-auto-key-retrieve", "--use-agent", "--decrypt"];
     let (ok, out, err) = run(&args, enc.as_bytes())?;
     if ok {
         return Ok(out);
+    }
+    if let Some(line) = err
+        .lines()
+        .find(|l| l.contains("public key decryption failed"))
+    {
+        return Err(KeyError::Tool(format!(
+            "gpg holds the key but cannot use it: {}",
+            gpg_reason(line)
+        )));
     }
     if err.contains("No secret key") || err.contains("no secret key") {
         return Err(KeyError::NoMatchingIdentity);
