@@ -9,11 +9,12 @@
 //!   are ignored, duplicate keys are an error (as with yaml.v3).
 //! - A rule's recipients come from `key_groups` when that list is non-empty (one group per
 //!   entry, `merge:` entries flattened into their group, duplicates removed), otherwise from
-//!   `age` (a comma-separated string or a list), forming a single group. List entries are
-//!   split on commas too (SOPS joins and re-splits them); entries are trimmed and empty ones
-//!   dropped. Other key types (`pgp`, `kms`, `gcp_kms`, `azure_keyvault`, `hc_vault…`,
-//!   `hckms`, `plugins`) are accepted and ignored, so a rule can end up with no age
-//!   recipient at all: see [`CreationRule::key_groups`].
+//!   `pgp` and `age` (each a comma-separated string or a list), forming a single group.
+//!   List entries are split on commas too (SOPS joins and re-splits them); entries are
+//!   trimmed and empty ones dropped. PGP fingerprints become `pgp:FINGERPRINT` recipients.
+//!   Other key types (`kms`, `gcp_kms`, `azure_keyvault`, `hc_vault…`, `hckms`, `plugins`)
+//!   are accepted and ignored, so a rule can end up with no recipient sealed can wrap to
+//!   at all: see [`CreationRule::key_groups`].
 //! - At most one of the `*_suffix` / `*_regex` selection options per rule, with SOPS's error
 //!   message. `shamir_threshold: 0` means "not set".
 //! - Regular expressions (path and selection) are compiled with the `regex` crate, whose
@@ -67,10 +68,11 @@ pub struct CreationRule {
     /// `None` when absent or empty: the rule matches every file.
     pub path_regex: Option<String>,
     /// Key groups: a rule with plain `age:` has exactly one group; `key_groups:` gives several.
-    /// Each group is a list of recipient strings (age1…, ssh-ed25519 …, ssh-rsa …).
+    /// Each group is a list of recipient strings (age1…, ssh-ed25519 …, ssh-rsa …, and
+    /// `pgp:FINGERPRINT`; see `keys::Recipient::parse_any`), pgp keys first as sops orders them.
     ///
-    /// Only age recipients are collected. A plain rule without any age recipient (e.g. one
-    /// with only `pgp:`) has **no** group, and a `key_groups:` entry without age keys is an
+    /// Only age and pgp recipients are collected. A plain rule without any (e.g. one with
+    /// only `kms:`) has **no** group, and a `key_groups:` entry without age or pgp keys is an
     /// **empty** group (kept so that indexes and the group count match the file). Callers
     /// must refuse to encrypt with either.
     pub key_groups: Vec<Vec<String>>,
@@ -336,6 +338,16 @@ fn push_recipients(out: &mut Vec<String>, s: &str) {
     );
 }
 
+/// Appends PGP fingerprints (comma-separated) as `pgp:FINGERPRINT` recipients.
+fn push_pgp(out: &mut Vec<String>, s: &str) {
+    out.extend(
+        s.split(',')
+            .map(crate::keys::pgp::normalize_fingerprint)
+            .filter(|r| !r.is_empty())
+            .map(|fp| format!("{}{fp}", crate::keys::PGP_PREFIX)),
+    );
+}
+
 /// `age:` of a rule: a comma-separated string or a list of strings.
 fn recipients_field(value: Option<&Value>, key: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
@@ -379,24 +391,28 @@ fn collect_group(group: &Value, index: usize, out: &mut Vec<String>) -> Result<(
         }
         Some(_) => return Err(format!(".key_groups[{index}].merge: expected a list")),
     }
-    match map.get("age") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
-            for item in items {
-                match item {
-                    Value::String(s) => push_recipients(out, s),
-                    _ => {
-                        return Err(format!(
-                            ".key_groups[{index}].age: expected a list of strings"
-                        ));
+    // sops's key group order: pgp keys, then age.
+    for kind in ["pgp", "age"] {
+        match map.get(kind) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for item in items {
+                    match item {
+                        Value::String(s) if kind == "pgp" => push_pgp(out, s),
+                        Value::String(s) => push_recipients(out, s),
+                        _ => {
+                            return Err(format!(
+                                ".key_groups[{index}].{kind}: expected a list of strings"
+                            ));
+                        }
                     }
                 }
             }
-        }
-        Some(_) => {
-            return Err(format!(
-                ".key_groups[{index}].age: expected a list of strings"
-            ));
+            Some(_) => {
+                return Err(format!(
+                    ".key_groups[{index}].{kind}: expected a list of strings"
+                ));
+            }
         }
     }
     Ok(())
@@ -455,7 +471,12 @@ fn parse_rule(item: &Value) -> Result<CreationRule, String> {
     };
     // Validate the plain `age` field even when key_groups wins (SOPS ignores it then, but
     // a malformed value is still worth reporting).
-    let plain = dedup(recipients_field(rule.get("age"), "age")?);
+    let mut plain = Vec::new();
+    for fp in recipients_field(rule.get("pgp"), "pgp")? {
+        push_pgp(&mut plain, &fp);
+    }
+    plain.extend(recipients_field(rule.get("age"), "age")?);
+    let plain = dedup(plain);
     let key_groups = match key_groups {
         Some(groups) => groups,
         None if plain.is_empty() => Vec::new(),

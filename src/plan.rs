@@ -16,6 +16,9 @@ pub struct EncryptOptions {
     /// Age recipients, comma-separated (age1…, ssh-ed25519 …, ssh-rsa …).
     #[arg(short = 'a', long, value_name = "RECIPIENTS")]
     pub age: Option<String>,
+    /// PGP key fingerprints, comma-separated (also `SOPS_PGP_FP`); used through `gpg`.
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub pgp: Option<String>,
     /// Use this .sops.yaml instead of searching for one (also `SOPS_CONFIG`, or
     /// `sealed --config FILE VERB`).
     #[arg(long, value_name = "FILE")]
@@ -72,6 +75,7 @@ impl SelectionFlags {
 /// Does `opts` name recipients or rules (which `--reuse-from` takes from the old file)?
 pub fn has_key_or_rule_flags(opts: &EncryptOptions) -> bool {
     opts.age.is_some()
+        || opts.pgp.is_some()
         || opts.config.is_some()
         || opts.shamir_threshold.is_some()
         || opts.selection.mac_only_encrypted
@@ -115,22 +119,42 @@ fn parse_list(list: &str) -> Result<Vec<Recipient>, Error> {
         .collect()
 }
 
+fn parse_pgp_list(list: &str) -> Result<Vec<Recipient>, Error> {
+    list.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| Recipient::pgp(s).map_err(|e| Error::other(exit::GENERIC, e.to_string())))
+        .collect()
+}
+
+/// The value of a recipient variable, when set and not blank.
+fn env_list(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|s| !s.trim().is_empty())
+}
+
 pub(crate) fn key_plan(
     opts: &EncryptOptions,
     rule: Option<&CreationRule>,
     config: Option<&Path>,
 ) -> Result<KeyPlan, Error> {
-    let from_flag = opts.age.clone().or_else(|| {
-        std::env::var("SOPS_AGE_RECIPIENTS")
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-    });
-    if let Some(list) = from_flag {
-        if opts.age.is_none() && rule.is_some_and(|r| !r.key_groups.is_empty()) {
-            note_env_override(config);
+    // As sops: each kind's flag, else its variable; any of them replaces the rule.
+    let age = opts.age.clone().or_else(|| env_list("SOPS_AGE_RECIPIENTS"));
+    let pgp = opts.pgp.clone().or_else(|| env_list("SOPS_PGP_FP"));
+    if age.is_some() || pgp.is_some() {
+        if opts.age.is_none()
+            && opts.pgp.is_none()
+            && rule.is_some_and(|r| !r.key_groups.is_empty())
+        {
+            let var = if age.is_some() {
+                "SOPS_AGE_RECIPIENTS"
+            } else {
+                "SOPS_PGP_FP"
+            };
+            note_env_override(var, config);
         }
+        let mut group = parse_pgp_list(pgp.as_deref().unwrap_or_default())?;
+        group.extend(parse_list(age.as_deref().unwrap_or_default())?);
         return Ok(KeyPlan {
-            groups: vec![parse_list(&list)?],
+            groups: vec![group],
             threshold: None,
         });
     }
@@ -138,8 +162,8 @@ pub(crate) fn key_plan(
         return Err(Error::other(
             exit::NO_RECIPIENT,
             match config {
-                Some(c) => format!("no creation rule in {} matches this file; pass --age or SOPS_AGE_RECIPIENTS", c.display()),
-                None => "no recipients: pass --age, set SOPS_AGE_RECIPIENTS, or add a .sops.yaml with creation_rules".to_string(),
+                Some(c) => format!("no creation rule in {} matches this file; pass --age or SOPS_AGE_RECIPIENTS (or --pgp)", c.display()),
+                None => "no recipients: pass --age (or --pgp), set SOPS_AGE_RECIPIENTS, or add a .sops.yaml with creation_rules".to_string(),
             },
         ));
     };
@@ -147,7 +171,7 @@ pub(crate) fn key_plan(
     for g in &rule.key_groups {
         let mut rs = Vec::new();
         for r in g {
-            rs.push(Recipient::parse(r).map_err(|e| {
+            rs.push(Recipient::parse_any(r).map_err(|e| {
                 Error::other(
                     exit::CONFIG,
                     format!(
@@ -162,7 +186,7 @@ pub(crate) fn key_plan(
     if groups.iter().all(Vec::is_empty) {
         return Err(Error::other(
             exit::NO_RECIPIENT,
-            "the matching .sops.yaml rule has no age recipients",
+            "the matching .sops.yaml rule has no age or pgp recipients",
         ));
     }
     Ok(KeyPlan {
@@ -174,12 +198,12 @@ pub(crate) fn key_plan(
 /// Says once per process, on stderr, that `SOPS_AGE_RECIPIENTS` wins over the matching
 /// `.sops.yaml` rule (a variable left set from another project silently changes whom the
 /// files are encrypted for).
-fn note_env_override(config: Option<&Path>) {
+fn note_env_override(var: &str, config: Option<&Path>) {
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| {
         eprintln!(
-            "sealed: note: SOPS_AGE_RECIPIENTS overrides the recipients of the matching rule in {}; \
-             unset SOPS_AGE_RECIPIENTS to use the rule",
+            "sealed: note: {var} overrides the recipients of the matching rule in {}; \
+             unset {var} to use the rule",
             config.map_or_else(|| ".sops.yaml".to_string(), |c| c.display().to_string())
         );
     });

@@ -14,24 +14,17 @@ pub const SOPS_VERSION: &str = "3.11.0";
 /// needed to restore the original spelling byte for byte. SOPS ignores unknown fields.
 pub const SEALED_FIELD: &str = "sealed";
 
-/// One age recipient with the data key (or its Shamir share) wrapped to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgeEntry {
-    /// `age1…`, `ssh-ed25519 …` or `ssh-rsa …`.
-    pub recipient: String,
-    /// Armored age file holding the wrapped key.
-    pub enc: String,
-}
+pub use crate::keys::{AgeEntry, MasterKey, PgpEntry, ServiceEntry};
+use crate::keys::{GROUP_ORDER, SERVICE_KINDS};
 
 /// A document's metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metadata {
-    /// Key groups. A file with a plain `age:` list has exactly one group.
-    pub groups: Vec<Vec<AgeEntry>>,
-    /// Whether the groups are written as `key_groups` (Shamir) rather than `age`.
+    /// Key groups, each with its master keys in sops's kind order. A file with plain
+    /// `age:`/`pgp:`… lists has exactly one group.
+    pub groups: Vec<Vec<MasterKey>>,
+    /// Whether the groups are written as `key_groups` (Shamir) rather than flat lists.
     pub shamir_threshold: Option<usize>,
-    /// Number of master keys of kinds sealed does not handle (pgp, kms, vault…).
-    pub foreign_keys: usize,
     /// `lastmodified`, as written.
     pub lastmodified: String,
     /// The encrypted MAC token.
@@ -48,43 +41,22 @@ fn get_str<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     m.get(k).and_then(Value::as_str)
 }
 
-fn age_entries(v: Option<&Value>) -> Result<Vec<AgeEntry>, CodecError> {
-    let Some(list) = v else { return Ok(vec![]) };
-    let list = list
-        .as_array()
-        .ok_or_else(|| CodecError::Metadata("`age` is not a list".into()))?;
-    list.iter()
-        .map(|e| {
-            let m = e
-                .as_object()
-                .ok_or_else(|| CodecError::Metadata("`age` entry is not a map".into()))?;
-            match (get_str(m, "recipient"), get_str(m, "enc")) {
-                (Some(_), Some(enc)) if enc.len() > crate::keys::MAX_ENC_LEN => {
-                    Err(CodecError::Metadata(format!(
-                        "an `enc` entry is {} bytes long, more than the {} KiB any wrapped \
-                         data key needs (refused unread)",
-                        enc.len(),
-                        crate::keys::MAX_ENC_LEN / 1024
-                    )))
-                }
-                (Some(r), Some(enc)) => Ok(AgeEntry {
-                    recipient: r.to_string(),
-                    enc: enc.to_string(),
-                }),
-                _ => Err(CodecError::Metadata(
-                    "`age` entry needs `recipient` and `enc`".into(),
-                )),
+/// The master keys of one group (or of the flat metadata), in sops's kind order.
+fn group_entries(m: &Map<String, Value>) -> Result<Vec<MasterKey>, CodecError> {
+    let mut out = Vec::new();
+    for kind in GROUP_ORDER {
+        let list = match m.get(kind) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(list)) => list,
+            Some(_) => return Err(CodecError::Metadata(format!("`{kind}` is not a list"))),
+        };
+        for e in list {
+            if let Some(k) = MasterKey::from_json(kind, e).map_err(CodecError::Metadata)? {
+                out.push(k);
             }
-        })
-        .collect()
-}
-
-fn count_foreign(m: &Map<String, Value>) -> usize {
-    ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms"]
-        .iter()
-        .filter_map(|k| m.get(*k).and_then(Value::as_array))
-        .map(Vec::len)
-        .sum()
+        }
+    }
+    Ok(out)
 }
 
 impl Metadata {
@@ -93,7 +65,6 @@ impl Metadata {
         let m = v
             .as_object()
             .ok_or_else(|| CodecError::Metadata("`sops` is not a map".into()))?;
-        let mut foreign = count_foreign(m);
         let mut groups = Vec::new();
         let shamir_threshold;
         if let Some(kg) = m.get("key_groups") {
@@ -104,8 +75,7 @@ impl Metadata {
                 let g = g
                     .as_object()
                     .ok_or_else(|| CodecError::Metadata("key group is not a map".into()))?;
-                foreign += count_foreign(g);
-                groups.push(age_entries(g.get("age"))?);
+                groups.push(group_entries(g)?);
             }
             let t = m.get("shamir_threshold").and_then(|t| {
                 t.as_u64()
@@ -113,7 +83,7 @@ impl Metadata {
             });
             shamir_threshold = Some(t.map_or(groups.len(), |t| t as usize));
         } else {
-            groups.push(age_entries(m.get("age"))?);
+            groups.push(group_entries(m)?);
             shamir_threshold = None;
         }
         let lastmodified = get_str(m, "lastmodified")
@@ -142,7 +112,6 @@ impl Metadata {
         Ok(Metadata {
             groups,
             shamir_threshold,
-            foreign_keys: foreign,
             lastmodified,
             mac,
             selection,
@@ -151,38 +120,69 @@ impl Metadata {
         })
     }
 
-    /// All recipients of all groups.
-    pub fn recipients(&self) -> impl Iterator<Item = &str> {
-        self.groups.iter().flatten().map(|e| e.recipient.as_str())
+    /// All recipients of all groups, as labels ([`MasterKey::label`]).
+    pub fn recipients(&self) -> impl Iterator<Item = String> + '_ {
+        self.groups.iter().flatten().map(MasterKey::label)
+    }
+
+    /// The entries of key services sealed does not reach (kms, vault…).
+    pub fn service_entries(&self) -> impl Iterator<Item = &MasterKey> {
+        self.groups
+            .iter()
+            .flatten()
+            .filter(|e| matches!(e, MasterKey::Service(_)))
     }
 
     /// The metadata tree, in the field order SOPS 3.11 writes.
     pub fn to_value(&self) -> Value {
-        let entries = |g: &[AgeEntry]| -> Value {
-            g.iter()
-                .map(|e| json!({"recipient": e.recipient, "enc": e.enc}))
-                .collect()
+        let list = |g: &[MasterKey], kind: &str| -> Option<Value> {
+            let v: Vec<Value> = g
+                .iter()
+                .filter(|e| e.kind() == kind)
+                .map(MasterKey::to_json)
+                .collect();
+            (!v.is_empty()).then_some(Value::Array(v))
         };
         let mut m = Map::new();
+        let flat = self.groups.first().map_or(&[][..], |g| g);
         match self.shamir_threshold {
             Some(t) => {
                 m.insert("shamir_threshold".into(), json!(t));
                 let groups: Vec<Value> = self
                     .groups
                     .iter()
-                    .map(|g| json!({"age": entries(g)}))
+                    .map(|g| {
+                        let mut gm = Map::new();
+                        for kind in GROUP_ORDER {
+                            if let Some(v) = list(g, kind) {
+                                gm.insert(kind.into(), v);
+                            }
+                        }
+                        Value::Object(gm)
+                    })
                     .collect();
                 m.insert("key_groups".into(), Value::Array(groups));
             }
             None => {
-                m.insert(
-                    "age".into(),
-                    entries(self.groups.first().map_or(&[], |g| g)),
-                );
+                for (kind, _) in SERVICE_KINDS {
+                    if let Some(v) = list(flat, kind) {
+                        m.insert(kind.into(), v);
+                    }
+                }
+                // Flat lists: services and age before `lastmodified`, pgp after `mac`;
+                // empty ones are left out (sops's omitempty).
+                if let Some(v) = list(flat, "age") {
+                    m.insert("age".into(), v);
+                }
             }
         }
         m.insert("lastmodified".into(), json!(self.lastmodified));
         m.insert("mac".into(), json!(self.mac));
+        if self.shamir_threshold.is_none()
+            && let Some(v) = list(flat, "pgp")
+        {
+            m.insert("pgp".into(), v);
+        }
         let sel = &self.selection;
         let rule = [
             ("unencrypted_suffix", &sel.unencrypted_suffix),
@@ -223,12 +223,11 @@ mod tests {
     #[test]
     fn roundtrip_value() {
         let md = Metadata {
-            groups: vec![vec![AgeEntry {
+            groups: vec![vec![MasterKey::Age(AgeEntry {
                 recipient: "age1x".into(),
                 enc: "-----BEGIN AGE ENCRYPTED FILE-----\n".into(),
-            }]],
+            })]],
             shamir_threshold: None,
-            foreign_keys: 0,
             lastmodified: "2026-01-01T00:00:00Z".into(),
             mac: "ENC[...]".into(),
             selection: default_selection(),
@@ -269,5 +268,37 @@ mod tests {
             let err = Metadata::from_value(&md(bad)).unwrap_err();
             assert!(err.to_string().contains("version"), "{err}");
         }
+    }
+
+    #[test]
+    fn every_kind_is_kept_in_sops_order() {
+        let kms = json!({"arn": "arn:aws:kms:us-east-1:1:key/x", "role": "", "context": null,
+                         "created_at": "t", "enc": "AQI", "aws_profile": ""});
+        let pgp = json!({"created_at": "t", "enc": "-----BEGIN PGP MESSAGE-----", "fp": "AB12"});
+        let age = json!({"recipient": "age1x", "enc": "E"});
+        let flat = json!({"kms": [kms], "age": [age], "lastmodified": "t", "mac": "m",
+                          "pgp": [pgp], "unencrypted_suffix": "_unencrypted", "version": "3.11.0"});
+        let md = Metadata::from_value(&flat).unwrap();
+        let kinds: Vec<&str> = md.groups[0].iter().map(MasterKey::kind).collect();
+        assert_eq!(kinds, ["pgp", "kms", "age"]);
+        assert_eq!(md.to_value(), flat);
+        assert_eq!(
+            serde_json::to_string(&md.to_value()).unwrap(),
+            serde_json::to_string(&flat).unwrap()
+        );
+        assert_eq!(md.service_entries().count(), 1);
+        let labels: Vec<String> = md.recipients().collect();
+        assert_eq!(
+            labels,
+            ["pgp:AB12", "kms:arn:aws:kms:us-east-1:1:key/x", "age1x"]
+        );
+
+        let grouped = json!({"shamir_threshold": 2, "key_groups": [
+            {"pgp": [pgp], "hc_vault": [{"vault_address": "http://v", "engine_path": "transit",
+              "key_name": "k", "created_at": "t", "enc": "vault:v1:x"}], "age": [age]},
+            {"age": [age]}], "lastmodified": "t", "mac": "m", "version": "3.11.0"});
+        let md = Metadata::from_value(&grouped).unwrap();
+        assert_eq!(md.groups[0].len(), 3);
+        assert_eq!(md.to_value(), grouped);
     }
 }

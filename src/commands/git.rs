@@ -281,7 +281,7 @@ fn status(json: bool) -> Result<(), Error> {
                 let syntax =
                     crate::format::Syntax::from_path(std::path::Path::new(&path)).expect("checked");
                 let recipients = crate::engine::Sealed::parse(&text, syntax.format())
-                    .map(|s| s.metadata.recipients().map(str::to_string).collect())
+                    .map(|s| s.metadata.recipients().collect())
                     .unwrap_or_default();
                 FileStatus {
                     path,

@@ -12,22 +12,33 @@ use crate::team::rekey::{Layout, Source};
 use crate::team::say;
 use crate::team::{identities, rekey};
 
-/// `--age`'s comma-separated recipients, in their canonical spelling.
-fn parse_recipients(list: &str) -> Result<Vec<String>, Error> {
-    let out = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            Recipient::parse(s)
-                .map(|r| r.text().to_string())
-                .map_err(|e| Error::other(exit::GENERIC, format!("--age: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+/// `--pgp`'s and `--age`'s comma-separated recipients (pgp first, as sops orders them),
+/// in their canonical spelling.
+fn parse_recipients(pgp: Option<&str>, age: Option<&str>) -> Result<Vec<String>, Error> {
+    let split = |list: Option<&str>| -> Vec<String> {
+        list.unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut out = Vec::new();
+    for fp in split(pgp) {
+        let r =
+            Recipient::pgp(&fp).map_err(|e| Error::other(exit::GENERIC, format!("--pgp: {e}")))?;
+        out.push(r.text().to_string());
+    }
+    for s in split(age) {
+        let r =
+            Recipient::parse(&s).map_err(|e| Error::other(exit::GENERIC, format!("--age: {e}")))?;
+        out.push(r.text().to_string());
+    }
     if out.is_empty() {
+        let flag = if age.is_some() { "--age" } else { "--pgp" };
         return Err(Error::other(
             exit::NO_RECIPIENT,
-            "--age: no recipient given",
+            format!("{flag}: no recipient given"),
         ));
     }
     Ok(out)
@@ -47,6 +58,10 @@ pub struct Args {
     /// matches.
     #[arg(long, value_name = "RECIPIENTS")]
     age: Option<String>,
+    /// Encrypt the new data key to these PGP keys (fingerprints, comma-separated; with
+    /// --age, in the same key group) instead of the rule's.
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pgp: Option<String>,
     /// Also keep the recipients named only in a file (not by `.sops.yaml` or --age); for a
     /// file no rule matches, keep its recipients, key groups and threshold as they are.
     /// They are not authenticated: check the warning that lists them.
@@ -56,12 +71,12 @@ pub struct Args {
 
 /// Runs `sealed rotate`.
 pub fn run(args: &Args) -> Result<(), Error> {
-    let flag = match &args.age {
-        Some(list) => Some(Layout {
-            groups: vec![parse_recipients(list)?],
+    let flag = match (&args.pgp, &args.age) {
+        (None, None) => None,
+        (pgp, age) => Some(Layout {
+            groups: vec![parse_recipients(pgp.as_deref(), age.as_deref())?],
             threshold: None,
         }),
-        None => None,
     };
     // --config, else sops's global --config or SOPS_CONFIG.
     let config = args.config.clone().or_else(crate::config::explicit_path);

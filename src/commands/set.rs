@@ -84,13 +84,6 @@ fn commit_as(opened: &Opened, plain: &str, to: Syntax) -> Result<(), Error> {
     let sealed = Sealed::parse(&opened.src, opened.syntax.format())
         .map_err(|e| engine_error(&opened.name, &opened.src, e))?;
     let md = &sealed.metadata;
-    if md.foreign_keys > 0 {
-        return Err(Error::file(
-            &opened.name,
-            exit::CONFLICT,
-            "the file has keys sealed does not handle (pgp, kms…): --output-type would drop them",
-        ));
-    }
     let converted = super::encrypt::convert(plain, opened.syntax, to, &opened.name)?;
     let (out, _) = crate::engine::encrypt_with_key(
         &converted,

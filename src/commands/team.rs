@@ -30,7 +30,8 @@ enum TeamCommand {
     Add {
         /// The member's name (letters, digits, `._@+-`).
         name: String,
-        /// Their public key: age1…, or an ssh-ed25519 / ssh-rsa public key.
+        /// Their public key: age1…, an ssh-ed25519 / ssh-rsa public key, or a PGP key's
+        /// fingerprint (`pgp:FINGERPRINT`, or its hex digits alone; written under `pgp:`).
         recipient: String,
         /// The creation rule(s) to add them to: an index (0 is the first rule) or a file
         /// path (the rule that matches it). Default: every rule with age recipients.
@@ -173,8 +174,7 @@ fn add(
     keep_file: bool,
 ) -> Result<(), Error> {
     check_name(name)?;
-    let parsed =
-        Recipient::parse(recipient).map_err(|e| Error::other(exit::GENERIC, e.to_string()))?;
+    let parsed = member_recipient(recipient)?;
     let member = Member {
         name: name.to_string(),
         recipient: parsed.text().to_string(),
@@ -278,11 +278,22 @@ fn add(
     )
 }
 
+/// A member's key: an age or ssh recipient, `pgp:FINGERPRINT`, or a bare fingerprint.
+fn member_recipient(text: &str) -> Result<Recipient, Error> {
+    let hex = crate::keys::pgp::normalize_fingerprint(text);
+    let parsed = if crate::keys::pgp::is_fingerprint(&hex) {
+        Recipient::pgp(&hex)
+    } else {
+        Recipient::parse_any(text)
+    };
+    parsed.map_err(|e| Error::other(exit::GENERIC, e.to_string()))
+}
+
 fn resolve(sops: &SopsFile, name: &str) -> Result<Member, Error> {
     if let Some(m) = sops.find(name) {
         return Ok(m);
     }
-    if let Ok(r) = Recipient::parse(name) {
+    if let Ok(r) = member_recipient(name) {
         let recipient = r.text().to_string();
         let name = sops
             .name_of(&recipient)
@@ -522,7 +533,8 @@ fn list(config: Option<&Path>) -> Result<(), Error> {
             let md = &sealed.metadata;
             for (g, group) in md.groups.iter().enumerate() {
                 for e in group {
-                    push(&e.recipient, &mut order);
+                    let label = e.label();
+                    push(&label, &mut order);
                     let note = match md.shamir_threshold {
                         Some(t) if md.groups.len() > 1 => {
                             format!(" (share {}/{}, {t} needed)", g + 1, md.groups.len())
@@ -530,7 +542,7 @@ fn list(config: Option<&Path>) -> Result<(), Error> {
                         _ => String::new(),
                     };
                     files
-                        .entry(e.recipient.clone())
+                        .entry(label)
                         .or_default()
                         .push(format!("{}{note}", job.name));
                 }

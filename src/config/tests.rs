@@ -134,8 +134,8 @@ fn key_groups_and_threshold() {
     assert_eq!(
         r.key_groups,
         vec![
-            vec![A1.to_owned()],
-            vec![],
+            vec!["pgp:ABCDEF".to_owned(), A1.to_owned()],
+            vec!["pgp:ABCDEF".to_owned()],
             vec![A3.to_owned(), A2.to_owned()]
         ]
     );
@@ -147,8 +147,10 @@ fn key_groups_and_threshold() {
     ));
     assert_eq!(r.key_groups, vec![vec![A1.to_owned()]]);
     assert_eq!(r.shamir_threshold, None);
-    // Only non-age keys: kept, without groups.
+    // pgp keys are recipients; kms keys are not read.
     let r = rule("creation_rules:\n  - pgp: ABCDEF\n    kms: arn:aws:kms:x\n");
+    assert_eq!(r.key_groups, vec![vec!["pgp:ABCDEF".to_owned()]]);
+    let r = rule("creation_rules:\n  - kms: arn:aws:kms:x\n");
     assert!(r.key_groups.is_empty());
     assert!(parse("creation_rules:\n  - shamir_threshold: -1\n").is_err());
     assert!(parse("creation_rules:\n  - shamir_threshold: two\n").is_err());
@@ -340,18 +342,33 @@ fn fixture_configs() {
     let r = c
         .rule_for(&pr.parent().unwrap().join("example.yaml"))
         .unwrap();
-    assert_eq!(r.key_groups, vec![vec![A2.to_owned(), A1.to_owned()]]);
+    // pgp fingerprints first (sops's order), as `pgp:FINGERPRINT`.
+    assert_eq!(
+        r.key_groups,
+        vec![vec![
+            "pgp:FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4".to_owned(),
+            "pgp:D7229043384BCC60326C6FB9D8720D957C3D3074".to_owned(),
+            A2.to_owned(),
+            A1.to_owned()
+        ]]
+    );
     assert_eq!(r.shamir_threshold, None);
 
     let ft = base.join("sops-main-HEAD/functional-tests-res/functional-tests.sops.yaml");
     let c = Config::load(&ft).unwrap();
     assert_eq!(c.rules.len(), 6);
     let d = ft.parent().unwrap();
-    // pgp-only key groups: groups kept, without age recipients.
+    // pgp-only key groups.
     let r = c
         .rule_for(&d.join("test_roundtrip_keygroups.yaml"))
         .unwrap();
-    assert_eq!(r.key_groups, vec![Vec::<String>::new(), Vec::new()]);
+    assert_eq!(
+        r.key_groups,
+        vec![
+            vec!["pgp:FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4".to_owned()],
+            vec!["pgp:D7229043384BCC60326C6FB9D8720D957C3D3074".to_owned()]
+        ]
+    );
     let r = c.rule_for(&d.join("test_empty_keygroup.yaml")).unwrap();
     assert_eq!(r.key_groups, vec![Vec::<String>::new()]);
     let r = c.rule_for(&d.join("test_zero_keygroups.yaml")).unwrap();
@@ -359,5 +376,10 @@ fn fixture_configs() {
     // The catch-all pgp rule.
     let r = c.rule_for(&d.join("anything.json")).unwrap();
     assert!(r.path_regex.is_none());
-    assert!(r.key_groups.is_empty());
+    assert_eq!(
+        r.key_groups,
+        vec![vec![
+            "pgp:FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4".to_owned()
+        ]]
+    );
 }

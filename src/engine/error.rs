@@ -30,17 +30,19 @@ pub enum EngineError {
     Key(KeyError),
     /// No identity could recover the data key.
     #[error(
-        "no identity opens this file; it is encrypted for: {}; looked in: {}. \
+        "no identity opens this file; it is encrypted for: {}{}; looked in: {}. \
          To be let in, ask a teammate who can open it to run `sealed team add <your-name> <your-public-key>` \
          and share the result (`sealed init` creates your key and prints its public key); \
          if your key is elsewhere, point SOPS_AGE_KEY_FILE at it",
-        first_few(.recipients), .searched.join(", ")
+        first_few(.recipients), .groups, .searched.join(", ")
     )]
     NoKey {
-        /// The file's recipients.
+        /// The file's recipients, each with its kind.
         recipients: Vec<String>,
         /// Where identities were looked for.
         searched: Vec<String>,
+        /// With Shamir key groups: which groups could not be opened (else empty).
+        groups: String,
     },
     /// An identity that could open the file could not be used.
     #[error("cannot use the identity for this file ({reason}); it is encrypted for: {}", first_few(.recipients))]

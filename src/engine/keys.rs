@@ -3,10 +3,12 @@
 
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::codec::metadata::{AgeEntry, Metadata};
+use crate::codec::metadata::{MasterKey, Metadata};
 use crate::codec::token::DataKey;
 use crate::codec::{CodecError, shamir};
-use crate::keys::{IdentitySet, KeyError, Recipient, wrap_data_key};
+use crate::keys::{
+    IdentitySet, KeyError, Recipient, describe, unwrap_cost, unwrap_entry, wrap_entry,
+};
 
 use super::error::EngineError;
 
@@ -23,7 +25,7 @@ impl KeyPlan {
     pub(super) fn wrap(
         &self,
         key: &DataKey,
-    ) -> Result<(Vec<Vec<AgeEntry>>, Option<usize>), EngineError> {
+    ) -> Result<(Vec<Vec<MasterKey>>, Option<usize>), EngineError> {
         if self.groups.iter().all(Vec::is_empty) {
             return Err(EngineError::NoRecipients);
         }
@@ -40,10 +42,7 @@ impl KeyPlan {
         for (group, part) in self.groups.iter().zip(&parts) {
             let mut entries = Vec::new();
             for r in group {
-                entries.push(AgeEntry {
-                    recipient: r.text().to_string(),
-                    enc: wrap_data_key(part, r).map_err(EngineError::Key)?,
-                });
+                entries.push(wrap_entry(part, r).map_err(EngineError::Key)?);
             }
             groups.push(entries);
         }
@@ -51,46 +50,80 @@ impl KeyPlan {
     }
 }
 
-/// Recovers the data key from the metadata with the identities available.
+/// Recovers the data key from the metadata with the identities available: in each key
+/// group, age entries first, then pgp (a gpg process each), in the file's order.
 pub fn unwrap_data_key(md: &Metadata, identities: &IdentitySet) -> Result<DataKey, EngineError> {
-    let no_key = || EngineError::NoKey {
-        recipients: md.recipients().map(str::to_string).collect(),
-        searched: identities.searched().to_vec(),
-    };
     let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
     // Why an identity could not be used (a locked key file without a terminal, a wrong
-    // passphrase, a malformed entry) matters more than "no identity matched".
+    // passphrase, gpg missing, a malformed entry) matters more than "no identity matched";
+    // a service sealed does not reach matters least.
     let mut reason: Option<KeyError> = None;
-    for group in &md.groups {
+    let mut unreachable: Option<KeyError> = None;
+    let mut failed = Vec::new();
+    for (g, group) in md.groups.iter().enumerate() {
+        let mut order: Vec<&MasterKey> = group.iter().collect();
+        order.sort_by_key(|e| unwrap_cost(e));
         let mut found = None;
-        for entry in group {
-            match identities.unwrap(&entry.enc) {
+        for entry in order {
+            match unwrap_entry(identities, entry) {
                 Ok(part) => {
                     found = Some(part);
                     break;
                 }
                 Err(KeyError::NoMatchingIdentity) => {}
+                Err(e @ KeyError::Unreachable(_)) => {
+                    unreachable.get_or_insert(e);
+                }
                 Err(e) => {
                     reason.get_or_insert(e);
                 }
             }
         }
-        if let Some(part) = found {
-            parts.push(part);
+        match found {
+            Some(part) => parts.push(part),
+            None => failed.push(g),
         }
     }
-    let no_key = || match &reason {
-        Some(e) => EngineError::NoKeyBecause {
-            recipients: md.recipients().map(str::to_string).collect(),
-            reason: e.to_string(),
-        },
-        None => no_key(),
-    };
-    let key = match md.shamir_threshold {
-        Some(t) => {
-            if parts.len() < t.max(1) {
-                return Err(no_key());
+    let needed = md.shamir_threshold.map_or(1, |t| t.max(1));
+    if parts.len() < needed {
+        let recipients = md.groups.iter().flatten().map(describe).collect();
+        let groups = match md.shamir_threshold {
+            Some(t) if md.groups.len() > 1 => {
+                let list: Vec<String> = failed.iter().map(usize::to_string).collect();
+                format!(
+                    " (key groups: {} of {} opened, {t} needed; not opened: key group {})",
+                    parts.len(),
+                    md.groups.len(),
+                    list.join(", ")
+                )
             }
+            _ => String::new(),
+        };
+        return Err(match reason.or(unreachable) {
+            Some(e) => EngineError::NoKeyBecause {
+                recipients,
+                reason: format!("{e}{groups}"),
+            },
+            None => {
+                let mut searched = identities.searched().to_vec();
+                if md
+                    .groups
+                    .iter()
+                    .flatten()
+                    .any(|e| matches!(e, MasterKey::Pgp(_)))
+                {
+                    searched.push("the gpg keyring".to_string());
+                }
+                EngineError::NoKey {
+                    recipients,
+                    searched,
+                    groups,
+                }
+            }
+        });
+    }
+    let key = match md.shamir_threshold {
+        Some(_) => {
             let shares: Vec<Vec<u8>> = parts.iter().map(|p| p.to_vec()).collect();
             let key = shamir::combine(&shares)
                 .map_err(|e| EngineError::Metadata(CodecError::Metadata(e.to_string())))?;
@@ -98,7 +131,7 @@ pub fn unwrap_data_key(md: &Metadata, identities: &IdentitySet) -> Result<DataKe
             shares.iter_mut().for_each(|s| s.zeroize());
             key
         }
-        None => parts.into_iter().next().ok_or_else(no_key)?,
+        None => parts.into_iter().next().ok_or(EngineError::NoRecipients)?,
     };
     DataKey::from_slice(&key).map_err(EngineError::Metadata)
 }

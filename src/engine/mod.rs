@@ -31,7 +31,7 @@ mod tests;
 
 use zeroize::Zeroizing;
 
-use crate::codec::metadata::{AgeEntry, Metadata, SOPS_VERSION};
+use crate::codec::metadata::{MasterKey, Metadata, SOPS_VERSION};
 use crate::codec::token::DataKey;
 use crate::config::Selection;
 use crate::format::Format;
@@ -62,14 +62,13 @@ pub fn encrypt_with_key(
     src: &str,
     format: &dyn Format,
     key: &DataKey,
-    groups: Vec<Vec<AgeEntry>>,
+    groups: Vec<Vec<MasterKey>>,
     shamir_threshold: Option<usize>,
     selection: &Selection,
 ) -> Result<(Zeroizing<String>, EncryptReport), EngineError> {
     let template = Metadata {
         groups,
         shamir_threshold,
-        foreign_keys: 0,
         mac: String::new(),
         lastmodified: String::new(),
         selection: selection.clone(),

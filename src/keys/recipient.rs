@@ -22,6 +22,8 @@ enum Kind {
     /// Post-quantum hybrid (`age1pq1…`, [`super::pq`]).
     Pq(Box<super::pq::Recipient>),
     Ssh(age::ssh::Recipient),
+    /// A PGP key's fingerprint (used through gpg).
+    Pgp(String),
 }
 
 impl Recipient {
@@ -52,16 +54,49 @@ impl Recipient {
         })
     }
 
-    /// The recipient as written in SOPS metadata (`recipient:` field).
+    /// A PGP recipient: a key fingerprint (spaces removed, as sops does). Its
+    /// [`Recipient::text`] is `pgp:FINGERPRINT`.
+    pub fn pgp(fp: &str) -> Result<Recipient, KeyError> {
+        let fp = super::pgp::normalize_fingerprint(fp);
+        if !super::pgp::is_fingerprint(&fp) {
+            let shown: String = fp.chars().take(ECHO_LIMIT).collect();
+            return Err(KeyError::BadFingerprint(shown));
+        }
+        Ok(Recipient {
+            text: format!("{}{fp}", super::PGP_PREFIX),
+            kind: Kind::Pgp(fp),
+        })
+    }
+
+    /// Parses a recipient of any kind as `.sops.yaml` rules and layouts name them: an age
+    /// recipient ([`Recipient::parse`]) or `pgp:FINGERPRINT`.
+    pub fn parse_any(s: &str) -> Result<Recipient, KeyError> {
+        match s.trim().strip_prefix(super::PGP_PREFIX) {
+            Some(fp) => Recipient::pgp(fp),
+            None => Recipient::parse(s),
+        }
+    }
+
+    /// The recipient as written in SOPS metadata (`recipient:` field); `pgp:FINGERPRINT`
+    /// for a PGP key.
     pub fn text(&self) -> &str {
         &self.text
     }
 
-    fn as_age(&self) -> &dyn age::Recipient {
+    /// The fingerprint of a PGP recipient.
+    pub fn fingerprint(&self) -> Option<&str> {
         match &self.kind {
-            Kind::X25519(r) => r,
-            Kind::Pq(r) => r.as_ref(),
-            Kind::Ssh(r) => r,
+            Kind::Pgp(fp) => Some(fp),
+            _ => None,
+        }
+    }
+
+    fn as_age(&self) -> Option<&dyn age::Recipient> {
+        match &self.kind {
+            Kind::X25519(r) => Some(r),
+            Kind::Pq(r) => Some(r.as_ref()),
+            Kind::Ssh(r) => Some(r),
+            Kind::Pgp(_) => None,
         }
     }
 }
@@ -110,13 +145,17 @@ fn bad_recipient(text: &str) -> KeyError {
 }
 
 /// Wraps `data_key` (32 bytes; 33 for a Shamir share) to one recipient as an armored age
-/// file ending in a newline, exactly what SOPS stores in `enc:`.
+/// file ending in a newline (a PGP message for a PGP recipient), exactly what SOPS stores
+/// in `enc:`.
 pub fn wrap_data_key(data_key: &[u8], recipient: &Recipient) -> Result<String, KeyError> {
     if data_key.is_empty() {
         return Err(KeyError::Wrap("the data key is empty".to_owned()));
     }
     let wrap_err = |e: std::io::Error| KeyError::Wrap(e.to_string());
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient.as_age()))
+    let Some(age_recipient) = recipient.as_age() else {
+        return super::pgp::encrypt(data_key, recipient.fingerprint().unwrap_or_default());
+    };
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(age_recipient))
         .map_err(|e| KeyError::Wrap(e.to_string()))?;
     let armor = ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).map_err(wrap_err)?;
     let mut writer = encryptor.wrap_output(armor).map_err(wrap_err)?;
@@ -229,6 +268,31 @@ mod tests {
             ids.unwrap(&enc),
             Err(KeyError::NoMatchingIdentity)
         ));
+    }
+
+    #[test]
+    fn pgp_recipients_are_fingerprints() {
+        let r = Recipient::pgp(" 85D7 7543B3D624B63CEA9E6DBC17301B491B3F21 ").unwrap();
+        assert_eq!(r.text(), "pgp:85D77543B3D624B63CEA9E6DBC17301B491B3F21");
+        assert_eq!(
+            r.fingerprint(),
+            Some("85D77543B3D624B63CEA9E6DBC17301B491B3F21")
+        );
+        assert_eq!(Recipient::parse_any(r.text()).unwrap(), r);
+        assert!(Recipient::parse_any("age1notbech32").is_err());
+        for bad in [
+            "",
+            "ABCDEF",
+            "not-hex-at-all-not-hex",
+            "--exec=evil0123456789",
+        ] {
+            assert!(
+                matches!(Recipient::pgp(bad), Err(KeyError::BadFingerprint(_))),
+                "{bad:?}"
+            );
+        }
+        // `Recipient::parse` (--age) never takes a PGP label.
+        assert!(Recipient::parse(r.text()).is_err());
     }
 
     #[test]

@@ -11,10 +11,10 @@
 //! value again for the same recipients (minus one, when a member leaves), keeping the key
 //! groups, the threshold and the selection rules. The plaintext does not change.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::codec::mac::open_mac;
-use crate::codec::metadata::{AgeEntry, Metadata};
+use crate::codec::metadata::{MasterKey, Metadata};
 use crate::codec::shamir;
 use crate::codec::token::DataKey;
 use crate::config::CreationRule;
@@ -22,7 +22,9 @@ use crate::engine::engine_error;
 use crate::engine::{self, EngineError, KeyPlan, Sealed, unwrap_data_key};
 use crate::error::{Error, exit};
 use crate::format::Syntax;
-use crate::keys::{IdentitySet, Recipient, wrap_data_key};
+use crate::keys::{
+    GROUP_ORDER, IdentitySet, Recipient, describe, unwrap_cost, unwrap_entry, wrap_entry,
+};
 
 /// The recipients of each key group and the Shamir threshold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,13 +36,19 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// What a file is encrypted for now.
+    /// What a file is encrypted for now (the keys sealed can wrap to: age and pgp; the
+    /// entries of services it does not reach are kept apart, as they are).
     pub fn of_file(md: &Metadata) -> Layout {
         Layout {
             groups: md
                 .groups
                 .iter()
-                .map(|g| g.iter().map(|e| e.recipient.clone()).collect())
+                .map(|g| {
+                    g.iter()
+                        .filter(|e| !matches!(e, MasterKey::Service(_)))
+                        .map(MasterKey::label)
+                        .collect()
+                })
                 .collect(),
             threshold: md.shamir_threshold,
         }
@@ -275,7 +283,7 @@ pub fn plan(md: &Metadata, target: &Layout) -> Change {
 }
 
 fn parse_recipient(name: &str, r: &str) -> Result<Recipient, Error> {
-    Recipient::parse(r).map_err(|e| Error::file(name, exit::CONFIG, e.to_string()))
+    Recipient::parse_any(r).map_err(|e| Error::file(name, exit::CONFIG, e.to_string()))
 }
 
 /// The data key (or share) of key group `g`, from the first entry an identity opens.
@@ -286,14 +294,17 @@ fn unwrap_part(
     ids: &IdentitySet,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
     let group = md.groups.get(g).map(Vec::as_slice).unwrap_or(&[]);
-    for e in group {
-        if let Ok(part) = ids.unwrap(&e.enc) {
+    let mut order: Vec<&MasterKey> = group.iter().collect();
+    order.sort_by_key(|e| unwrap_cost(e));
+    for e in order {
+        if let Ok(part) = unwrap_entry(ids, e) {
             return Ok(part);
         }
     }
     let e = EngineError::NoKey {
-        recipients: group.iter().map(|e| e.recipient.clone()).collect(),
+        recipients: group.iter().map(describe).collect(),
         searched: ids.searched().to_vec(),
+        groups: String::new(),
     };
     let msg = if md.groups.len() > 1 {
         format!("cannot add to key group {g}: {e}")
@@ -314,26 +325,65 @@ fn verify_key(name: &str, md: &Metadata, key: &DataKey) -> Result<(), Error> {
     })
 }
 
-fn entry_json(e: &AgeEntry) -> Value {
-    json!({"recipient": e.recipient, "enc": e.enc})
+/// The flat metadata fields in the order sops 3.11 writes them; fields not listed follow
+/// in their order.
+const FLAT_ORDER: [&str; 19] = [
+    "shamir_threshold",
+    "key_groups",
+    "kms",
+    "gcp_kms",
+    "hckms",
+    "azure_kv",
+    "hc_vault",
+    "age",
+    "lastmodified",
+    "mac",
+    "pgp",
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+    "mac_only_encrypted",
+    "version",
+];
+
+/// Sets the age and pgp entries of a map (a key group, or the flat metadata) and puts its
+/// fields in sops's order; other kinds' lists are left as they are.
+fn set_kinds(map: &mut serde_json::Map<String, Value>, entries: &[MasterKey], order: &[&str]) {
+    for kind in ["pgp", "age"] {
+        let list: Vec<Value> = entries
+            .iter()
+            .filter(|e| e.kind() == kind)
+            .map(MasterKey::to_json)
+            .collect();
+        if list.is_empty() {
+            map.shift_remove(kind);
+        } else {
+            map.insert(kind.into(), Value::Array(list));
+        }
+    }
+    let mut old = std::mem::take(map);
+    for k in order {
+        if let Some(v) = old.shift_remove(*k) {
+            map.insert((*k).to_string(), v);
+        }
+    }
+    map.extend(old);
 }
 
-/// Sets the age entries of key group `g` in a metadata tree.
-fn set_group(tree: &mut Value, g: usize, entries: &[AgeEntry]) {
-    let list = Value::Array(entries.iter().map(entry_json).collect());
+/// Sets the age and pgp entries of key group `g` in a metadata tree.
+fn set_group(tree: &mut Value, g: usize, entries: &[MasterKey]) {
     let Some(map) = tree.as_object_mut() else {
         return;
     };
     if let Some(Value::Array(groups)) = map.get_mut("key_groups") {
         if let Some(Value::Object(group)) = groups.get_mut(g) {
-            if entries.is_empty() {
-                group.shift_remove("age");
-            } else {
-                group.insert("age".into(), list);
-            }
+            set_kinds(group, entries, &GROUP_ORDER);
         }
     } else {
-        map.insert("age".into(), list);
+        set_kinds(map, entries, &FLAT_ORDER);
     }
 }
 
@@ -361,19 +411,18 @@ pub fn rewrap(
     } else {
         for (g, wanted) in target.groups.iter().enumerate() {
             let old = &md.groups[g];
+            // Entries of services sealed does not reach stay as they are.
+            let kept =
+                |e: &MasterKey| matches!(e, MasterKey::Service(_)) || wanted.contains(&e.label());
             let added: Vec<&String> = wanted
                 .iter()
-                .filter(|r| !old.iter().any(|e| &e.recipient == *r))
+                .filter(|r| !old.iter().any(|e| &e.label() == *r))
                 .collect();
-            let removed = old.iter().any(|e| !wanted.contains(&e.recipient));
+            let removed = old.iter().any(|e| !kept(e));
             if added.is_empty() && !removed {
                 continue;
             }
-            let mut entries: Vec<AgeEntry> = old
-                .iter()
-                .filter(|e| wanted.contains(&e.recipient))
-                .cloned()
-                .collect();
+            let mut entries: Vec<MasterKey> = old.iter().filter(|e| kept(e)).cloned().collect();
             if !added.is_empty() {
                 let part = unwrap_part(name, md, g, ids)?;
                 if md.groups.len() == 1 {
@@ -386,12 +435,10 @@ pub fn rewrap(
                 }
                 for r in added {
                     let recipient = parse_recipient(name, r)?;
-                    let enc = wrap_data_key(&part, &recipient)
-                        .map_err(|e| Error::file(name, exit::GENERIC, e.to_string()))?;
-                    entries.push(AgeEntry {
-                        recipient: r.clone(),
-                        enc,
-                    });
+                    entries.push(
+                        wrap_entry(&part, &recipient)
+                            .map_err(|e| Error::file(name, exit::GENERIC, e.to_string()))?,
+                    );
                 }
             }
             set_group(&mut tree, g, &entries);
@@ -412,12 +459,14 @@ fn resplit(
     old_tree: Value,
 ) -> Result<Value, Error> {
     let md = &sealed.metadata;
-    if md.foreign_keys > 0 {
+    if let Some(service) = md.service_entries().find_map(MasterKey::service_name) {
         return Err(Error::file(
             name,
             exit::GENERIC,
-            "the key groups change, and the file also has pgp/kms/vault keys that sealed cannot \
-             wrap to; use `sops updatekeys` for this file",
+            format!(
+                "the key groups change, and the file also has {service} keys, which sealed \
+                 does not reach yet; use `sops updatekeys` for this file"
+            ),
         ));
     }
     let key =
@@ -437,11 +486,10 @@ fn resplit(
         let mut entries = Vec::new();
         for r in group {
             let recipient = parse_recipient(name, r)?;
-            entries.push(AgeEntry {
-                recipient: r.clone(),
-                enc: wrap_data_key(part, &recipient)
+            entries.push(
+                wrap_entry(part, &recipient)
                     .map_err(|e| Error::file(name, exit::GENERIC, e.to_string()))?,
-            });
+            );
         }
         groups.push(entries);
     }
@@ -476,12 +524,14 @@ pub fn rotate(
 ) -> Result<(String, Change), Error> {
     let sealed = Sealed::parse(text, syntax.format()).map_err(|e| engine_error(name, text, e))?;
     let md = &sealed.metadata;
-    if md.foreign_keys > 0 {
+    if let Some(service) = md.service_entries().find_map(MasterKey::service_name) {
         return Err(Error::file(
             name,
             exit::GENERIC,
-            "the file also has pgp/kms/vault keys that sealed cannot wrap a new data key to; \
-             rotate it with `sops rotate`",
+            format!(
+                "the file also has {service} keys, which sealed does not reach yet, so it \
+                 cannot wrap a new data key to them; rotate it with `sops rotate`"
+            ),
         ));
     }
     let target = target(md)?;
@@ -637,14 +687,14 @@ mod tests {
         let (alice, bob, mallory) = (key(), key(), key());
         let md = Metadata {
             groups: vec![vec![
-                AgeEntry {
+                MasterKey::Age(crate::keys::AgeEntry {
                     recipient: alice.public.clone(),
                     enc: String::new(),
-                },
-                AgeEntry {
+                }),
+                MasterKey::Age(crate::keys::AgeEntry {
                     recipient: mallory.public.clone(),
                     enc: String::new(),
-                },
+                }),
             ]],
             ..Sealed::parse(&encrypt_for(&alice), Syntax::Yaml.format())
                 .unwrap()

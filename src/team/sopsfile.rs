@@ -21,6 +21,7 @@ use crate::edit::entries::{self, is_block_item};
 use crate::edit::splice::{Splice, apply};
 use crate::format::lines::line_end;
 use crate::format::{Item, Leaf, Outline, Scalar, Syntax, yaml_value};
+pub(crate) use model::field_of;
 use model::{has_key_groups, normalize, push_age, registry_mut, remove_age};
 use scan::{RuleScan, Scan};
 
@@ -251,7 +252,8 @@ impl SopsFile {
         check_name(&member.name)?;
         check_recipient_text(&member.recipient)?;
         let outline = self.outline()?;
-        let scan = Scan::of(&outline);
+        let (field, text) = field_of(&member.recipient);
+        let scan = Scan::of(&outline, field);
         let mut splices = Vec::new();
         let mut rules_changed = Vec::new();
         for &i in rules {
@@ -296,15 +298,15 @@ impl SopsFile {
                 let items = found.groups.get(group).map(Vec::as_slice).unwrap_or(&[]);
                 if items.is_empty() {
                     return Err(self.edit_error(&format!(
-                        "{at}.key_groups[{group}] has no age list to add to"
+                        "{at}.key_groups[{group}] has no {field} list to add to"
                     )));
                 }
-                self.add_to_list(items, member, &at)?
+                self.add_to_list(items, text, &member.name, &at)?
             } else {
                 match found.age.as_slice() {
-                    [] => self.add_age_key(found, member, &at, outline.eol)?,
-                    [one] if one.depth == 2 => self.add_to_string(one, member, &at)?,
-                    items => self.add_to_list(items, member, &at)?,
+                    [] => self.add_age_key(found, (field, text), &member.name, &at, outline.eol)?,
+                    [one] if one.depth == 2 => self.add_to_string(one, text, &at, field)?,
+                    items => self.add_to_list(items, text, &member.name, &at)?,
                 }
             };
             splices.push(splice);
@@ -387,13 +389,14 @@ impl SopsFile {
             }
         }
         let outline = self.outline()?;
-        let scan = Scan::of(&outline);
+        let (field, text) = field_of(&member.recipient);
+        let scan = Scan::of(&outline, field);
         let mut splices = Vec::new();
         let mut rules_changed = Vec::new();
         for (i, rule) in scan.rules.iter().enumerate() {
             let before = splices.len();
             for leaf in &rule.all_age {
-                splices.extend(self.remove_from_leaf(leaf, &member.recipient)?);
+                splices.extend(self.remove_from_leaf(leaf, text)?);
             }
             if splices.len() > before {
                 rules_changed.push(i);
@@ -502,30 +505,34 @@ impl SopsFile {
 
     // ----- splices (made by the format-preserving editor, `crate::edit::entries`) -----
 
-    fn add_to_list(&self, items: &[&Leaf], member: &Member, at: &str) -> Result<Splice, TeamError> {
+    fn add_to_list(&self, items: &[&Leaf], text: &str, name: &str, at: &str) -> SpliceResult {
         let last = items[items.len() - 1];
-        entries::append_item(&self.text, last, &member.recipient, Some(&member.name))
+        entries::append_item(&self.text, last, text, Some(name))
             .map_err(|m| self.edit_error(&format!("{at}: {m}")))
     }
 
-    fn add_to_string(&self, leaf: &Leaf, member: &Member, at: &str) -> Result<Splice, TeamError> {
-        entries::append_to_commas(&self.text, leaf, &member.recipient)
-            .map_err(|m| self.edit_error(&format!("{at}.age {m}")))
+    fn add_to_string(&self, leaf: &Leaf, text: &str, at: &str, field: &str) -> SpliceResult {
+        entries::append_to_commas(&self.text, leaf, text)
+            .map_err(|m| self.edit_error(&format!("{at}.{field} {m}")))
     }
 
-    /// Adds an `age:` list to a rule that has none, after its first one-line entry.
+    /// Adds an `age:` (or `pgp:`) list to a rule that has none, after its first one-line
+    /// entry.
     fn add_age_key(
         &self,
         rule: &RuleScan<'_>,
-        member: &Member,
+        (field, text): (&str, &str),
+        name: &str,
         at: &str,
         eol: &str,
-    ) -> Result<Splice, TeamError> {
+    ) -> SpliceResult {
         let Some(first) = rule.first_scalar else {
-            return Err(self.edit_error(&format!("{at} has no entry to place an age list after")));
+            return Err(
+                self.edit_error(&format!("{at} has no entry to place a {field} list after"))
+            );
         };
-        let item = format!("{} # {}", member.recipient, member.name);
-        entries::insert_list_entry_after(&self.text, first, "age", &item, eol)
+        let item = format!("{text} # {name}");
+        entries::insert_list_entry_after(&self.text, first, field, &item, eol)
             .map_err(|m| self.edit_error(&format!("{at}: {m}")))
     }
 
@@ -576,6 +583,8 @@ impl SopsFile {
         entries::remove_entry(&self.text, leaf, open).map_err(|m| self.edit_error(m))
     }
 }
+
+type SpliceResult = Result<Splice, TeamError>;
 
 mod model;
 mod scan;

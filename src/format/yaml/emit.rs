@@ -249,7 +249,7 @@ fn emit(v: &Value, indent: usize, lines: &mut Vec<String>, prefix: &str) {
     match v {
         Value::Object(m) => {
             for (k, val) in m {
-                emit_entry(k, val, indent, lines, prefix, &pad(indent));
+                emit_entry(k, val, indent, lines, prefix, &pad(indent), false);
             }
         }
         Value::Array(items) => {
@@ -264,7 +264,7 @@ fn emit(v: &Value, indent: usize, lines: &mut Vec<String>, prefix: &str) {
                                 pad(indent + 2)
                             };
                             first = false;
-                            emit_entry(k, val, indent + 2, lines, prefix, &lead);
+                            emit_entry(k, val, indent + 2, lines, prefix, &lead, true);
                         }
                     }
                     other => lines.push(format!("{}- {}", pad(indent), scalar_text(other))),
@@ -275,6 +275,9 @@ fn emit(v: &Value, indent: usize, lines: &mut Vec<String>, prefix: &str) {
     }
 }
 
+/// One `key: value` entry whose key is at column `indent`. As yaml.v3 (indent 4) does, a
+/// collection value is indented 4 from where its parent starts: the key, or the `- ` of
+/// the list item the key is in (`in_item`), so 2 from such a key (`key_groups` entries).
 fn emit_entry(
     k: &str,
     val: &Value,
@@ -282,16 +285,18 @@ fn emit_entry(
     lines: &mut Vec<String>,
     prefix: &str,
     lead: &str,
+    in_item: bool,
 ) {
     let key = scalar_text(&Value::String(k.to_string()));
+    let child = if in_item { indent + 2 } else { indent + 4 };
     match val {
         Value::Object(m) if !m.is_empty() => {
             lines.push(format!("{lead}{key}:"));
-            emit(val, indent + 4, lines, prefix);
+            emit(val, child, lines, prefix);
         }
         Value::Array(a) if !a.is_empty() => {
             lines.push(format!("{lead}{key}:"));
-            emit(val, indent + 4, lines, prefix);
+            emit(val, child, lines, prefix);
         }
         Value::Object(_) => lines.push(format!("{lead}{key}: {{}}")),
         Value::Array(_) => lines.push(format!("{lead}{key}: []")),
@@ -483,6 +488,22 @@ mod tests {
         assert_eq!(
             text,
             "sops:\n    age:\n        - recipient: age1x\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            abc\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified: \"2026-11-23T04:29:21Z\"\n    version: 3.11.0"
+        );
+    }
+
+    #[test]
+    fn key_groups_layout_is_yaml_v3s() {
+        // As sops 3.11 writes it: a collection inside a list item is indented 4 from the
+        // item's `- `, so 2 from its key.
+        let v: Value = serde_json::json!({
+            "shamir_threshold": 2,
+            "key_groups": [{"pgp": [{"created_at": "t", "enc": "-----BEGIN PGP MESSAGE-----\n\nabc", "fp": "AB"}],
+                            "hc_vault": [], "age": [{"recipient": "age1x", "enc": "E\n"}]}],
+        });
+        let text = metadata_block(&v, "", "\n");
+        assert_eq!(
+            text,
+            "sops:\n    shamir_threshold: 2\n    key_groups:\n        - pgp:\n            - created_at: t\n              enc: |-\n                -----BEGIN PGP MESSAGE-----\n\n                abc\n              fp: AB\n          hc_vault: []\n          age:\n            - recipient: age1x\n              enc: |\n                E"
         );
     }
 }

@@ -1,5 +1,5 @@
-//! The data model used to check edits: `.sops.yaml` as data with every `age` field a
-//! list of single recipients, and the changes `add` and `remove` should make to it.
+//! The data model used to check edits: `.sops.yaml` as data with every `age` and `pgp`
+//! field a list of single recipients, and the changes `add` and `remove` should make to it.
 
 use serde_json::{Map, Value};
 
@@ -40,7 +40,7 @@ pub(super) fn normalize(doc: &Value) -> Value {
         match v {
             Value::Object(m) => {
                 for (k, child) in m.iter_mut() {
-                    if k == "age" {
+                    if k == "age" || k == "pgp" {
                         *child = Value::Array(split_recipients(child));
                     } else {
                         ages(child);
@@ -63,8 +63,18 @@ pub(super) fn normalize(doc: &Value) -> Value {
     doc
 }
 
+/// The `.sops.yaml` field a recipient label is written under, and its text there: `pgp`
+/// and the fingerprint for `pgp:FINGERPRINT`, else `age` and the recipient.
+pub(crate) fn field_of(recipient: &str) -> (&'static str, &str) {
+    match recipient.strip_prefix(crate::keys::PGP_PREFIX) {
+        Some(fp) => ("pgp", fp),
+        None => ("age", recipient),
+    }
+}
+
 pub(super) fn push_age(target: &mut Map<String, Value>, recipient: &str) {
-    let list = target.entry("age").or_insert_with(|| Value::Array(vec![]));
+    let (field, recipient) = field_of(recipient);
+    let list = target.entry(field).or_insert_with(|| Value::Array(vec![]));
     if !list.is_array() {
         *list = Value::Array(vec![]);
     }
@@ -76,10 +86,12 @@ pub(super) fn push_age(target: &mut Map<String, Value>, recipient: &str) {
 }
 
 pub(super) fn remove_age(v: &mut Value, recipient: &str) {
+    let (field, text) = field_of(recipient);
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
-                if k == "age" {
+                if k == field {
+                    let recipient = text;
                     if let Value::Array(items) = child {
                         items.retain(|r| r.as_str() != Some(recipient));
                     }

@@ -1,4 +1,4 @@
-//! Where the edits go: the `age` leaves of each creation rule and the registry's entries,
+//! Where the edits go: the `age` (or `pgp`) leaves of each creation rule and the registry's entries,
 //! found in the outline of a `.sops.yaml`'s first document.
 
 use super::REGISTRY_KEY;
@@ -28,7 +28,8 @@ pub(super) struct RuleScan<'a> {
 }
 
 impl<'a> Scan<'a> {
-    pub(super) fn of(outline: &'a Outline<'a>) -> Scan<'a> {
+    /// The scan for recipients written under `field` (`age` or `pgp`).
+    pub(super) fn of(outline: &'a Outline<'a>, field: &str) -> Scan<'a> {
         let mut scan = Scan {
             rules: vec![],
             registry: vec![],
@@ -46,7 +47,10 @@ impl<'a> Scan<'a> {
         for top in split(&doc.items, 0) {
             match entry_key(top, 0) {
                 Some("creation_rules") => {
-                    scan.rules = split(top, 1).into_iter().map(RuleScan::of).collect();
+                    scan.rules = split(top, 1)
+                        .into_iter()
+                        .map(|r| RuleScan::of(r, field))
+                        .collect();
                 }
                 Some(REGISTRY_KEY) => {
                     scan.registry_present = true;
@@ -66,11 +70,11 @@ impl<'a> Scan<'a> {
 }
 
 impl<'a> RuleScan<'a> {
-    pub(super) fn of(rule: &'a [Item]) -> RuleScan<'a> {
+    pub(super) fn of(rule: &'a [Item], field: &str) -> RuleScan<'a> {
         let mut out = RuleScan::default();
         for entry in split(rule, 2) {
             match entry_key(entry, 1) {
-                Some("age") => {
+                Some(f) if f == field => {
                     out.age = leaves(entry)
                         .filter(|l| l.path.len() == 2 && (l.depth == 2 || l.depth == 3))
                         .collect();
@@ -84,7 +88,7 @@ impl<'a> RuleScan<'a> {
                                     l.depth == 5
                                         && l.path.len() == 3
                                         && &l.path[1] == "key_groups"
-                                        && &l.path[2] == "age"
+                                        && &l.path[2] == field
                                 })
                                 .collect()
                         })
@@ -94,7 +98,7 @@ impl<'a> RuleScan<'a> {
             }
         }
         out.all_age = leaves(rule)
-            .filter(|l| l.path.len() >= 2 && l.path.last() == Some("age"))
+            .filter(|l| l.path.len() >= 2 && l.path.last() == Some(field))
             .collect();
         out.first_scalar = leaves(rule).find(|l| {
             l.depth == 2
