@@ -122,7 +122,7 @@ const REGULAR: u32 = 0o100000;
 const SYMLINK: u32 = 0o120000;
 
 /// The entries of the index (merged entries only).
-fn index_entries(repo: &Repository) -> Result<Vec<Entry>, git2::Error> {
+pub fn index_entries(repo: &Repository) -> Result<Vec<Entry>, git2::Error> {
     Ok(repo
         .index()?
         .iter()
@@ -136,7 +136,7 @@ fn index_entries(repo: &Repository) -> Result<Vec<Entry>, git2::Error> {
 }
 
 /// The blobs (files and symbolic links) of a tree.
-fn tree_entries(tree: &git2::Tree<'_>) -> Result<Vec<Entry>, git2::Error> {
+pub fn tree_entries(tree: &git2::Tree<'_>) -> Result<Vec<Entry>, git2::Error> {
     let mut out = Vec::new();
     tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
         if entry.kind() == Some(ObjectType::Blob) {
@@ -362,7 +362,7 @@ impl<'r> Guard<'r> {
 }
 
 /// A cheap test before parsing: every SOPS file names its `sops` metadata.
-fn looks_sealed(content: &[u8]) -> bool {
+pub fn looks_sealed(content: &[u8]) -> bool {
     memchr::memmem::find(content, b"sops").is_some()
 }
 

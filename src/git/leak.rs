@@ -116,6 +116,18 @@ impl SecretDoc {
         Some(doc)
     }
 
+    /// Whether a key opened the file (its values' texts are known).
+    pub fn opened(&self) -> bool {
+        self.opened
+    }
+
+    /// The encrypted values a key opened: (key path, plaintext).
+    pub fn secrets(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values
+            .iter()
+            .filter_map(|v| Some((v.path.as_str(), v.text.as_deref()?.as_str())))
+    }
+
     /// Fills in the values' texts when a key opens the file and it verifies.
     fn open(&mut self, sealed: &Sealed<'_>, keys: &mut Keys) {
         let Some(ids) = keys.get() else { return };

@@ -3,7 +3,7 @@
 //! `process` speaks git's long-running filter protocol over `pktline`, `merge` is the
 //! three-way merge driver, and `check` is the guard that refuses plaintext blobs. `globs`
 //! turns `.sops.yaml` rules into gitattributes patterns; `lock` turns the work tree back
-//! into ciphertext.
+//! into ciphertext. `scan` looks for the values of sealed files in clear text elsewhere.
 
 pub mod check;
 pub mod filter;
@@ -13,5 +13,6 @@ pub mod lock;
 pub mod merge;
 pub mod pktline;
 pub mod process;
+pub mod scan;
 pub mod setup;
 pub mod worktree;
