@@ -4,8 +4,8 @@
 mask DIR MB: DIR/secrets.env (1 000 values of 24 to 40 characters) and DIR/big.txt, MB
 megabytes of log-like lines, one line in 200 holding one of the values.
 
-repo DIR COMMITS: a git repository at DIR with a secret file (secrets/app.env, the values
-of DIR/../secrets.env, to be encrypted by the caller) and COMMITS commits, each changing
+repo DIR COMMITS SEALED: a git repository at DIR whose first commit adds SEALED (the
+encrypted secrets.env of `mask`) as secrets/app.env, and COMMITS commits, each changing
 one of 500 ordinary files (JSON/text), made with `git fast-import`; one commit in 1 000
 adds a value of the secret file to an ordinary file (a leak for the scan to find).
 """
@@ -29,6 +29,7 @@ def mask(out: Path, mb: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     values = secrets(1000)
     write_env(out / "secrets.env", values)
+    (out / "values.txt").write_text("".join(v + "\n" for v in values))
     rng = random.Random(7)
     target = mb * 2**20
     size = 0
@@ -44,10 +45,10 @@ def mask(out: Path, mb: int) -> None:
             i += 1
 
 
-def repo(out: Path, commits: int) -> None:
+def repo(out: Path, commits: int, sealed: Path) -> None:
     values = secrets(1000)
     subprocess.run(["git", "init", "-q", "-b", "main", str(out)], check=True)
-    env = "".join(f"SECRET_{i}={v}\n" for i, v in enumerate(values))
+    env = sealed.read_text()
     rng = random.Random(3)
     lines = []
 
@@ -82,4 +83,4 @@ if __name__ == "__main__":
     if kind == "mask":
         mask(where, n)
     else:
-        repo(where, n)
+        repo(where, n, Path(sys.argv[4]))
