@@ -171,3 +171,74 @@ fn short_values_and_a_missing_key_are_said() {
         stderr(&out)
     );
 }
+
+/// `git ARGS` in the repository, with or without the identity.
+fn git_as(r: &GitRepo, key: bool, args: &[&str]) -> Output {
+    r.cmd_as(std::path::Path::new("git"), &r.root, key)
+        .args(args)
+        .output()
+        .expect("run git")
+}
+
+#[test]
+fn the_guard_refuses_a_known_value_added_to_any_file_without_decrypting_it_again() {
+    for mode in [Mode::Encrypted, Mode::Filter] {
+        let Some(r) = repo(mode) else { return };
+        if mode == Mode::Encrypted {
+            // The guard runs only where `sealed git init` installed it.
+            ok(&r.run(&["git", "init", "secrets/*.yaml"]));
+            // The first commit after that teaches the store (one decryption).
+            r.write("README.md", "hello again\n");
+            r.git(&["commit", "-q", "-am", "readme"]);
+        }
+        let store = r.root.join(".git/sealed/known");
+        let meta = std::fs::metadata(&store).expect("the store exists");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{mode:?}");
+        let text = std::fs::read_to_string(&store).expect("read");
+        assert!(
+            !text.contains(SECRET) && !text.contains("MIIBfake"),
+            "no value in clear"
+        );
+        assert!(text.contains("db:password:"), "key paths are kept");
+        // Without any identity the guard still knows the values: from the store.
+        r.write(
+            "docs/setup.md",
+            &format!("# Setup\n\nuse {SECRET} for the db\n"),
+        );
+        assert!(
+            git_as(&r, false, &["add", "docs/setup.md"])
+                .status
+                .success()
+        );
+        let out = git_as(&r, false, &["commit", "-q", "-m", "docs"]);
+        assert!(
+            !out.status.success(),
+            "{mode:?}: the commit must be refused"
+        );
+        let err = stderr(&out);
+        assert!(
+            err.contains("docs/setup.md (index): holds in clear text the value at key path 'db:password:' of the protected file secrets/app.yaml"),
+            "{mode:?}: {err}"
+        );
+        assert!(!err.contains(SECRET));
+        // The advice, pasted, unstages it; the commit of the rest goes through.
+        ok(&r.paste("git rm -q -f --cached -- docs/setup.md"));
+        r.write("README.md", "hello a third time\n");
+        assert!(
+            git_as(&r, false, &["commit", "-q", "-am", "readme"])
+                .status
+                .success()
+        );
+        // Without the store and without a key, only the structure could be compared: a
+        // prose file with the value is let through (the limit the store removes).
+        std::fs::remove_file(&store).expect("remove the store");
+        assert!(
+            git_as(&r, false, &["add", "docs/setup.md"])
+                .status
+                .success()
+        );
+        let out = git_as(&r, false, &["commit", "-q", "-m", "docs"]);
+        assert!(out.status.success(), "{mode:?}: {}", stderr(&out));
+    }
+}

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use git2::{AttrCheckFlags, ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
+use super::known::Known;
 use super::leak::{Keys, SecretDoc};
 use super::setup::shell_quote as q;
 use crate::config::Config;
@@ -291,6 +292,9 @@ impl<'r> Guard<'r> {
     ) -> Result<Vec<Finding>, git2::Error> {
         let mut docs: Vec<SecretDoc> = Vec::new();
         let mut read: HashSet<(Oid, &str)> = HashSet::new();
+        // The values of sealed blobs learned before (keyed digests): those are not
+        // decrypted again (super::known).
+        let mut known = Known::load(self.repo);
         let sealed_after: HashSet<&str> = new
             .iter()
             .filter(|e| e.mode & MODE_TYPE == REGULAR)
@@ -304,41 +308,60 @@ impl<'r> Guard<'r> {
             {
                 continue;
             }
+            let left = !sealed_after.contains(e.path.as_str());
+            // A file that leaves its path is compared value by value at its key paths,
+            // which needs its texts.
+            if !left && known.knows(&e.path, e.id) {
+                continue;
+            }
             let blob = self.repo.find_blob(e.id)?;
             if !looks_sealed(blob.content()) {
                 continue;
             }
             if let Some(mut doc) = SecretDoc::read(&e.path, blob.content(), &mut self.keys) {
-                doc.left = !sealed_after.contains(e.path.as_str());
+                doc.left = left;
+                known.learn(e.id, &doc);
                 docs.push(doc);
             }
         }
+        known.save();
+        let fix = |c: &Entry, left: Option<&str>| {
+            if place != "index" {
+                "; the values are in the history: rotate them".to_string()
+            } else if let Some(p) = left {
+                let dir = match p.rsplit_once('/') {
+                    Some((dir, _)) => format!("mkdir -p -- {} && ", q(dir)),
+                    None => String::new(),
+                };
+                format!(
+                    "; keep it protected: `git rm -q -f --cached -- {c} && {dir}mv -- {c} {p} && git add -- {p}`",
+                    c = q(&c.path),
+                    p = q(p)
+                )
+            } else {
+                format!(
+                    "; unstage it (`git rm -q -f --cached -- {}`) and take the secret values out of it",
+                    q(&c.path)
+                )
+            }
+        };
         let mut out = Vec::new();
         for c in candidates {
             let blob = self.repo.find_blob(c.id)?;
-            if let Some(problem) = docs.iter().find_map(|d| {
-                d.exposed_in(blob.content()).map(|why| {
-                    let fix = if place != "index" {
-                        "; the values are in the history: rotate them".to_string()
-                    } else if d.left {
-                        let dir = match d.path.rsplit_once('/') {
-                            Some((dir, _)) => format!("mkdir -p -- {} && ", q(dir)),
-                            None => String::new(),
-                        };
-                        format!(
-                            "; keep it protected: `git rm -q -f --cached -- {c} && {dir}mv -- {c} {p} && git add -- {p}`",
-                            c = q(&c.path),
-                            p = q(&d.path)
-                        )
-                    } else {
-                        format!(
-                            "; unstage it (`git rm -q -f --cached -- {}`) and take the secret values out of it",
-                            q(&c.path)
-                        )
-                    };
-                    format!("{why}{fix}")
+            let problem = docs
+                .iter()
+                .find_map(|d| {
+                    let why = d.exposed_in(blob.content())?;
+                    Some(format!("{why}{}", fix(c, d.left.then_some(d.path.as_str()))))
                 })
-            }) {
+                .or_else(|| {
+                    let (source, key_path) = known.find(blob.content())?;
+                    Some(format!(
+                        "holds in clear text the value at key path '{key_path}' of the protected file {source}{}",
+                        fix(c, None)
+                    ))
+                });
+            if let Some(problem) = problem {
                 out.push(Finding {
                     place: place.to_string(),
                     path: c.path.clone(),

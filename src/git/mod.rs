@@ -8,6 +8,7 @@
 pub mod check;
 pub mod filter;
 pub mod globs;
+pub mod known;
 pub mod leak;
 pub mod lock;
 pub mod merge;
