@@ -158,10 +158,14 @@ pub fn scan(repo: &Repository, scope: &Scope, min_len: usize) -> Result<Report, 
         Scope::Staged | Scope::WorkTree => {
             let entries = index_entries(repo).map_err(git)?;
             for e in &entries {
+                let staged = matches!(scope, Scope::Staged);
+                if !staged && Syntax::from_path(Path::new(&e.path)).is_none() {
+                    continue;
+                }
                 let blob = repo.find_blob(e.id).map_err(git)?;
                 match sealed_doc(&e.path, blob.content(), &mut keys) {
                     Some(doc) => docs.push(doc),
-                    None if matches!(scope, Scope::Staged) => {
+                    None if staged => {
                         targets.push((e.path.clone(), None, Target::Blob(e.id)));
                     }
                     None => {}
