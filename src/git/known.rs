@@ -115,12 +115,7 @@ impl Known {
             let lines = text.contains('\n').then(|| text.lines().map(str::trim));
             for t in std::iter::once(text).chain(lines.into_iter().flatten()) {
                 if t.len() >= MIN_SECRET_LEN {
-                    values.push(Value {
-                        key_path: key_path.to_string(),
-                        len: t.len(),
-                        prefix: hex(&self.digest(b'p', &t.as_bytes()[..PREFIX])[..8]),
-                        full: hex(&self.digest(b'f', t.as_bytes())[..16]),
-                    });
+                    values.push(self.value(key_path, t));
                 }
             }
         }
@@ -132,6 +127,16 @@ impl Known {
             },
         );
         self.changed = true;
+    }
+
+    /// The digests of `text` (at least [`PREFIX`] bytes) at `key_path`.
+    fn value(&self, key_path: &str, text: &str) -> Value {
+        Value {
+            key_path: key_path.to_string(),
+            len: text.len(),
+            prefix: hex(&self.digest(b'p', &text.as_bytes()[..PREFIX])[..8]),
+            full: hex(&self.digest(b'f', text.as_bytes())[..16]),
+        }
     }
 
     /// The first known value in `content`: (sealed path, key path). Every position is
@@ -226,4 +231,59 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(key: u8, values: &[(&str, &str)]) -> Known {
+        let mut k = Known {
+            path: PathBuf::from("/nonexistent/known"),
+            key: Zeroizing::new([key; 32]),
+            sources: BTreeMap::new(),
+            changed: false,
+        };
+        let values = values.iter().map(|(p, t)| k.value(p, t)).collect();
+        k.sources.insert(
+            "secrets/a.yaml".into(),
+            Source {
+                blob: "0".repeat(40),
+                values,
+            },
+        );
+        k
+    }
+
+    #[test]
+    fn values_are_found_anywhere_by_their_digests_only() {
+        let k = store(
+            7,
+            &[("db:password:", "fake-pass-98765"), ("b:", "abcdefgh")],
+        );
+        let text = serde_json::to_string(&k.sources).unwrap();
+        assert!(!text.contains("fake-pass") && !text.contains("abcdefgh"));
+        let hit = |c: &str| k.find(c.as_bytes()).map(|(_, p)| p);
+        assert_eq!(hit("x fake-pass-98765 y").as_deref(), Some("db:password:"));
+        assert_eq!(hit("fake-pass-98765").as_deref(), Some("db:password:"));
+        assert_eq!(hit("xxabcdefgh").as_deref(), Some("b:"));
+        assert_eq!(hit("fake-pass-9876"), None, "a prefix is not the value");
+        assert_eq!(hit("abcdefg"), None);
+        assert_eq!(hit(""), None);
+        // Another repository's key gives other digests.
+        let other = store(8, &[]);
+        assert_ne!(
+            other.value("a:", "abcdefgh").full,
+            k.value("a:", "abcdefgh").full
+        );
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(
+            hex_decode(&hex(&[0, 1, 254, 255])),
+            Some(vec![0, 1, 254, 255])
+        );
+        assert_eq!(hex_decode("zz"), None);
+    }
 }
