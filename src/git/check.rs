@@ -162,6 +162,9 @@ pub struct Guard<'r> {
     seen: HashSet<(Oid, String)>,
     /// Blobs whose MAC was checked: `Some(problem)` when it failed.
     verified: HashMap<Oid, Option<String>>,
+    /// The values of sealed blobs learned before (keyed digests): those are not decrypted
+    /// again (`super::known`). Written back by [`Guard::finish`].
+    known: Known,
 }
 
 impl<'r> Guard<'r> {
@@ -173,7 +176,13 @@ impl<'r> Guard<'r> {
             keys: Keys::default(),
             seen: HashSet::new(),
             verified: HashMap::new(),
+            known: Known::load(repo),
         }
+    }
+
+    /// Ends the run: what was learned is kept for the next one.
+    pub fn finish(mut self) {
+        self.known.save();
     }
 
     /// Checks the change from `base` to `new`, reporting findings at `place`: every
@@ -292,9 +301,6 @@ impl<'r> Guard<'r> {
     ) -> Result<Vec<Finding>, git2::Error> {
         let mut docs: Vec<SecretDoc> = Vec::new();
         let mut read: HashSet<(Oid, &str)> = HashSet::new();
-        // The values of sealed blobs learned before (keyed digests): those are not
-        // decrypted again (super::known).
-        let mut known = Known::load(self.repo);
         let sealed_after: HashSet<&str> = new
             .iter()
             .filter(|e| e.mode & MODE_TYPE == REGULAR)
@@ -311,7 +317,7 @@ impl<'r> Guard<'r> {
             let left = !sealed_after.contains(e.path.as_str());
             // A file that leaves its path is compared value by value at its key paths,
             // which needs its texts.
-            if !left && known.knows(&e.path, e.id) {
+            if !left && self.known.knows(&e.path, e.id) {
                 continue;
             }
             let blob = self.repo.find_blob(e.id)?;
@@ -320,11 +326,11 @@ impl<'r> Guard<'r> {
             }
             if let Some(mut doc) = SecretDoc::read(&e.path, blob.content(), &mut self.keys) {
                 doc.left = left;
-                known.learn(e.id, &doc);
+                self.known.learn(e.id, &doc);
                 docs.push(doc);
             }
         }
-        known.save();
+        let known = &self.known;
         let fix = |c: &Entry, left: Option<&str>| {
             if place != "index" {
                 "; the values are in the history: rotate them".to_string()
@@ -416,7 +422,10 @@ pub fn check_index(repo: &Repository) -> Result<Vec<Finding>, git2::Error> {
         None => Vec::new(),
     };
     let new = index_entries(repo)?;
-    Guard::new(repo).check_change(&base, &new, "index")
+    let mut guard = Guard::new(repo);
+    let out = guard.check_change(&base, &new, "index")?;
+    guard.finish();
+    Ok(out)
 }
 
 /// Checks each of `revs` (commits) against its first parent, as the guard checked the
@@ -434,6 +443,7 @@ pub fn check_commits(repo: &Repository, revs: &[Oid]) -> Result<Vec<Finding>, gi
         let place = format!("commit {}", &rev.to_string()[..12]);
         out.extend(guard.check_change(&base, &new, &place)?);
     }
+    guard.finish();
     Ok(out)
 }
 
