@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use git2::{Delta, DiffOptions, Oid, Repository, Sort, Status, StatusOptions};
+use git2::{ObjectType, Oid, Repository, Sort, Status, StatusOptions};
 use zeroize::Zeroizing;
 
 use super::check::{Protection, index_entries, looks_sealed, tree_entries};
@@ -197,6 +197,9 @@ pub fn scan(repo: &Repository, scope: &Scope, min_len: usize) -> Result<Report, 
             }
         }
         Scope::History(range) => {
+            // Each object is read once; its hash is not verified again (a read-only scan;
+            // `git fsck` checks a repository's objects).
+            git2::opts::strict_hash_verification(false);
             let mut blobs: HashSet<Oid> = HashSet::new();
             // The sealed files of HEAD give their values even when a range leaves out the
             // commits that added them.
@@ -210,37 +213,51 @@ pub fn scan(repo: &Repository, scope: &Scope, min_len: usize) -> Result<Report, 
                     }
                 }
             }
-            for rev in history(repo, range.as_deref()).map_err(git)? {
-                let commit = repo.find_commit(rev).map_err(git)?;
-                let tree = commit.tree().map_err(git)?;
-                let parent = match commit.parents().next() {
-                    Some(p) => Some(p.tree().map_err(git)?),
-                    None => None,
-                };
-                let mut opts = DiffOptions::new();
-                opts.skip_binary_check(true);
-                let diff = repo
-                    .diff_tree_to_tree(parent.as_ref(), Some(&tree), Some(&mut opts))
+            let mut trees: HashSet<Oid> = HashSet::new();
+            let (revs, boundary) = history(repo, range.as_deref()).map_err(git)?;
+            // What the range starts from is not scanned: its trees and blobs count as seen
+            // (its sealed files still give their values).
+            if let Some(start) = boundary {
+                let mut before = Vec::new();
+                let tree = repo
+                    .find_commit(start)
+                    .and_then(|c| c.tree())
                     .map_err(git)?;
+                new_blobs(repo, &tree, "", &mut trees, &mut before).map_err(git)?;
+                for (path, id) in before {
+                    blobs.insert(id);
+                    if Syntax::from_path(Path::new(&path)).is_none() {
+                        continue;
+                    }
+                    let blob = repo.find_blob(id).map_err(git)?;
+                    if let Some(doc) = sealed_doc(&path, blob.content(), &mut keys)
+                        && seen_docs.insert((id, path))
+                    {
+                        docs.push(doc);
+                    }
+                }
+            }
+            for rev in revs {
+                let commit = repo.find_commit(rev).map_err(git)?;
                 let short = rev.to_string()[..12].to_string();
-                for delta in diff.deltas() {
-                    if !matches!(
-                        delta.status(),
-                        Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied
-                    ) {
+                let mut added = Vec::new();
+                new_blobs(
+                    repo,
+                    &commit.tree().map_err(git)?,
+                    "",
+                    &mut trees,
+                    &mut added,
+                )
+                .map_err(git)?;
+                for (path, id) in added {
+                    if !blobs.insert(id) {
                         continue;
                     }
-                    let new = delta.new_file();
-                    if u32::from(new.mode()) & 0o170000 != 0o100000 || !blobs.insert(new.id()) {
-                        continue;
-                    }
-                    let path =
-                        String::from_utf8_lossy(new.path_bytes().unwrap_or_default()).into_owned();
-                    let blob = repo.find_blob(new.id()).map_err(git)?;
+                    let blob = repo.find_blob(id).map_err(git)?;
                     match sealed_doc(&path, blob.content(), &mut keys) {
-                        Some(doc) if seen_docs.insert((new.id(), path.clone())) => docs.push(doc),
+                        Some(doc) if seen_docs.insert((id, path.clone())) => docs.push(doc),
                         Some(_) => {}
-                        None => targets.push((path, Some(short.clone()), Target::Blob(new.id()))),
+                        None => targets.push((path, Some(short.clone()), Target::Blob(id))),
                     }
                 }
             }
@@ -292,6 +309,35 @@ enum Target {
     File(std::path::PathBuf),
 }
 
+/// The regular files under `tree` (at `prefix`) that are in no tree seen before: a tree
+/// already in `trees` was walked at an earlier commit, so each tree and blob is read once.
+fn new_blobs(
+    repo: &Repository,
+    tree: &git2::Tree<'_>,
+    prefix: &str,
+    trees: &mut HashSet<Oid>,
+    out: &mut Vec<(String, Oid)>,
+) -> Result<(), git2::Error> {
+    if !trees.insert(tree.id()) {
+        return Ok(());
+    }
+    for entry in tree.iter() {
+        let name = String::from_utf8_lossy(entry.name_bytes());
+        let path = format!("{prefix}{name}");
+        match entry.kind() {
+            Some(ObjectType::Tree) => {
+                let sub = repo.find_tree(entry.id())?;
+                new_blobs(repo, &sub, &format!("{path}/"), trees, out)?;
+            }
+            Some(ObjectType::Blob) if entry.filemode() & 0o170000 == 0o100000 => {
+                out.push((path, entry.id()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Untracked files that are not ignored.
 fn untracked(repo: &Repository) -> Result<Vec<String>, git2::Error> {
     let mut opts = StatusOptions::new();
@@ -307,17 +353,26 @@ fn untracked(repo: &Repository) -> Result<Vec<String>, git2::Error> {
 }
 
 /// The commits to scan, oldest first: every one reachable from HEAD, those of `A..B`, or
-/// those after `REV` (`REV..HEAD`).
-fn history(repo: &Repository, range: Option<&str>) -> Result<Vec<Oid>, git2::Error> {
+/// those after `REV` (`REV..HEAD`); and the commit the range starts from (`A`, `REV`).
+fn history(repo: &Repository, range: Option<&str>) -> Result<(Vec<Oid>, Option<Oid>), git2::Error> {
     let mut walk = repo.revwalk()?;
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
-    match range {
-        Some(r) if r.contains("..") => walk.push_range(r)?,
+    let boundary = match range {
+        Some(r) if r.contains("..") => {
+            walk.push_range(r)?;
+            let from = r.split("..").next().unwrap_or_default();
+            Some(repo.revparse_single(from)?.peel_to_commit()?.id())
+        }
         Some(r) => {
             walk.push_head()?;
-            walk.hide(repo.revparse_single(r)?.peel_to_commit()?.id())?;
+            let from = repo.revparse_single(r)?.peel_to_commit()?.id();
+            walk.hide(from)?;
+            Some(from)
         }
-        None => walk.push_head()?,
-    }
-    walk.collect()
+        None => {
+            walk.push_head()?;
+            None
+        }
+    };
+    Ok((walk.collect::<Result<_, _>>()?, boundary))
 }

@@ -10,7 +10,7 @@
 
 use std::io::{Read, Write};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, exit};
@@ -65,9 +65,16 @@ impl Patterns {
         if all.is_empty() {
             return Ok(None);
         }
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(all.iter().map(|p| p.as_slice()))
+        // A DFA is the fastest search (one table lookup a byte); very many or very long
+        // values may exceed its size limit, then the crate picks an NFA.
+        let build = |kind| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .kind(kind)
+                .build(all.iter().map(|p| p.as_slice()))
+        };
+        let ac = build(Some(AhoCorasickKind::DFA))
+            .or_else(|_| build(None))
             .map_err(|e| Error::other(exit::GENERIC, format!("--mask: {e}")))?;
         let longest = all.iter().map(|p| p.len()).max().unwrap_or(0);
         Ok(Some(Patterns {
