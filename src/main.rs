@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealed::commands::{
-    completion, decrypt, edit, encrypt, exec, filestatus, git, init, keygen, man, rotate, set,
-    sops_style, team, unset, updatekeys,
+    completion, decrypt, edit, encrypt, exec, filestatus, git, init, keygen, man, rotate, scan,
+    set, sops_style, team, unset, updatekeys,
 };
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
@@ -52,6 +52,10 @@ enum Command {
     Set(set::Args),
     /// Remove the value at a path like '["db"]["password"]'.
     Unset(unset::Args),
+    /// Look for the secret values of the repository's sealed files in clear text in other
+    /// files: the work tree, the index (--staged) or every commit (--history). Exits 1 when
+    /// one is found; never prints a value.
+    Scan(scan::Args),
     // sops's exec-env, exec-file and filestatus (issue 16), with sops's meaning.
     /// Run a shell command (sops's exec-env) with the file's top-level values in its
     /// environment, named as written.
@@ -112,6 +116,7 @@ fn main() -> ExitCode {
         Command::Edit(args) => edit::run(&args),
         Command::Set(args) => set::run(&args),
         Command::Unset(args) => unset::run(&args),
+        Command::Scan(args) => scan::run(&args),
         Command::ExecEnv(args) => exec::sops::run_env(&args),
         Command::ExecFile(args) => exec::sops::run_file(&args),
         Command::Filestatus(args) => filestatus::run(&args),

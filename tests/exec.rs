@@ -656,6 +656,7 @@ fn same_environment_as_sops_exec_env_for_a_sops_written_file() {
     );
     let ours = Command::new(bin())
         .env("SOPS_AGE_KEY_FILE", &keys)
+        .env_remove("CI")
         .args(["exec", "-f"])
         .arg(&file)
         .args(["--", "sh", "-c", &script])

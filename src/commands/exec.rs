@@ -4,11 +4,13 @@
 //! stops here with one line naming the file, and the command never runs. Then, on Unix,
 //! sealed *becomes* the command (`execvp`): no process stays between the command and its
 //! parent, signals reach it directly, and its exit status is the one the caller sees.
-//! With `--file-arg`, sealed must stay to remove the file afterwards, so it starts the
-//! command as a child, forwards signals to it and exits with its status.
+//! With `--file-arg`, sealed must stay to remove the file afterwards, and with `--mask`
+//! to copy the command's output (`mask`), so it starts the command as a child, forwards
+//! signals to it and exits with its status.
 
 mod env;
 mod file_arg;
+pub mod mask;
 pub mod sops;
 mod supervise;
 mod user;
@@ -58,6 +60,8 @@ sealed stays the parent: it forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 a
 SIGUSR2 sent to it (a Ctrl-C at the terminal already reaches the command and is not sent \
 twice) and exits with the command's status, or 128+N when a signal N ended it.
 
+--mask passes the command's standard output and error through sealed, every value of the files of at least --mask-min-len bytes (default 4) replaced by ***** (also each line of a multi-line value, and a value's JSON-escaped spelling). A value split across writes is still masked; what cannot begin a value is written at once. sealed stays the parent, forwarding signals as with --file-arg; the command's standard input is unchanged, but its standard output and error are pipes, not the terminal (programs that colour only on a terminal stop colouring). Masking is on by default when the environment variable CI is set (not empty, 0 or false); --no-mask turns it off. Masking hides values from logs; it is no defence against a command that wants to leak them (it can encode them).
+
 Exit status: the command's; 127 when the command is not found, 126 when it cannot be \
 run; sealed's own codes (as sops's: 51 MAC mismatch, 128 no key, ...) when a file cannot \
 be decrypted.";
@@ -86,6 +90,17 @@ pub struct Args {
     /// Deliver --file-arg through a named pipe that can be read once, instead of a file.
     #[arg(long, requires = "file_arg")]
     fifo: bool,
+    /// Pass the command's standard output and error through sealed with every value of the
+    /// files (of at least --mask-min-len bytes) replaced by *****. On by default when the
+    /// environment variable CI is set (not empty, 0 or false).
+    #[arg(long, conflicts_with = "no_mask")]
+    mask: bool,
+    /// Do not mask, even when CI is set.
+    #[arg(long)]
+    no_mask: bool,
+    /// With masking, values shorter than this many bytes are left as they are.
+    #[arg(long, value_name = "N", default_value_t = mask::DEFAULT_MIN_LEN)]
+    mask_min_len: usize,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -133,12 +148,22 @@ pub fn run(args: &Args) -> Result<(), Error> {
         None => None,
     };
 
+    let patterns = if masking(args) {
+        mask::Patterns::new(vars.iter().map(|v| v.value.as_str()), args.mask_min_len)?
+            .map(std::sync::Arc::new)
+    } else {
+        None
+    };
     let mut cmd = Command::new(program);
     env::apply(&mut cmd, &vars, args.preserve_env);
     drop(vars);
 
     let Some(secret_file) = secret_file else {
         cmd.args(rest);
+        if patterns.is_some() {
+            let status = supervise::run_masked(cmd, program, None, patterns);
+            std::process::exit(status?)
+        }
         let err = cmd.exec();
         return Err(supervise::launch_error(program, &err));
     };
@@ -149,9 +174,17 @@ pub fn run(args: &Args) -> Result<(), Error> {
     if let Some(var) = &args.file_arg_var {
         cmd.env(var, path);
     }
-    let status = supervise::run(cmd, program, Some(&delivery));
+    let status = supervise::run_masked(cmd, program, Some(&delivery), patterns);
     drop(delivery);
     std::process::exit(status?)
+}
+
+/// Whether to mask: `--mask`, or `CI` set (not empty, `0` or `false`) without `--no-mask`.
+fn masking(args: &Args) -> bool {
+    if args.mask || args.no_mask {
+        return args.mask;
+    }
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false" | "FALSE" | "False"))
 }
 
 fn contains(haystack: &OsStr, needle: &[u8]) -> bool {

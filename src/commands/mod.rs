@@ -12,6 +12,7 @@ pub mod init;
 pub mod keygen;
 pub mod man;
 pub mod rotate;
+pub mod scan;
 pub mod set;
 pub mod sops_style;
 pub mod source;

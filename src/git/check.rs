@@ -7,6 +7,7 @@ use std::path::Path;
 
 use git2::{AttrCheckFlags, ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
+use super::known::Known;
 use super::leak::{Keys, SecretDoc};
 use super::setup::shell_quote as q;
 use crate::config::Config;
@@ -122,7 +123,7 @@ const REGULAR: u32 = 0o100000;
 const SYMLINK: u32 = 0o120000;
 
 /// The entries of the index (merged entries only).
-fn index_entries(repo: &Repository) -> Result<Vec<Entry>, git2::Error> {
+pub fn index_entries(repo: &Repository) -> Result<Vec<Entry>, git2::Error> {
     Ok(repo
         .index()?
         .iter()
@@ -136,7 +137,7 @@ fn index_entries(repo: &Repository) -> Result<Vec<Entry>, git2::Error> {
 }
 
 /// The blobs (files and symbolic links) of a tree.
-fn tree_entries(tree: &git2::Tree<'_>) -> Result<Vec<Entry>, git2::Error> {
+pub fn tree_entries(tree: &git2::Tree<'_>) -> Result<Vec<Entry>, git2::Error> {
     let mut out = Vec::new();
     tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
         if entry.kind() == Some(ObjectType::Blob) {
@@ -161,6 +162,9 @@ pub struct Guard<'r> {
     seen: HashSet<(Oid, String)>,
     /// Blobs whose MAC was checked: `Some(problem)` when it failed.
     verified: HashMap<Oid, Option<String>>,
+    /// The values of sealed blobs learned before (keyed digests): those are not decrypted
+    /// again (`super::known`). Written back by [`Guard::finish`].
+    known: Known,
 }
 
 impl<'r> Guard<'r> {
@@ -172,7 +176,13 @@ impl<'r> Guard<'r> {
             keys: Keys::default(),
             seen: HashSet::new(),
             verified: HashMap::new(),
+            known: Known::load(repo),
         }
+    }
+
+    /// Ends the run: what was learned is kept for the next one.
+    pub fn finish(mut self) {
+        self.known.save();
     }
 
     /// Checks the change from `base` to `new`, reporting findings at `place`: every
@@ -304,41 +314,60 @@ impl<'r> Guard<'r> {
             {
                 continue;
             }
+            let left = !sealed_after.contains(e.path.as_str());
+            // A file that leaves its path is compared value by value at its key paths,
+            // which needs its texts.
+            if !left && self.known.knows(&e.path, e.id) {
+                continue;
+            }
             let blob = self.repo.find_blob(e.id)?;
             if !looks_sealed(blob.content()) {
                 continue;
             }
             if let Some(mut doc) = SecretDoc::read(&e.path, blob.content(), &mut self.keys) {
-                doc.left = !sealed_after.contains(e.path.as_str());
+                doc.left = left;
+                self.known.learn(e.id, &doc);
                 docs.push(doc);
             }
         }
+        let known = &self.known;
+        let fix = |c: &Entry, left: Option<&str>| {
+            if place != "index" {
+                "; the values are in the history: rotate them".to_string()
+            } else if let Some(p) = left {
+                let dir = match p.rsplit_once('/') {
+                    Some((dir, _)) => format!("mkdir -p -- {} && ", q(dir)),
+                    None => String::new(),
+                };
+                format!(
+                    "; keep it protected: `git rm -q -f --cached -- {c} && {dir}mv -- {c} {p} && git add -- {p}`",
+                    c = q(&c.path),
+                    p = q(p)
+                )
+            } else {
+                format!(
+                    "; unstage it (`git rm -q -f --cached -- {}`) and take the secret values out of it",
+                    q(&c.path)
+                )
+            }
+        };
         let mut out = Vec::new();
         for c in candidates {
             let blob = self.repo.find_blob(c.id)?;
-            if let Some(problem) = docs.iter().find_map(|d| {
-                d.exposed_in(blob.content()).map(|why| {
-                    let fix = if place != "index" {
-                        "; the values are in the history: rotate them".to_string()
-                    } else if d.left {
-                        let dir = match d.path.rsplit_once('/') {
-                            Some((dir, _)) => format!("mkdir -p -- {} && ", q(dir)),
-                            None => String::new(),
-                        };
-                        format!(
-                            "; keep it protected: `git rm -q -f --cached -- {c} && {dir}mv -- {c} {p} && git add -- {p}`",
-                            c = q(&c.path),
-                            p = q(&d.path)
-                        )
-                    } else {
-                        format!(
-                            "; unstage it (`git rm -q -f --cached -- {}`) and take the secret values out of it",
-                            q(&c.path)
-                        )
-                    };
-                    format!("{why}{fix}")
+            let problem = docs
+                .iter()
+                .find_map(|d| {
+                    let why = d.exposed_in(blob.content())?;
+                    Some(format!("{why}{}", fix(c, d.left.then_some(d.path.as_str()))))
                 })
-            }) {
+                .or_else(|| {
+                    let (source, key_path) = known.find(blob.content())?;
+                    Some(format!(
+                        "holds in clear text the value at key path '{key_path}' of the protected file {source}{}",
+                        fix(c, None)
+                    ))
+                });
+            if let Some(problem) = problem {
                 out.push(Finding {
                     place: place.to_string(),
                     path: c.path.clone(),
@@ -362,7 +391,7 @@ impl<'r> Guard<'r> {
 }
 
 /// A cheap test before parsing: every SOPS file names its `sops` metadata.
-fn looks_sealed(content: &[u8]) -> bool {
+pub fn looks_sealed(content: &[u8]) -> bool {
     memchr::memmem::find(content, b"sops").is_some()
 }
 
@@ -393,7 +422,10 @@ pub fn check_index(repo: &Repository) -> Result<Vec<Finding>, git2::Error> {
         None => Vec::new(),
     };
     let new = index_entries(repo)?;
-    Guard::new(repo).check_change(&base, &new, "index")
+    let mut guard = Guard::new(repo);
+    let out = guard.check_change(&base, &new, "index")?;
+    guard.finish();
+    Ok(out)
 }
 
 /// Checks each of `revs` (commits) against its first parent, as the guard checked the
@@ -411,6 +443,7 @@ pub fn check_commits(repo: &Repository, revs: &[Oid]) -> Result<Vec<Finding>, gi
         let place = format!("commit {}", &rev.to_string()[..12]);
         out.extend(guard.check_change(&base, &new, &place)?);
     }
+    guard.finish();
     Ok(out)
 }
 

@@ -12,6 +12,8 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
+use super::known::Known;
+use super::leak::SecretDoc;
 use crate::engine::{self, EngineError, Sealed, unwrap_data_key};
 use crate::format::Syntax;
 use crate::keys::IdentitySet;
@@ -44,6 +46,17 @@ pub struct Filter {
     by_rules: Option<Option<crate::config::Config>>,
     identities: Option<Result<IdentitySet, String>>,
     warned_no_key: bool,
+    /// The known-values store, loaded at the first file cleaned or smudged and written
+    /// back when the session ends.
+    known: Option<Known>,
+}
+
+impl Drop for Filter {
+    fn drop(&mut self) {
+        if let Some(known) = &mut self.known {
+            known.save();
+        }
+    }
 }
 
 impl Default for Filter {
@@ -60,6 +73,7 @@ impl Filter {
             by_rules: None,
             identities: None,
             warned_no_key: false,
+            known: None,
         }
     }
 
@@ -184,9 +198,15 @@ impl Filter {
                     )
                 })?;
                 eprintln!("sealed: warning: {path}:{at}: {what}; encrypting them");
-                self.seal(path, &plain, syntax)
+                let out = self.seal(path, &plain, syntax)?;
+                self.learn(path, &out, &plain);
+                Ok(out)
             }
-            Err(EngineError::NotEncrypted) => self.seal(path, text, syntax),
+            Err(EngineError::NotEncrypted) => {
+                let out = self.seal(path, text, syntax)?;
+                self.learn(path, &out, text);
+                Ok(out)
+            }
             Err(e) => Err(positioned(path, text, e, "refusing to stage it")),
         }
     }
@@ -259,6 +279,21 @@ impl Filter {
         }
     }
 
+    /// Remembers the values of the sealed blob `cipher` at `path` (its plaintext `plain`
+    /// at hand) in the known-values store, for the pre-commit guard (`super::known`).
+    fn learn(&mut self, path: &str, cipher: &[u8], plain: &str) {
+        let Some(repo) = &self.repo else { return };
+        let known = self.known.get_or_insert_with(|| Known::load(repo));
+        let Ok(id) = git2::Oid::hash_object(git2::ObjectType::Blob, cipher) else {
+            return;
+        };
+        if !known.knows(path, id)
+            && let Some(doc) = SecretDoc::with_plaintext(path, cipher, plain)
+        {
+            known.learn(id, &doc);
+        }
+    }
+
     /// Index → work tree.
     pub fn smudge(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, FilterError> {
         if self.passes_through(path) {
@@ -289,7 +324,10 @@ impl Filter {
             }
         };
         match sealed.decrypt(&key) {
-            Ok(plain) => Ok(plain.as_bytes().to_vec()),
+            Ok(plain) => {
+                self.learn(path, input, &plain);
+                Ok(plain.as_bytes().to_vec())
+            }
             Err(e) => {
                 eprintln!("sealed: warning: {path}: {e}; left encrypted in the work tree");
                 Ok(input.to_vec())

@@ -79,6 +79,21 @@ impl SecretDoc {
     /// Reads a blob as a secret document: `None` unless it is sealed ciphertext. With a
     /// key, the values are decrypted (the MAC verified first).
     pub fn read(path: &str, content: &[u8], keys: &mut Keys) -> Option<SecretDoc> {
+        let (mut doc, sealed) = SecretDoc::parse(path, content)?;
+        doc.open(&sealed, keys);
+        Some(doc)
+    }
+
+    /// Reads the sealed blob `content` with its decrypted text `plain` at hand (the
+    /// filter has both): the values are paired without a key.
+    pub fn with_plaintext(path: &str, content: &[u8], plain: &str) -> Option<SecretDoc> {
+        let (mut doc, _) = SecretDoc::parse(path, content)?;
+        doc.fill(plain);
+        Some(doc)
+    }
+
+    /// The structure of a sealed blob, its values not yet opened.
+    fn parse<'c>(path: &str, content: &'c [u8]) -> Option<(SecretDoc, Sealed<'c>)> {
         let syntax = Syntax::from_path(Path::new(path))?;
         let text = std::str::from_utf8(content).ok()?;
         let sealed = Sealed::parse(text, syntax.format()).ok()?;
@@ -104,7 +119,7 @@ impl SecretDoc {
                 }
             }
         }
-        let mut doc = SecretDoc {
+        let doc = SecretDoc {
             path: path.to_string(),
             syntax,
             shape,
@@ -112,8 +127,19 @@ impl SecretDoc {
             opened: false,
             left: false,
         };
-        doc.open(&sealed, keys);
-        Some(doc)
+        Some((doc, sealed))
+    }
+
+    /// Whether a key opened the file (its values' texts are known).
+    pub fn opened(&self) -> bool {
+        self.opened
+    }
+
+    /// The encrypted values a key opened: (key path, plaintext).
+    pub fn secrets(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values
+            .iter()
+            .filter_map(|v| Some((v.path.as_str(), v.text.as_deref()?.as_str())))
     }
 
     /// Fills in the values' texts when a key opens the file and it verifies.
@@ -125,14 +151,19 @@ impl SecretDoc {
         let Ok(plain) = sealed.decrypt(&key) else {
             return;
         };
-        let Ok(outline) = self.syntax.format().parse_lean(&plain) else {
+        self.fill(&plain);
+    }
+
+    /// Pairs the encrypted values with their texts in `plain` (the verified plaintext).
+    fn fill(&mut self, plain: &str) {
+        let Ok(outline) = self.syntax.format().parse_lean(plain) else {
             return;
         };
         let mut texts = Vec::new();
         for doc in &outline.docs {
             for item in &doc.items {
                 if let Item::Leaf(leaf) = item {
-                    texts.push((leaf.path.aad(), scalar_text(&plain, leaf)));
+                    texts.push((leaf.path.aad(), scalar_text(plain, leaf)));
                 }
             }
         }

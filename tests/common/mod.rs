@@ -386,7 +386,8 @@ impl Sandbox {
     }
 
     /// `sealed` in the sandbox with its key and nothing else to find (the rest of the
-    /// environment is kept: `exec` tests pass it on to children).
+    /// environment is kept: `exec` tests pass it on to children, except `CI`, which turns
+    /// `exec --mask` on).
     pub fn sealed(&self) -> std::process::Command {
         let mut c = std::process::Command::new(bin());
         c.current_dir(self.dir.path())
@@ -397,7 +398,8 @@ impl Sandbox {
             .env_remove("SOPS_AGE_KEY_CMD")
             .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
             .env_remove("SOPS_AGE_RECIPIENTS")
-            .env_remove("XDG_RUNTIME_DIR");
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("CI");
         c
     }
 
