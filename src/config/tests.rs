@@ -127,18 +127,23 @@ fn key_groups_and_threshold() {
       - age: [{A2}, {A2}]
         merge:
           - age: [{A3}]
-          - kms: [{{arn: x}}]
+          - kms: [{{arn: \"arn:aws:kms:eu-west-1:1:key/k\", context: {{b: \"2\", a: x}}}}]
             age: [{A2}]
 "
     ));
     assert_eq!(
         r.key_groups,
         vec![
-            vec![A1.to_owned()],
-            vec![],
-            vec![A3.to_owned(), A2.to_owned()]
+            vec!["pgp:ABCDEF".to_owned(), A1.to_owned()],
+            vec!["pgp:ABCDEF".to_owned()],
+            vec![
+                A3.to_owned(),
+                "kms:arn:aws:kms:eu-west-1:1:key/k|context=a:x,b:2".to_owned(),
+                A2.to_owned()
+            ]
         ]
     );
+    assert!(parse("creation_rules:\n  - key_groups: [{kms: [{arn: x}]}]\n").is_err());
     assert_eq!(r.shamir_threshold, Some(2));
     assert_eq!(r.path_regex.as_deref(), Some("x"));
     // Empty key_groups falls back to the plain keys; threshold 0 means unset.
@@ -147,8 +152,19 @@ fn key_groups_and_threshold() {
     ));
     assert_eq!(r.key_groups, vec![vec![A1.to_owned()]]);
     assert_eq!(r.shamir_threshold, None);
-    // Only non-age keys: kept, without groups.
-    let r = rule("creation_rules:\n  - pgp: ABCDEF\n    kms: arn:aws:kms:x\n");
+    // pgp, then kms (ARN+ROLE, with the rule's aws_profile), in sops's order.
+    let r = rule(
+        "creation_rules:\n  - pgp: ABCDEF\n    kms: arn:aws:kms:us-east-1:1:key/a+arn:aws:iam::1:role/r\n    aws_profile: dev\n",
+    );
+    assert_eq!(
+        r.key_groups,
+        vec![vec![
+            "pgp:ABCDEF".to_owned(),
+            "kms:arn:aws:kms:us-east-1:1:key/a+arn:aws:iam::1:role/r|aws_profile=dev".to_owned()
+        ]]
+    );
+    // Only keys of kinds sealed does not use: kept, without groups.
+    let r = rule("creation_rules:\n  - gcp_kms: projects/p/locations/l/keyRings/r/cryptoKeys/k\n");
     assert!(r.key_groups.is_empty());
     assert!(parse("creation_rules:\n  - shamir_threshold: -1\n").is_err());
     assert!(parse("creation_rules:\n  - shamir_threshold: two\n").is_err());
@@ -340,18 +356,33 @@ fn fixture_configs() {
     let r = c
         .rule_for(&pr.parent().unwrap().join("example.yaml"))
         .unwrap();
-    assert_eq!(r.key_groups, vec![vec![A2.to_owned(), A1.to_owned()]]);
+    // The rule's pgp keys come first (sops's order), then its age keys.
+    assert_eq!(
+        r.key_groups,
+        vec![vec![
+            "pgp:FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4".to_owned(),
+            "pgp:D7229043384BCC60326C6FB9D8720D957C3D3074".to_owned(),
+            A2.to_owned(),
+            A1.to_owned()
+        ]]
+    );
     assert_eq!(r.shamir_threshold, None);
 
     let ft = base.join("sops-main-HEAD/functional-tests-res/functional-tests.sops.yaml");
     let c = Config::load(&ft).unwrap();
     assert_eq!(c.rules.len(), 6);
     let d = ft.parent().unwrap();
-    // pgp-only key groups: groups kept, without age recipients.
+    // pgp-only key groups.
     let r = c
         .rule_for(&d.join("test_roundtrip_keygroups.yaml"))
         .unwrap();
-    assert_eq!(r.key_groups, vec![Vec::<String>::new(), Vec::new()]);
+    assert_eq!(
+        r.key_groups,
+        vec![
+            vec!["pgp:FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4".to_owned()],
+            vec!["pgp:D7229043384BCC60326C6FB9D8720D957C3D3074".to_owned()]
+        ]
+    );
     let r = c.rule_for(&d.join("test_empty_keygroup.yaml")).unwrap();
     assert_eq!(r.key_groups, vec![Vec::<String>::new()]);
     let r = c.rule_for(&d.join("test_zero_keygroups.yaml")).unwrap();
@@ -359,5 +390,6 @@ fn fixture_configs() {
     // The catch-all pgp rule.
     let r = c.rule_for(&d.join("anything.json")).unwrap();
     assert!(r.path_regex.is_none());
-    assert!(r.key_groups.is_empty());
+    assert_eq!(r.key_groups.len(), 1);
+    assert!(r.key_groups[0].iter().all(|k| k.starts_with("pgp:")));
 }
