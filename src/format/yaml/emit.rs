@@ -249,7 +249,7 @@ fn emit(v: &Value, indent: usize, lines: &mut Vec<String>, prefix: &str) {
     match v {
         Value::Object(m) => {
             for (k, val) in m {
-                emit_entry(k, val, indent, lines, prefix, &pad(indent));
+                emit_entry(k, val, (indent, indent + 4), lines, prefix, &pad(indent));
             }
         }
         Value::Array(items) => {
@@ -264,7 +264,9 @@ fn emit(v: &Value, indent: usize, lines: &mut Vec<String>, prefix: &str) {
                                 pad(indent + 2)
                             };
                             first = false;
-                            emit_entry(k, val, indent + 2, lines, prefix, &lead);
+                            // yaml.v3 (and so sops) indents what is nested in an item's
+                            // mapping from the dash, not from the keys.
+                            emit_entry(k, val, (indent + 2, indent + 4), lines, prefix, &lead);
                         }
                     }
                     other => lines.push(format!("{}- {}", pad(indent), scalar_text(other))),
@@ -275,10 +277,12 @@ fn emit(v: &Value, indent: usize, lines: &mut Vec<String>, prefix: &str) {
     }
 }
 
+/// One `key: value` entry whose key is at column `indent.0`; nested collections start at
+/// column `indent.1`.
 fn emit_entry(
     k: &str,
     val: &Value,
-    indent: usize,
+    (indent, nested): (usize, usize),
     lines: &mut Vec<String>,
     prefix: &str,
     lead: &str,
@@ -287,11 +291,11 @@ fn emit_entry(
     match val {
         Value::Object(m) if !m.is_empty() => {
             lines.push(format!("{lead}{key}:"));
-            emit(val, indent + 4, lines, prefix);
+            emit(val, nested, lines, prefix);
         }
         Value::Array(a) if !a.is_empty() => {
             lines.push(format!("{lead}{key}:"));
-            emit(val, indent + 4, lines, prefix);
+            emit(val, nested, lines, prefix);
         }
         Value::Object(_) => lines.push(format!("{lead}{key}: {{}}")),
         Value::Array(_) => lines.push(format!("{lead}{key}: []")),
