@@ -287,3 +287,376 @@ fn sealed_and_sops_open_each_others_kms_files_with_an_encryption_context() {
     assert!(e.contains("InvalidCiphertextException"), "{e}");
     no_leak(&out);
 }
+
+#[test]
+fn a_role_named_only_by_the_file_is_not_assumed() {
+    let Some(moto) = Moto::start() else { return };
+    let Some(_) = peer("sops") else { return };
+    let arn = moto.create_key();
+    let role = "arn:aws:iam::123456789012:role/sops-decrypt";
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "app.yaml", PLAIN);
+    // sops writes the role and assumes it (moto's STS) to encrypt.
+    let out = moto
+        .sops(d)
+        .unwrap()
+        .args(["-e", "--kms", &format!("{arn}+{role}"), "app.yaml"])
+        .output()
+        .unwrap();
+    let text = ok(&out, "sops -e with a role");
+    assert!(text.contains(&format!("role: {role}")), "{text}");
+    write(d, "enc.yaml", &text);
+
+    // Nothing outside the file names the role: refused, naming it and the fix.
+    let out = moto
+        .sealed(d)
+        .args(["decrypt", "enc.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(128));
+    assert!(out.stdout.is_empty());
+    let e = err(&out);
+    assert!(
+        e.contains("sealed does not assume a role named only by the encrypted file"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+    no_leak(&out);
+    // The fix the message gives, pasted: SOPS_KMS_ARN='ARN+ROLE'.
+    let fix = e
+        .split("set SOPS_KMS_ARN='")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .expect("the message names SOPS_KMS_ARN")
+        .to_string();
+    let out = moto
+        .sealed(d)
+        .env("SOPS_KMS_ARN", &fix)
+        .args(["decrypt", "enc.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out, "decrypt with SOPS_KMS_ARN"), PLAIN);
+    // A .sops.yaml rule naming the role is the other way.
+    write(
+        d,
+        ".sops.yaml",
+        &format!("creation_rules:\n  - kms: {arn}+{role}\n"),
+    );
+    let out = moto
+        .sealed(d)
+        .args(["decrypt", "enc.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out, "decrypt with the rule"), PLAIN);
+    // sealed writes the role as sops does, and sops opens it.
+    let out = moto
+        .sealed(d)
+        .args(["encrypt", "app.yaml"])
+        .output()
+        .unwrap();
+    let by_sealed = ok(&out, "encrypt by the rule");
+    assert_eq!(kms_shape(&by_sealed), kms_shape(&text));
+    write(d, "by-sealed.yaml", &by_sealed);
+    let out = moto
+        .sops(d)
+        .unwrap()
+        .args(["-d", "by-sealed.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out, "sops -d"), PLAIN);
+}
+
+#[test]
+fn a_service_that_is_down_slow_or_without_credentials_fails_in_one_line_writing_nothing() {
+    let Some(moto) = Moto::start() else { return };
+    let arn = moto.create_key();
+    let dir = tempdir();
+    let d = dir.path();
+    let plain = write(d, "app.yaml", PLAIN);
+    let out = moto
+        .sealed(d)
+        .args(["encrypt", "--kms", &arn, "app.yaml"])
+        .output()
+        .unwrap();
+    write(d, "enc.yaml", &ok(&out, "encrypt"));
+
+    // Down: a port nothing listens on.
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let down = format!("http://127.0.0.1:{closed}");
+    // Slow: a server that accepts and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let slow = format!("http://127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let _held = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in silent.incoming().take(4) {
+            held.push(s);
+        }
+        held
+    });
+    for (endpoint, why) in [
+        (down.as_str(), "connection refused"),
+        (slow.as_str(), "timed out"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = moto
+            .sealed(d)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("SEALED_SERVICE_TIMEOUT", "2")
+            .args(["encrypt", "-i", "--kms", &arn, "app.yaml"])
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0));
+        let e = err(&out);
+        assert!(e.contains(&format!("AWS KMS at {endpoint}/: ")), "{e}");
+        assert!(e.contains(why), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        no_leak(&out);
+        assert_eq!(std::fs::read_to_string(&plain).unwrap(), PLAIN);
+
+        let out = moto
+            .sealed(d)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("SEALED_SERVICE_TIMEOUT", "2")
+            .args(["decrypt", "enc.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(128));
+        assert!(out.stdout.is_empty());
+        let e = err(&out);
+        assert!(e.contains(&format!("AWS KMS at {endpoint}/: ")), "{e}");
+        assert!(e.contains(why), "{e}");
+        no_leak(&out);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    // No credentials anywhere: said before anything is sent.
+    let out = moto
+        .sealed(d)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["decrypt", "enc.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(128));
+    let e = err(&out);
+    assert!(e.contains("no AWS credentials"), "{e}");
+    // A profile named by the user but absent from ~/.aws: named.
+    let out = moto
+        .sealed(d)
+        .args([
+            "encrypt",
+            "--kms",
+            &arn,
+            "--aws-profile",
+            "prod",
+            "app.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        err(&out).contains("the AWS profile \"prod\""),
+        "{}",
+        err(&out)
+    );
+    // The profile from ~/.aws/credentials works (and its secret is never shown).
+    std::fs::create_dir_all(moto.home.join(".aws")).unwrap();
+    std::fs::write(
+        moto.home.join(".aws/credentials"),
+        format!("[prod]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"),
+    )
+    .unwrap();
+    let out = moto
+        .sealed(d)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args([
+            "encrypt",
+            "--kms",
+            &arn,
+            "--aws-profile",
+            "prod",
+            "app.yaml",
+        ])
+        .output()
+        .unwrap();
+    no_leak(&out);
+    let text = ok(&out, "encrypt with a profile");
+    assert!(text.contains("aws_profile: prod"), "{text}");
+}
+
+#[test]
+fn mixed_kms_and_age_key_groups_with_rotate_and_updatekeys() {
+    let Some(moto) = Moto::start() else { return };
+    let Some(_) = peer("sops") else { return };
+    let arn = moto.create_key();
+    let dir = tempdir();
+    let d = dir.path();
+    let alice = keygen_in(d, "alice.txt");
+    let bob = keygen_in(d, "bob.txt");
+    let rule = |extra: &str| {
+        format!(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - kms:\n          - arn: {arn}\n            context:\n              team: ops\n{extra}      - age: [{}]\n",
+            alice.public
+        )
+    };
+    write(d, ".sops.yaml", &rule(""));
+    write(d, "app.yaml", PLAIN);
+    let out = moto
+        .sealed(d)
+        .args(["encrypt", "-i", "app.yaml"])
+        .output()
+        .unwrap();
+    ok(&out, "encrypt -i");
+    let text = std::fs::read_to_string(d.join("app.yaml")).unwrap();
+    assert!(
+        text.contains("key_groups:") && text.contains("team: ops"),
+        "{text}"
+    );
+    // Both groups are needed: sops with alice's key and KMS opens it; alone, nothing.
+    let out = moto
+        .sops(d)
+        .unwrap()
+        .env("SOPS_AGE_KEY_FILE", &alice.path)
+        .args(["-d", "app.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out, "sops -d"), PLAIN);
+    let out = moto
+        .sealed(d)
+        .args(["decrypt", "app.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(128));
+    // sops's file by the same rule opens in sealed.
+    write(d, "plain2.yaml", PLAIN);
+    let out = moto
+        .sops(d)
+        .unwrap()
+        .args(["-e", "plain2.yaml"])
+        .output()
+        .unwrap();
+    write(d, "by-sops.yaml", &ok(&out, "sops -e by the rule"));
+    let out = moto
+        .sealed(d)
+        .env("SOPS_AGE_KEY_FILE", &alice.path)
+        .args(["decrypt", "by-sops.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out, "sealed decrypt of sops's file"), PLAIN);
+
+    // rotate: a new data key, wrapped again through KMS; sops still opens it.
+    let before = std::fs::read_to_string(d.join("app.yaml")).unwrap();
+    let out = moto
+        .sealed(d)
+        .env("SOPS_AGE_KEY_FILE", &alice.path)
+        .args(["rotate", "app.yaml"])
+        .output()
+        .unwrap();
+    ok(&out, "rotate");
+    no_leak(&out);
+    let rotated = std::fs::read_to_string(d.join("app.yaml")).unwrap();
+    let enc = |t: &str| {
+        t.lines()
+            .find(|l| l.trim_start().starts_with("enc: ") && !l.contains('|'))
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(enc(&rotated), enc(&before));
+    let out = moto
+        .sops(d)
+        .unwrap()
+        .env("SOPS_AGE_KEY_FILE", &alice.path)
+        .args(["-d", "app.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out, "sops -d after rotate"), PLAIN);
+
+    // bob joins the KMS group in .sops.yaml: updatekeys wraps that group's share to him,
+    // keeping the kms entry as it was.
+    write(
+        d,
+        ".sops.yaml",
+        &rule(&format!("        age: [{}]\n", bob.public)),
+    );
+    let out = moto
+        .sealed(d)
+        .env("SOPS_AGE_KEY_FILE", &alice.path)
+        .args(["updatekeys", "-y", "app.yaml"])
+        .output()
+        .unwrap();
+    ok(&out, "updatekeys");
+    let updated = std::fs::read_to_string(d.join("app.yaml")).unwrap();
+    assert!(updated.contains(&bob.public), "{updated}");
+    assert_eq!(enc(&updated), enc(&rotated));
+    // Without KMS (down), bob and alice together open it; sops agrees.
+    let both = d.join("both.txt");
+    std::fs::write(
+        &both,
+        format!(
+            "{}{}",
+            std::fs::read_to_string(&alice.path).unwrap(),
+            std::fs::read_to_string(&bob.path).unwrap()
+        ),
+    )
+    .unwrap();
+    for program in ["sealed", "sops"] {
+        let mut c = if program == "sealed" {
+            moto.sealed(d)
+        } else {
+            moto.sops(d).unwrap()
+        };
+        let out = c
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("SOPS_AGE_KEY_FILE", &both)
+            .args(["-d", "app.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(ok(&out, program), PLAIN, "{program}");
+    }
+}
+
+#[test]
+fn the_git_filter_encrypts_through_kms() {
+    let Some(moto) = Moto::start() else { return };
+    let Some(r) = common::git::GitRepo::new() else {
+        return;
+    };
+    let Some(sops) = peer("sops") else { return };
+    let arn = moto.create_key();
+    r.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - path_regex: ^secrets/\n    kms: {arn}\n"),
+    );
+    r.write("secrets/app.yaml", PLAIN);
+    let run = |program: &Path, args: &[&str]| {
+        let mut c = r.cmd_as(program, &r.root, false);
+        moto.env(&mut c);
+        let out = c.env("HOME", &r.home).args(args).output().unwrap();
+        no_leak(&out);
+        ok(&out, &format!("{program:?} {args:?}"))
+    };
+    run(&bin(), &["git", "init"]);
+    run(Path::new("git"), &["add", "-A"]);
+    run(Path::new("git"), &["commit", "-q", "-m", "init"]);
+    let blob = run(Path::new("git"), &["show", "HEAD:secrets/app.yaml"]);
+    assert!(
+        blob.contains(&format!("arn: {arn}")) && !blob.contains("fake-pass-1"),
+        "{blob}"
+    );
+    // The committed file is sops's: sops opens it through the same KMS.
+    std::fs::write(r.tmp.path().join("blob.yaml"), &blob).unwrap();
+    let out = run(
+        &sops,
+        &["-d", r.tmp.path().join("blob.yaml").to_str().unwrap()],
+    );
+    assert_eq!(out, PLAIN);
+    // A fresh checkout is smudged through KMS.
+    std::fs::remove_file(r.root.join("secrets/app.yaml")).unwrap();
+    run(Path::new("git"), &["checkout", "--", "secrets/app.yaml"]);
+    assert_eq!(r.read("secrets/app.yaml"), PLAIN);
+}
