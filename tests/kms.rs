@@ -618,6 +618,24 @@ fn mixed_kms_and_age_key_groups_with_rotate_and_updatekeys() {
             .unwrap();
         assert_eq!(ok(&out, program), PLAIN, "{program}");
     }
+
+    // rotate --kms names the new recipients: one group, KMS only.
+    let out = moto
+        .sealed(d)
+        .env("SOPS_AGE_KEY_FILE", &alice.path)
+        .args(["rotate", "--kms", &arn, "app.yaml"])
+        .output()
+        .unwrap();
+    ok(&out, "rotate --kms");
+    let only_kms = std::fs::read_to_string(d.join("app.yaml")).unwrap();
+    assert!(!only_kms.contains("key_groups") && !only_kms.contains(&alice.public));
+    let out = moto
+        .sops(d)
+        .unwrap()
+        .args(["-d", "app.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out, "sops -d after rotate --kms"), PLAIN);
 }
 
 #[test]
