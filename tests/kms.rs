@@ -678,3 +678,76 @@ fn the_git_filter_encrypts_through_kms() {
     run(Path::new("git"), &["checkout", "--", "secrets/app.yaml"]);
     assert_eq!(r.read("secrets/app.yaml"), PLAIN);
 }
+
+#[test]
+fn team_add_and_remove_over_a_repository_keyed_to_kms_and_age() {
+    let Some(moto) = Moto::start() else { return };
+    let Some(r) = common::git::GitRepo::new() else {
+        return;
+    };
+    let Some(sops) = peer("sops") else { return };
+    let arn = moto.create_key();
+    let bob = keygen_in(r.tmp.path(), "bob.txt");
+    r.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    kms: {arn}\n    age: {}\n",
+            r.key.public
+        ),
+    );
+    let run = |program: &Path, key: Option<&Path>, args: &[&str]| {
+        let mut c = r.cmd_as(program, &r.root, false);
+        moto.env(&mut c);
+        c.env("HOME", &r.home);
+        if let Some(k) = key {
+            c.env("SOPS_AGE_KEY_FILE", k);
+        }
+        let out = c.args(args).output().unwrap();
+        no_leak(&out);
+        out
+    };
+    let names: Vec<String> = (0..6).map(|i| format!("secrets/s{i}.yaml")).collect();
+    for n in &names {
+        r.write(n, PLAIN);
+        ok(&run(&bin(), None, &["encrypt", "-i", n]), "encrypt -i");
+    }
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "secrets"]);
+    let kms_enc = |text: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with("enc: ") && !l.contains('|'))
+            .unwrap()
+            .to_string()
+    };
+    let before: Vec<String> = names.iter().map(|n| kms_enc(&r.read(n))).collect();
+
+    // team add: every file re-wrapped to bob (the data key through KMS or alice's key).
+    let out = run(
+        &bin(),
+        Some(&r.key.path),
+        &["team", "add", "bob", &bob.public],
+    );
+    ok(&out, "team add");
+    for (n, enc) in names.iter().zip(&before) {
+        let text = r.read(n);
+        assert!(text.contains(&bob.public), "{n}: {text}");
+        assert_eq!(&kms_enc(&text), enc, "{n}: the kms entry is kept");
+        let out = run(&sops, Some(&bob.path), &["-d", n]);
+        assert_eq!(ok(&out, "sops -d as bob"), PLAIN);
+    }
+    assert!(r.read(".sops.yaml").contains(&format!("kms: {arn}")));
+
+    // team remove: every file rotated, the new data key wrapped through KMS again.
+    let out = run(&bin(), Some(&r.key.path), &["team", "remove", "bob"]);
+    ok(&out, "team remove");
+    for (n, enc) in names.iter().zip(&before) {
+        let text = r.read(n);
+        assert!(!text.contains(&bob.public), "{n}");
+        assert_ne!(&kms_enc(&text), enc, "{n}: a new KMS wrap");
+        // Opened through KMS alone (no age key), by sops and by sealed.
+        for program in [&sops, &bin()] {
+            let out = run(program, None, &["-d", n]);
+            assert_eq!(ok(&out, "decrypt through KMS"), PLAIN);
+        }
+    }
+}
