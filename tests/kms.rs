@@ -751,3 +751,43 @@ fn team_add_and_remove_over_a_repository_keyed_to_kms_and_age() {
         }
     }
 }
+
+/// The Secrets Manager destination of `sealed publish` (not wired to a command yet): the
+/// library call against moto, read back with boto3.
+#[test]
+fn secrets_manager_destination_creates_then_updates_a_secret() {
+    use sealed::keys::aws::Credentials;
+    use sealed::keys::aws::secretsmanager::{Put, SecretsManager};
+    let Some(moto) = Moto::start() else { return };
+    let creds = || Credentials::new(ACCESS_KEY.into(), SECRET_KEY.into(), None);
+    let sm = SecretsManager::new("us-east-1", &moto.url, creds());
+    let doc = "{\"db\":{\"password\":\"fake-pass-1\"}}";
+    assert_eq!(sm.put("app/prod", doc).unwrap(), Put::Created);
+    let doc2 = doc.replace("fake-pass-1", "fake-pass-2");
+    assert_eq!(sm.put("app/prod", &doc2).unwrap(), Put::Updated);
+    let mut c = Command::new("python3");
+    moto.env(&mut c);
+    let out = c
+        .args([
+            "-c",
+            "import boto3; print(boto3.client('secretsmanager', region_name='us-east-1').get_secret_value(SecretId='app/prod')['SecretString'])",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out, "get-secret-value").trim_end(), doc2);
+    // Down: one line naming the service and address; the value is not in it.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = SecretsManager::new("us-east-1", &format!("http://127.0.0.1:{closed}"), creds());
+    let e = down.put("app/prod", doc).unwrap_err();
+    assert!(
+        e.starts_with(&format!(
+            "AWS Secrets Manager at http://127.0.0.1:{closed}/: "
+        )),
+        "{e}"
+    );
+    assert!(!e.contains("fake-pass") && !e.contains(SECRET_KEY), "{e}");
+}

@@ -20,8 +20,9 @@ pub fn timeout() -> Duration {
 }
 
 /// The agent every service request goes through: connect timeout 5 s (or the override,
-/// when shorter), whole request 30 s (or the override); HTTP error statuses are returned
-/// as responses so that the caller can read the service's own error body.
+/// when shorter), whole request 30 s (or the override); redirects are not followed; HTTP
+/// error statuses are returned as responses so that the caller can read the service's own
+/// error body.
 pub fn agent() -> ureq::Agent {
     let all = timeout();
     let connect = all.min(Duration::from_secs(5));
@@ -29,6 +30,9 @@ pub fn agent() -> ureq::Agent {
         .timeout_connect(Some(connect))
         .timeout_global(Some(all))
         .http_status_as_error(false)
+        // A service answers where it was asked: a redirect is not followed (the signed
+        // headers would go to the new address).
+        .max_redirects(0)
         .user_agent(concat!("sealed/", env!("CARGO_PKG_VERSION")))
         .build();
     config.into()

@@ -4,6 +4,7 @@
 //! STS `AssumeRole` for a key's `role`.
 
 pub mod credentials;
+pub mod secretsmanager;
 
 use std::sync::OnceLock;
 use std::time::SystemTime;
