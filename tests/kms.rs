@@ -51,6 +51,11 @@ struct Moto {
 impl Moto {
     /// Starts moto; `None` (skipped, or failing under `SEALED_REQUIRE_PEERS=1`) without it.
     fn start() -> Option<Moto> {
+        Moto::start_with(None)
+    }
+
+    /// With `Some(n)`, moto checks credentials (its IAM) after its first `n` requests.
+    fn start_with(auth_after: Option<u32>) -> Option<Moto> {
         let Some(server) = python_tool("moto_server") else {
             assert!(
                 !peers_required(),
@@ -65,7 +70,11 @@ impl Moto {
                 .local_addr()
                 .unwrap()
                 .port();
-            let mut child = Command::new(&server)
+            let mut cmd = Command::new(&server);
+            if let Some(n) = auth_after {
+                cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
+            }
+            let mut child = cmd
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -790,4 +799,37 @@ fn secrets_manager_destination_creates_then_updates_a_secret() {
         "{e}"
     );
     assert!(!e.contains("fake-pass") && !e.contains(SECRET_KEY), "{e}");
+}
+
+#[test]
+fn wrong_credentials_are_refused_in_one_line_without_showing_them() {
+    // moto checks credentials after the key is made: the fake ones are unknown to its IAM.
+    let Some(moto) = Moto::start_with(Some(1)) else {
+        return;
+    };
+    let arn = moto.create_key();
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "app.yaml", PLAIN);
+    let out = moto
+        .sealed(d)
+        .args(["encrypt", "-i", "--kms", &arn, "app.yaml"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let e = err(&out);
+    assert!(
+        e.contains(&format!(
+            "AWS KMS at {}/: Encrypt with key {arn} refused: HTTP 403",
+            moto.url
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("InvalidClientTokenId") || e.contains("UnrecognizedClient"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+    no_leak(&out);
+    assert_eq!(std::fs::read_to_string(d.join("app.yaml")).unwrap(), PLAIN);
 }

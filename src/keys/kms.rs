@@ -363,15 +363,18 @@ fn call(
     let address = super::http::display_address(&url);
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if status != 200 {
+        // KMS answers JSON; a front end (or an authentication failure) may answer XML.
         let kind = v
             .get("__type")
             .and_then(Value::as_str)
             .map(|t| t.rsplit('#').next().unwrap_or(t))
+            .or_else(|| aws::xml_field(&text, "Code"))
             .unwrap_or("error");
         let msg = v
             .get("message")
             .or_else(|| v.get("Message"))
             .and_then(Value::as_str)
+            .or_else(|| aws::xml_field(&text, "Message"))
             .unwrap_or_default();
         return Err(KeyError::Service(format!(
             "{SERVICE} at {address}: {action} with key {} refused: HTTP {status} {}{}{}",

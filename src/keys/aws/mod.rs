@@ -97,8 +97,9 @@ pub fn post(
     Ok((status, text))
 }
 
-/// The text between `<tag>` and `</tag>` in an XML answer (STS).
-fn xml_field<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+/// The text between `<tag>` and `</tag>` in an XML answer (STS, and the errors of some
+/// front ends).
+pub fn xml_field<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
     let open = format!("<{tag}>");
     let start = xml.find(&open)? + open.len();
     let len = xml[start..].find(&format!("</{tag}>"))?;
