@@ -489,4 +489,18 @@ mod tests {
             "sops:\n    age:\n        - recipient: age1x\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            abc\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified: \"2026-11-23T04:29:21Z\"\n    version: 3.11.0"
         );
     }
+
+    /// What is nested in a sequence item's mapping is indented from the dash (yaml.v3, as
+    /// sops 3.11 writes a kms `context` and `key_groups`).
+    #[test]
+    fn nested_collections_of_sequence_items_indent_like_yaml_v3() {
+        let v: Value = serde_json::json!({
+            "kms": [{"arn": "a", "context": {"k": "v"}, "enc": "E"}],
+            "key_groups": [{"age": [{"recipient": "r", "enc": "x"}]}]
+        });
+        assert_eq!(
+            metadata_block(&v, "", "\n"),
+            "sops:\n    kms:\n        - arn: a\n          context:\n            k: v\n          enc: E\n    key_groups:\n        - age:\n            - recipient: r\n              enc: x"
+        );
+    }
 }
