@@ -50,6 +50,8 @@ pub fn explicit_path() -> Option<PathBuf> {
 
 use crate::format::yaml_value;
 
+mod kms;
+
 /// The file name SOPS discovers.
 pub const CONFIG_FILE_NAME: &str = ".sops.yaml";
 
@@ -391,10 +393,11 @@ fn collect_group(group: &Value, index: usize, out: &mut Vec<String>) -> Result<(
         }
         Some(_) => return Err(format!(".key_groups[{index}].merge: expected a list")),
     }
-    // sops's key group order: pgp keys, then age.
-    for kind in ["pgp", "age"] {
+    // sops's key group order: pgp keys, kms, then age.
+    for kind in ["pgp", "kms", "age"] {
         match map.get(kind) {
             None | Some(Value::Null) => {}
+            Some(Value::Array(items)) if kind == "kms" => kms::group_kms(items, index, out)?,
             Some(Value::Array(items)) => {
                 for item in items {
                     match item {
@@ -475,6 +478,7 @@ fn parse_rule(item: &Value) -> Result<CreationRule, String> {
     for fp in recipients_field(rule.get("pgp"), "pgp")? {
         push_pgp(&mut plain, &fp);
     }
+    plain.extend(kms::plain_kms(rule)?);
     plain.extend(recipients_field(rule.get("age"), "age")?);
     let plain = dedup(plain);
     let key_groups = match key_groups {

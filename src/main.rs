@@ -87,8 +87,23 @@ fn install_panic_hook() {
     }));
 }
 
+/// Registers the KMS roles and profiles the `.sops.yaml` in effect names (the explicit
+/// one, else the nearest above the working directory), which a file's `kms` entries may
+/// then use (`keys::kms`).
+fn trust_kms_config() {
+    let path = sealed::config::explicit_path().or_else(|| {
+        std::env::current_dir()
+            .ok()
+            .and_then(|d| sealed::config::Config::discover(&d))
+    });
+    if let Some(path) = path {
+        let _ = sealed::config::Config::load(&path);
+    }
+}
+
 fn main() -> ExitCode {
     install_panic_hook();
+    sealed::keys::kms::set_trust_loader(trust_kms_config);
     let cli = Cli::parse();
     cli.sops.note_indent();
     let command = match cli.command {

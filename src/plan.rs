@@ -19,6 +19,16 @@ pub struct EncryptOptions {
     /// PGP key fingerprints, comma-separated (also `SOPS_PGP_FP`); used through `gpg`.
     #[arg(long, value_name = "FINGERPRINTS")]
     pub pgp: Option<String>,
+    /// AWS KMS key ARNs, comma-separated, each optionally `ARN+ROLE_ARN` (also
+    /// `SOPS_KMS_ARN`).
+    #[arg(long, value_name = "ARNS")]
+    pub kms: Option<String>,
+    /// The KMS encryption context of --kms keys: `KEY:VALUE` pairs, comma-separated.
+    #[arg(long, value_name = "CONTEXT")]
+    pub encryption_context: Option<String>,
+    /// The AWS profile (~/.aws/credentials) for --kms keys.
+    #[arg(long, value_name = "PROFILE")]
+    pub aws_profile: Option<String>,
     /// Use this .sops.yaml instead of searching for one (also `SOPS_CONFIG`, or
     /// `sealed --config FILE VERB`).
     #[arg(long, value_name = "FILE")]
@@ -76,6 +86,7 @@ impl SelectionFlags {
 pub fn has_key_or_rule_flags(opts: &EncryptOptions) -> bool {
     opts.age.is_some()
         || opts.pgp.is_some()
+        || opts.kms.is_some()
         || opts.config.is_some()
         || opts.shamir_threshold.is_some()
         || opts.selection.mac_only_encrypted
@@ -126,6 +137,29 @@ fn parse_pgp_list(list: &str) -> Result<Vec<Recipient>, Error> {
         .collect()
 }
 
+/// `--kms` (or `SOPS_KMS_ARN`) keys with `--encryption-context` and `--aws-profile`; their
+/// roles and profiles become ones a file's entries may use (`keys::kms`).
+fn parse_kms_list(opts: &EncryptOptions, list: &str) -> Result<Vec<Recipient>, Error> {
+    use crate::keys::kms;
+    let bad =
+        |flag: &str, e: crate::keys::KeyError| Error::other(exit::GENERIC, format!("{flag}: {e}"));
+    let context = kms::parse_context(opts.encryption_context.as_deref().unwrap_or_default())
+        .map_err(|e| bad("--encryption-context", e))?;
+    let keys = kms::parse_arn_list(
+        list,
+        &context,
+        opts.aws_profile.as_deref().unwrap_or_default(),
+    )
+    .map_err(|e| bad("--kms", e))?;
+    Ok(keys
+        .into_iter()
+        .map(|k| {
+            kms::trust(&k);
+            Recipient::kms(k)
+        })
+        .collect())
+}
+
 /// The value of a recipient variable, when set and not blank.
 fn env_list(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|s| !s.trim().is_empty())
@@ -139,19 +173,27 @@ pub(crate) fn key_plan(
     // As sops: each kind's flag, else its variable; any of them replaces the rule.
     let age = opts.age.clone().or_else(|| env_list("SOPS_AGE_RECIPIENTS"));
     let pgp = opts.pgp.clone().or_else(|| env_list("SOPS_PGP_FP"));
-    if age.is_some() || pgp.is_some() {
+    let kms = opts
+        .kms
+        .clone()
+        .or_else(|| env_list(crate::keys::kms::ARN_VAR));
+    if age.is_some() || pgp.is_some() || kms.is_some() {
         if opts.age.is_none()
             && opts.pgp.is_none()
+            && opts.kms.is_none()
             && rule.is_some_and(|r| !r.key_groups.is_empty())
         {
             let var = if age.is_some() {
                 "SOPS_AGE_RECIPIENTS"
-            } else {
+            } else if pgp.is_some() {
                 "SOPS_PGP_FP"
+            } else {
+                crate::keys::kms::ARN_VAR
             };
             note_env_override(var, config);
         }
         let mut group = parse_pgp_list(pgp.as_deref().unwrap_or_default())?;
+        group.extend(parse_kms_list(opts, kms.as_deref().unwrap_or_default())?);
         group.extend(parse_list(age.as_deref().unwrap_or_default())?);
         return Ok(KeyPlan {
             groups: vec![group],
@@ -162,8 +204,8 @@ pub(crate) fn key_plan(
         return Err(Error::other(
             exit::NO_RECIPIENT,
             match config {
-                Some(c) => format!("no creation rule in {} matches this file; pass --age or SOPS_AGE_RECIPIENTS (or --pgp)", c.display()),
-                None => "no recipients: pass --age (or --pgp), set SOPS_AGE_RECIPIENTS, or add a .sops.yaml with creation_rules".to_string(),
+                Some(c) => format!("no creation rule in {} matches this file; pass --age or SOPS_AGE_RECIPIENTS (or --pgp, --kms)", c.display()),
+                None => "no recipients: pass --age (or --pgp, --kms), set SOPS_AGE_RECIPIENTS, or add a .sops.yaml with creation_rules".to_string(),
             },
         ));
     };
@@ -186,7 +228,7 @@ pub(crate) fn key_plan(
     if groups.iter().all(Vec::is_empty) {
         return Err(Error::other(
             exit::NO_RECIPIENT,
-            "the matching .sops.yaml rule has no age or pgp recipients",
+            "the matching .sops.yaml rule has no age, pgp or kms recipients",
         ));
     }
     Ok(KeyPlan {

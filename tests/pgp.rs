@@ -588,9 +588,9 @@ fn a_pgp_entry_is_handed_to_gpg_only_as_an_armored_message_on_stdin() {
     assert!(stdin.starts_with("-----BEGIN PGP MESSAGE-----"), "{stdin}");
 }
 
-/// A kms entry as sops writes one (the `enc` is not a real wrapped key: sealed never uses
-/// it, it only has to survive).
-const KMS: &str = "    kms:\n        - arn: arn:aws:kms:us-east-1:111122223333:key/abcd\n          created_at: \"2024-01-01T00:00:00Z\"\n          enc: AQICAHhfake\n          aws_profile: \"\"\n";
+/// A gcp_kms entry as sops writes one (the `enc` is not a real wrapped key: sealed never
+/// uses it, it only has to survive). AWS KMS entries are used: tests/kms.rs.
+const KMS: &str = "    gcp_kms:\n        - resource_id: projects/p/locations/global/keyRings/r/cryptoKeys/k\n          created_at: \"2024-01-01T00:00:00Z\"\n          enc: CiQAfake\n";
 
 #[test]
 fn entries_of_services_sealed_does_not_reach_are_kept_and_named() {
@@ -640,7 +640,7 @@ fn entries_of_services_sealed_does_not_reach_are_kept_and_named() {
     assert!(!out.status.success());
     let e = err(&out);
     assert!(
-        e.contains("AWS KMS keys, which sealed does not reach yet"),
+        e.contains("GCP KMS keys, which sealed does not reach yet"),
         "{e}"
     );
     assert_eq!(std::fs::read_to_string(&plain).unwrap(), after);
@@ -655,9 +655,9 @@ fn entries_of_services_sealed_does_not_reach_are_kept_and_named() {
     let out = sealed(true, &["decrypt", p]);
     assert_eq!(out.status.code(), Some(128));
     let e = err(&out);
-    assert!(e.contains("sealed does not reach AWS KMS yet"), "{e}");
+    assert!(e.contains("sealed does not reach GCP KMS yet"), "{e}");
     assert!(
-        e.contains("AWS KMS arn:aws:kms:us-east-1:111122223333:key/abcd"),
+        e.contains("GCP KMS projects/p/locations/global/keyRings/r/cryptoKeys/k"),
         "{e}"
     );
     assert_eq!(e.lines().count(), 1, "{e}");

@@ -12,9 +12,13 @@ use crate::team::rekey::{Layout, Source};
 use crate::team::say;
 use crate::team::{identities, rekey};
 
-/// `--pgp`'s and `--age`'s comma-separated recipients (pgp first, as sops orders them),
+/// `--pgp`'s, `--kms`'s and `--age`'s comma-separated recipients (in sops's kind order),
 /// in their canonical spelling.
-fn parse_recipients(pgp: Option<&str>, age: Option<&str>) -> Result<Vec<String>, Error> {
+fn parse_recipients(
+    pgp: Option<&str>,
+    kms: Option<&str>,
+    age: Option<&str>,
+) -> Result<Vec<String>, Error> {
     let split = |list: Option<&str>| -> Vec<String> {
         list.unwrap_or_default()
             .split(',')
@@ -29,13 +33,25 @@ fn parse_recipients(pgp: Option<&str>, age: Option<&str>) -> Result<Vec<String>,
             Recipient::pgp(&fp).map_err(|e| Error::other(exit::GENERIC, format!("--pgp: {e}")))?;
         out.push(r.text().to_string());
     }
+    let keys = crate::keys::kms::parse_arn_list(kms.unwrap_or_default(), &Default::default(), "")
+        .map_err(|e| Error::other(exit::GENERIC, format!("--kms: {e}")))?;
+    for k in keys {
+        crate::keys::kms::trust(&k);
+        out.push(k.text());
+    }
     for s in split(age) {
         let r =
             Recipient::parse(&s).map_err(|e| Error::other(exit::GENERIC, format!("--age: {e}")))?;
         out.push(r.text().to_string());
     }
     if out.is_empty() {
-        let flag = if age.is_some() { "--age" } else { "--pgp" };
+        let flag = if age.is_some() {
+            "--age"
+        } else if kms.is_some() {
+            "--kms"
+        } else {
+            "--pgp"
+        };
         return Err(Error::other(
             exit::NO_RECIPIENT,
             format!("{flag}: no recipient given"),
@@ -62,6 +78,10 @@ pub struct Args {
     /// --age, in the same key group) instead of the rule's.
     #[arg(long, value_name = "FINGERPRINTS")]
     pgp: Option<String>,
+    /// Encrypt the new data key to these AWS KMS keys (`ARN[+ROLE_ARN]`, comma-separated;
+    /// with --age or --pgp, in the same key group) instead of the rule's.
+    #[arg(long, value_name = "ARNS")]
+    kms: Option<String>,
     /// Also keep the recipients named only in a file (not by `.sops.yaml` or --age); for a
     /// file no rule matches, keep its recipients, key groups and threshold as they are.
     /// They are not authenticated: check the warning that lists them.
@@ -71,10 +91,14 @@ pub struct Args {
 
 /// Runs `sealed rotate`.
 pub fn run(args: &Args) -> Result<(), Error> {
-    let flag = match (&args.pgp, &args.age) {
-        (None, None) => None,
-        (pgp, age) => Some(Layout {
-            groups: vec![parse_recipients(pgp.as_deref(), age.as_deref())?],
+    let flag = match (&args.pgp, &args.kms, &args.age) {
+        (None, None, None) => None,
+        (pgp, kms, age) => Some(Layout {
+            groups: vec![parse_recipients(
+                pgp.as_deref(),
+                kms.as_deref(),
+                age.as_deref(),
+            )?],
             threshold: None,
         }),
     };

@@ -127,7 +127,7 @@ fn key_groups_and_threshold() {
       - age: [{A2}, {A2}]
         merge:
           - age: [{A3}]
-          - kms: [{{arn: x}}]
+          - kms: [{{arn: \"arn:aws:kms:eu-west-1:1:key/k\", context: {{b: \"2\", a: x}}}}]
             age: [{A2}]
 "
     ));
@@ -136,9 +136,14 @@ fn key_groups_and_threshold() {
         vec![
             vec!["pgp:ABCDEF".to_owned(), A1.to_owned()],
             vec!["pgp:ABCDEF".to_owned()],
-            vec![A3.to_owned(), A2.to_owned()]
+            vec![
+                A3.to_owned(),
+                "kms:arn:aws:kms:eu-west-1:1:key/k|context=a:x,b:2".to_owned(),
+                A2.to_owned()
+            ]
         ]
     );
+    assert!(parse("creation_rules:\n  - key_groups: [{kms: [{arn: x}]}]\n").is_err());
     assert_eq!(r.shamir_threshold, Some(2));
     assert_eq!(r.path_regex.as_deref(), Some("x"));
     // Empty key_groups falls back to the plain keys; threshold 0 means unset.
@@ -147,10 +152,19 @@ fn key_groups_and_threshold() {
     ));
     assert_eq!(r.key_groups, vec![vec![A1.to_owned()]]);
     assert_eq!(r.shamir_threshold, None);
-    // pgp keys are recipients; kms keys are not read.
-    let r = rule("creation_rules:\n  - pgp: ABCDEF\n    kms: arn:aws:kms:x\n");
-    assert_eq!(r.key_groups, vec![vec!["pgp:ABCDEF".to_owned()]]);
-    let r = rule("creation_rules:\n  - kms: arn:aws:kms:x\n");
+    // pgp, then kms (ARN+ROLE, with the rule's aws_profile), in sops's order.
+    let r = rule(
+        "creation_rules:\n  - pgp: ABCDEF\n    kms: arn:aws:kms:us-east-1:1:key/a+arn:aws:iam::1:role/r\n    aws_profile: dev\n",
+    );
+    assert_eq!(
+        r.key_groups,
+        vec![vec![
+            "pgp:ABCDEF".to_owned(),
+            "kms:arn:aws:kms:us-east-1:1:key/a+arn:aws:iam::1:role/r|aws_profile=dev".to_owned()
+        ]]
+    );
+    // Only keys of kinds sealed does not use: kept, without groups.
+    let r = rule("creation_rules:\n  - gcp_kms: projects/p/locations/l/keyRings/r/cryptoKeys/k\n");
     assert!(r.key_groups.is_empty());
     assert!(parse("creation_rules:\n  - shamir_threshold: -1\n").is_err());
     assert!(parse("creation_rules:\n  - shamir_threshold: two\n").is_err());

@@ -1,5 +1,6 @@
 //! Master keys as a file's metadata holds them: one entry per recipient, of one kind each
-//! (age, pgp, or a key service sealed keeps byte for byte but does not reach yet), read
+//! (age, pgp, AWS KMS, or a key service sealed keeps byte for byte but does not reach
+//! yet), read
 //! from and written to the JSON shapes sops 3.11 uses.
 
 use serde_json::{Map, Value, json};
@@ -34,6 +35,14 @@ pub struct ServiceEntry {
     pub fields: Map<String, Value>,
 }
 
+/// One AWS KMS key (sops's `kms` entry: `arn`, `role`, `context`, `created_at`, `enc`,
+/// `aws_profile`): kept as the JSON object it was read or built as, fields in their order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KmsEntry {
+    /// The entry's fields.
+    pub fields: Map<String, Value>,
+}
+
 /// A master key entry of a key group.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MasterKey {
@@ -41,6 +50,8 @@ pub enum MasterKey {
     Age(AgeEntry),
     /// A PGP key, used through `gpg`.
     Pgp(PgpEntry),
+    /// An AWS KMS key.
+    Kms(KmsEntry),
     /// A key service entry, kept as it is.
     Service(ServiceEntry),
 }
@@ -76,6 +87,7 @@ impl MasterKey {
         match self {
             MasterKey::Age(_) => "age",
             MasterKey::Pgp(_) => "pgp",
+            MasterKey::Kms(_) => "kms",
             MasterKey::Service(s) => &s.kind,
         }
     }
@@ -86,6 +98,7 @@ impl MasterKey {
         match self {
             MasterKey::Age(a) => a.recipient.clone(),
             MasterKey::Pgp(p) => format!("{PGP_PREFIX}{}", p.fp),
+            MasterKey::Kms(k) => super::kms::KmsKey::from_fields(&k.fields).text(),
             MasterKey::Service(s) => {
                 let parts: Vec<&str> = service_label_fields(&s.kind)
                     .iter()
@@ -101,7 +114,10 @@ impl MasterKey {
         match self {
             MasterKey::Age(a) => Some(&a.enc),
             MasterKey::Pgp(p) => Some(&p.enc),
-            MasterKey::Service(s) => s.fields.get("enc").and_then(Value::as_str),
+            MasterKey::Kms(KmsEntry { fields: f })
+            | MasterKey::Service(ServiceEntry { fields: f, .. }) => {
+                f.get("enc").and_then(Value::as_str)
+            }
         }
     }
 
@@ -121,6 +137,7 @@ impl MasterKey {
         match self {
             MasterKey::Age(a) => json!({"recipient": a.recipient, "enc": a.enc}),
             MasterKey::Pgp(p) => json!({"created_at": p.created_at, "enc": p.enc, "fp": p.fp}),
+            MasterKey::Kms(k) => Value::Object(k.fields.clone()),
             MasterKey::Service(s) => Value::Object(s.fields.clone()),
         }
     }
@@ -160,6 +177,15 @@ impl MasterKey {
                 }),
                 _ => return Err("`pgp` entry needs `fp` and `enc`".into()),
             },
+            "kms" => {
+                if let Some(enc) = s("enc") {
+                    checked(enc)?;
+                }
+                if s("arn").is_none() {
+                    return Err("`kms` entry needs `arn`".into());
+                }
+                MasterKey::Kms(KmsEntry { fields: m.clone() })
+            }
             k if SERVICE_KINDS.iter().any(|(s, _)| *s == k) => {
                 if let Some(enc) = s("enc") {
                     checked(enc)?;

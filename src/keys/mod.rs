@@ -12,8 +12,11 @@
 //! - [`generate`] and [`append`] for `sealed keygen`; [`IdentitySet::public_keys`] for
 //!   `sealed init`.
 
+pub mod aws;
+pub mod http;
 mod identity;
 mod keygen;
+pub mod kms;
 mod master;
 pub mod pgp;
 pub(crate) mod pq;
@@ -22,8 +25,12 @@ mod recipient;
 pub use identity::IdentitySet;
 pub use keygen::{GeneratedKey, KeyKind, append, append_kind, generate, generate_kind};
 pub use master::{
-    AgeEntry, GROUP_ORDER, MasterKey, PGP_PREFIX, PgpEntry, SERVICE_KINDS, ServiceEntry,
+    AgeEntry, GROUP_ORDER, KmsEntry, MasterKey, PGP_PREFIX, PgpEntry, SERVICE_KINDS, ServiceEntry,
 };
+
+/// The prefix of an AWS KMS recipient's text and label (`kms:ARN[+ROLE]…`, see
+/// [`kms::KmsKey::text`]).
+pub const KMS_PREFIX: &str = "kms:";
 pub use recipient::{Recipient, wrap_data_key};
 
 use zeroize::Zeroizing;
@@ -31,6 +38,11 @@ use zeroize::Zeroizing;
 /// Wraps `part` (the data key or its Shamir share) to `recipient`: the metadata entry of
 /// the recipient's kind (a PGP entry records the time as its `created_at`).
 pub fn wrap_entry(part: &[u8], recipient: &Recipient) -> Result<MasterKey, KeyError> {
+    if let Some(key) = recipient.kms_key() {
+        return Ok(MasterKey::Kms(KmsEntry {
+            fields: kms::encrypt(part, key)?,
+        }));
+    }
     Ok(match recipient.fingerprint() {
         Some(fp) => MasterKey::Pgp(PgpEntry {
             fp: fp.to_string(),
@@ -62,6 +74,11 @@ pub fn describe(entry: &MasterKey) -> String {
             format!("{kind} {r}")
         }
         MasterKey::Pgp(p) => format!("pgp {}", p.fp),
+        MasterKey::Kms(k) => format!(
+            "{} {}",
+            kms::SERVICE,
+            kms::KmsKey::from_fields(&k.fields).describe()
+        ),
         MasterKey::Service(_) => {
             let label = entry.label();
             let key = label.split_once(':').map_or("", |(_, k)| k);
@@ -76,12 +93,12 @@ pub fn unwrap_cost(entry: &MasterKey) -> u8 {
     match entry {
         MasterKey::Age(_) => 0,
         MasterKey::Pgp(_) => 1,
-        MasterKey::Service(_) => 2,
+        MasterKey::Kms(_) | MasterKey::Service(_) => 2,
     }
 }
 
 /// Unwraps one metadata entry with what is at hand: age entries with `identities`, pgp
-/// entries through gpg and the user's keyring. A service entry sealed does not reach is
+/// entries through gpg and the user's keyring, kms entries through AWS KMS. A service entry sealed does not reach is
 /// [`KeyError::Unreachable`].
 pub fn unwrap_entry(
     identities: &IdentitySet,
@@ -90,6 +107,7 @@ pub fn unwrap_entry(
     match entry {
         MasterKey::Age(a) => identities.unwrap(&a.enc),
         MasterKey::Pgp(p) => pgp::decrypt(&p.enc),
+        MasterKey::Kms(k) => kms::decrypt(&k.fields),
         MasterKey::Service(_) => Err(KeyError::Unreachable(
             entry.service_name().unwrap_or("a key service").to_string(),
         )),
@@ -112,6 +130,9 @@ pub enum KeyError {
     /// A PGP fingerprint that is not one.
     #[error("invalid PGP fingerprint {0:?}: expected 16 to 64 hex digits")]
     BadFingerprint(String),
+    /// An AWS KMS key or encryption context that is not one.
+    #[error("invalid AWS KMS key {0}")]
+    BadKms(String),
     /// An identity source could not be read or parsed.
     #[error("{source_name}: {msg}")]
     BadIdentity {
@@ -132,6 +153,10 @@ pub enum KeyError {
     /// A tool a key kind needs (gpg) is missing or failed.
     #[error("{0}")]
     Tool(String),
+    /// A key service failed, refused, or cannot be asked (one line naming the service
+    /// and its address; never a credential).
+    #[error("{0}")]
+    Service(String),
     /// A key service sealed does not reach yet.
     #[error("the file's {0} key cannot be used: sealed does not reach {0} yet")]
     Unreachable(String),

@@ -24,6 +24,8 @@ enum Kind {
     Ssh(age::ssh::Recipient),
     /// A PGP key's fingerprint (used through gpg).
     Pgp(String),
+    /// An AWS KMS key.
+    Kms(super::kms::KmsKey),
 }
 
 impl Recipient {
@@ -68,12 +70,31 @@ impl Recipient {
         })
     }
 
+    /// An AWS KMS key. Its [`Recipient::text`] is [`super::kms::KmsKey::text`].
+    pub fn kms(key: super::kms::KmsKey) -> Recipient {
+        Recipient {
+            text: key.text(),
+            kind: Kind::Kms(key),
+        }
+    }
+
     /// Parses a recipient of any kind as `.sops.yaml` rules and layouts name them: an age
-    /// recipient ([`Recipient::parse`]) or `pgp:FINGERPRINT`.
+    /// recipient ([`Recipient::parse`]), `pgp:FINGERPRINT` or `kms:ARN…`.
     pub fn parse_any(s: &str) -> Result<Recipient, KeyError> {
+        if let Some(k) = s.trim().strip_prefix(super::KMS_PREFIX) {
+            return super::kms::KmsKey::from_text(k).map(Recipient::kms);
+        }
         match s.trim().strip_prefix(super::PGP_PREFIX) {
             Some(fp) => Recipient::pgp(fp),
             None => Recipient::parse(s),
+        }
+    }
+
+    /// The key of an AWS KMS recipient.
+    pub fn kms_key(&self) -> Option<&super::kms::KmsKey> {
+        match &self.kind {
+            Kind::Kms(k) => Some(k),
+            _ => None,
         }
     }
 
@@ -96,7 +117,7 @@ impl Recipient {
             Kind::X25519(r) => Some(r),
             Kind::Pq(r) => Some(r.as_ref()),
             Kind::Ssh(r) => Some(r),
-            Kind::Pgp(_) => None,
+            Kind::Pgp(_) | Kind::Kms(_) => None,
         }
     }
 }
@@ -152,6 +173,14 @@ pub fn wrap_data_key(data_key: &[u8], recipient: &Recipient) -> Result<String, K
         return Err(KeyError::Wrap("the data key is empty".to_owned()));
     }
     let wrap_err = |e: std::io::Error| KeyError::Wrap(e.to_string());
+    if let Some(key) = recipient.kms_key() {
+        let fields = super::kms::encrypt(data_key, key)?;
+        return Ok(fields
+            .get("enc")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string());
+    }
     let Some(age_recipient) = recipient.as_age() else {
         return super::pgp::encrypt(data_key, recipient.fingerprint().unwrap_or_default());
     };

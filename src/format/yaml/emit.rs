@@ -506,4 +506,16 @@ mod tests {
             "sops:\n    shamir_threshold: 2\n    key_groups:\n        - pgp:\n            - created_at: t\n              enc: |-\n                -----BEGIN PGP MESSAGE-----\n\n                abc\n              fp: AB\n          hc_vault: []\n          age:\n            - recipient: age1x\n              enc: |\n                E"
         );
     }
+
+    #[test]
+    fn nested_collections_of_sequence_items_indent_like_yaml_v3() {
+        let v: Value = serde_json::json!({
+            "kms": [{"arn": "a", "context": {"k": "v"}, "enc": "E"}],
+            "key_groups": [{"age": [{"recipient": "r", "enc": "x"}]}]
+        });
+        assert_eq!(
+            metadata_block(&v, "", "\n"),
+            "sops:\n    kms:\n        - arn: a\n          context:\n            k: v\n          enc: E\n    key_groups:\n        - age:\n            - recipient: r\n              enc: x"
+        );
+    }
 }
