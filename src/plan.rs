@@ -19,6 +19,10 @@ pub struct EncryptOptions {
     /// PGP key fingerprints, comma-separated (also `SOPS_PGP_FP`); used through `gpg`.
     #[arg(long, value_name = "FINGERPRINTS")]
     pub pgp: Option<String>,
+    /// Vault transit key URIs, comma-separated (also `SOPS_VAULT_URIS`), e.g.
+    /// `https://vault.example.com:8200/v1/transit/keys/NAME`.
+    #[arg(long, value_name = "URIS")]
+    pub hc_vault_transit: Option<String>,
     /// Use this .sops.yaml instead of searching for one (also `SOPS_CONFIG`, or
     /// `sealed --config FILE VERB`).
     #[arg(long, value_name = "FILE")]
@@ -76,6 +80,7 @@ impl SelectionFlags {
 pub fn has_key_or_rule_flags(opts: &EncryptOptions) -> bool {
     opts.age.is_some()
         || opts.pgp.is_some()
+        || opts.hc_vault_transit.is_some()
         || opts.config.is_some()
         || opts.shamir_threshold.is_some()
         || opts.selection.mac_only_encrypted
@@ -119,6 +124,13 @@ fn parse_list(list: &str) -> Result<Vec<Recipient>, Error> {
         .collect()
 }
 
+fn parse_vault_list(list: &str) -> Result<Vec<Recipient>, Error> {
+    list.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| Recipient::vault(s).map_err(|e| Error::other(exit::GENERIC, e.to_string())))
+        .collect()
+}
+
 fn parse_pgp_list(list: &str) -> Result<Vec<Recipient>, Error> {
     list.split(',')
         .filter(|s| !s.trim().is_empty())
@@ -139,19 +151,27 @@ pub(crate) fn key_plan(
     // As sops: each kind's flag, else its variable; any of them replaces the rule.
     let age = opts.age.clone().or_else(|| env_list("SOPS_AGE_RECIPIENTS"));
     let pgp = opts.pgp.clone().or_else(|| env_list("SOPS_PGP_FP"));
-    if age.is_some() || pgp.is_some() {
+    let vault = opts
+        .hc_vault_transit
+        .clone()
+        .or_else(|| env_list("SOPS_VAULT_URIS"));
+    if age.is_some() || pgp.is_some() || vault.is_some() {
         if opts.age.is_none()
             && opts.pgp.is_none()
+            && opts.hc_vault_transit.is_none()
             && rule.is_some_and(|r| !r.key_groups.is_empty())
         {
             let var = if age.is_some() {
                 "SOPS_AGE_RECIPIENTS"
-            } else {
+            } else if pgp.is_some() {
                 "SOPS_PGP_FP"
+            } else {
+                "SOPS_VAULT_URIS"
             };
             note_env_override(var, config);
         }
         let mut group = parse_pgp_list(pgp.as_deref().unwrap_or_default())?;
+        group.extend(parse_vault_list(vault.as_deref().unwrap_or_default())?);
         group.extend(parse_list(age.as_deref().unwrap_or_default())?);
         return Ok(KeyPlan {
             groups: vec![group],

@@ -14,7 +14,11 @@ use crate::team::{identities, rekey};
 
 /// `--pgp`'s and `--age`'s comma-separated recipients (pgp first, as sops orders them),
 /// in their canonical spelling.
-fn parse_recipients(pgp: Option<&str>, age: Option<&str>) -> Result<Vec<String>, Error> {
+fn parse_recipients(
+    pgp: Option<&str>,
+    vault: Option<&str>,
+    age: Option<&str>,
+) -> Result<Vec<String>, Error> {
     let split = |list: Option<&str>| -> Vec<String> {
         list.unwrap_or_default()
             .split(',')
@@ -29,13 +33,24 @@ fn parse_recipients(pgp: Option<&str>, age: Option<&str>) -> Result<Vec<String>,
             Recipient::pgp(&fp).map_err(|e| Error::other(exit::GENERIC, format!("--pgp: {e}")))?;
         out.push(r.text().to_string());
     }
+    for uri in split(vault) {
+        let r = Recipient::vault(&uri)
+            .map_err(|e| Error::other(exit::GENERIC, format!("--hc-vault-transit: {e}")))?;
+        out.push(r.text().to_string());
+    }
     for s in split(age) {
         let r =
             Recipient::parse(&s).map_err(|e| Error::other(exit::GENERIC, format!("--age: {e}")))?;
         out.push(r.text().to_string());
     }
     if out.is_empty() {
-        let flag = if age.is_some() { "--age" } else { "--pgp" };
+        let flag = if age.is_some() {
+            "--age"
+        } else if pgp.is_some() {
+            "--pgp"
+        } else {
+            "--hc-vault-transit"
+        };
         return Err(Error::other(
             exit::NO_RECIPIENT,
             format!("{flag}: no recipient given"),
@@ -62,6 +77,10 @@ pub struct Args {
     /// --age, in the same key group) instead of the rule's.
     #[arg(long, value_name = "FINGERPRINTS")]
     pgp: Option<String>,
+    /// Encrypt the new data key with these Vault transit keys (URIs, comma-separated; with
+    /// --age/--pgp, in the same key group) instead of the rule's.
+    #[arg(long, value_name = "URIS")]
+    hc_vault_transit: Option<String>,
     /// Also keep the recipients named only in a file (not by `.sops.yaml` or --age); for a
     /// file no rule matches, keep its recipients, key groups and threshold as they are.
     /// They are not authenticated: check the warning that lists them.
@@ -71,10 +90,14 @@ pub struct Args {
 
 /// Runs `sealed rotate`.
 pub fn run(args: &Args) -> Result<(), Error> {
-    let flag = match (&args.pgp, &args.age) {
-        (None, None) => None,
-        (pgp, age) => Some(Layout {
-            groups: vec![parse_recipients(pgp.as_deref(), age.as_deref())?],
+    let flag = match (&args.pgp, &args.hc_vault_transit, &args.age) {
+        (None, None, None) => None,
+        (pgp, vault, age) => Some(Layout {
+            groups: vec![parse_recipients(
+                pgp.as_deref(),
+                vault.as_deref(),
+                age.as_deref(),
+            )?],
             threshold: None,
         }),
     };

@@ -41,6 +41,8 @@ pub enum MasterKey {
     Age(AgeEntry),
     /// A PGP key, used through `gpg`.
     Pgp(PgpEntry),
+    /// A HashiCorp Vault / OpenBao transit key.
+    Vault(super::vault::VaultEntry),
     /// A key service entry, kept as it is.
     Service(ServiceEntry),
 }
@@ -76,6 +78,7 @@ impl MasterKey {
         match self {
             MasterKey::Age(_) => "age",
             MasterKey::Pgp(_) => "pgp",
+            MasterKey::Vault(_) => "hc_vault",
             MasterKey::Service(s) => &s.kind,
         }
     }
@@ -86,6 +89,7 @@ impl MasterKey {
         match self {
             MasterKey::Age(a) => a.recipient.clone(),
             MasterKey::Pgp(p) => format!("{PGP_PREFIX}{}", p.fp),
+            MasterKey::Vault(v) => v.key.uri(),
             MasterKey::Service(s) => {
                 let parts: Vec<&str> = service_label_fields(&s.kind)
                     .iter()
@@ -101,6 +105,7 @@ impl MasterKey {
         match self {
             MasterKey::Age(a) => Some(&a.enc),
             MasterKey::Pgp(p) => Some(&p.enc),
+            MasterKey::Vault(v) => Some(&v.enc),
             MasterKey::Service(s) => s.fields.get("enc").and_then(Value::as_str),
         }
     }
@@ -121,6 +126,13 @@ impl MasterKey {
         match self {
             MasterKey::Age(a) => json!({"recipient": a.recipient, "enc": a.enc}),
             MasterKey::Pgp(p) => json!({"created_at": p.created_at, "enc": p.enc, "fp": p.fp}),
+            MasterKey::Vault(v) => json!({
+                "vault_address": v.key.address,
+                "engine_path": v.key.engine_path,
+                "key_name": v.key.key_name,
+                "created_at": v.created_at,
+                "enc": v.enc,
+            }),
             MasterKey::Service(s) => Value::Object(s.fields.clone()),
         }
     }
@@ -159,6 +171,30 @@ impl MasterKey {
                     created_at: s("created_at").unwrap_or_default().to_string(),
                 }),
                 _ => return Err("`pgp` entry needs `fp` and `enc`".into()),
+            },
+            "hc_vault" => match (
+                s("vault_address"),
+                s("engine_path"),
+                s("key_name"),
+                s("enc"),
+            ) {
+                (Some(a), Some(p), Some(k), Some(enc)) => {
+                    MasterKey::Vault(super::vault::VaultEntry {
+                        key: super::vault::VaultKey {
+                            address: a.to_string(),
+                            engine_path: p.to_string(),
+                            key_name: k.to_string(),
+                        },
+                        created_at: s("created_at").unwrap_or_default().to_string(),
+                        enc: checked(enc)?,
+                    })
+                }
+                _ => {
+                    return Err(
+                        "`hc_vault` entry needs `vault_address`, `engine_path`, `key_name` and `enc`"
+                            .into(),
+                    );
+                }
             },
             k if SERVICE_KINDS.iter().any(|(s, _)| *s == k) => {
                 if let Some(enc) = s("enc") {

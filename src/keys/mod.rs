@@ -12,11 +12,13 @@
 //! - [`generate`] and [`append`] for `sealed keygen`; [`IdentitySet::public_keys`] for
 //!   `sealed init`.
 
+pub mod http;
 mod identity;
 mod keygen;
 mod master;
 pub mod pgp;
 mod recipient;
+pub mod vault;
 
 pub use identity::IdentitySet;
 pub use keygen::{GeneratedKey, append, generate};
@@ -24,12 +26,16 @@ pub use master::{
     AgeEntry, GROUP_ORDER, MasterKey, PGP_PREFIX, PgpEntry, SERVICE_KINDS, ServiceEntry,
 };
 pub use recipient::{Recipient, wrap_data_key};
+pub use vault::{VaultEntry, VaultKey};
 
 use zeroize::Zeroizing;
 
 /// Wraps `part` (the data key or its Shamir share) to `recipient`: the metadata entry of
 /// the recipient's kind (a PGP entry records the time as its `created_at`).
 pub fn wrap_entry(part: &[u8], recipient: &Recipient) -> Result<MasterKey, KeyError> {
+    if let Some(key) = recipient.vault_key() {
+        return Ok(MasterKey::Vault(vault::encrypt(part, key)?));
+    }
     Ok(match recipient.fingerprint() {
         Some(fp) => MasterKey::Pgp(PgpEntry {
             fp: fp.to_string(),
@@ -61,6 +67,7 @@ pub fn describe(entry: &MasterKey) -> String {
             format!("{kind} {r}")
         }
         MasterKey::Pgp(p) => format!("pgp {}", p.fp),
+        MasterKey::Vault(v) => format!("{} {}", vault::SERVICE, v.key.uri()),
         MasterKey::Service(_) => {
             let label = entry.label();
             let key = label.split_once(':').map_or("", |(_, k)| k);
@@ -75,7 +82,8 @@ pub fn unwrap_cost(entry: &MasterKey) -> u8 {
     match entry {
         MasterKey::Age(_) => 0,
         MasterKey::Pgp(_) => 1,
-        MasterKey::Service(_) => 2,
+        MasterKey::Vault(_) => 2,
+        MasterKey::Service(_) => 3,
     }
 }
 
@@ -89,6 +97,7 @@ pub fn unwrap_entry(
     match entry {
         MasterKey::Age(a) => identities.unwrap(&a.enc),
         MasterKey::Pgp(p) => pgp::decrypt(&p.enc),
+        MasterKey::Vault(v) => vault::decrypt(v),
         MasterKey::Service(_) => Err(KeyError::Unreachable(
             entry.service_name().unwrap_or("a key service").to_string(),
         )),
@@ -131,6 +140,12 @@ pub enum KeyError {
     /// A tool a key kind needs (gpg) is missing or failed.
     #[error("{0}")]
     Tool(String),
+    /// A Vault transit key URI that is not one.
+    #[error("invalid Vault transit URI {0}")]
+    BadVaultUri(String),
+    /// A key service failed or refused (one line naming the service and its address).
+    #[error("{0}")]
+    Service(String),
     /// A key service sealed does not reach yet.
     #[error("the file's {0} key cannot be used: sealed does not reach {0} yet")]
     Unreachable(String),

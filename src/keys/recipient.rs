@@ -22,6 +22,8 @@ enum Kind {
     Ssh(age::ssh::Recipient),
     /// A PGP key's fingerprint (used through gpg).
     Pgp(String),
+    /// A Vault transit key.
+    Vault(super::vault::VaultKey),
 }
 
 impl Recipient {
@@ -65,6 +67,10 @@ impl Recipient {
     /// Parses a recipient of any kind as `.sops.yaml` rules and layouts name them: an age
     /// recipient ([`Recipient::parse`]) or `pgp:FINGERPRINT`.
     pub fn parse_any(s: &str) -> Result<Recipient, KeyError> {
+        let t = s.trim();
+        if t.starts_with("https://") || t.starts_with("http://") {
+            return Recipient::vault(t);
+        }
         match s.trim().strip_prefix(super::PGP_PREFIX) {
             Some(fp) => Recipient::pgp(fp),
             None => Recipient::parse(s),
@@ -75,6 +81,24 @@ impl Recipient {
     /// for a PGP key.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// A Vault transit key, from its URI (`https://host:8200/v1/transit/keys/NAME`); its
+    /// [`Recipient::text`] is the URI as sops prints it.
+    pub fn vault(uri: &str) -> Result<Recipient, KeyError> {
+        let key = super::vault::VaultKey::parse_uri(uri)?;
+        Ok(Recipient {
+            text: key.uri(),
+            kind: Kind::Vault(key),
+        })
+    }
+
+    /// The transit key of a Vault recipient.
+    pub fn vault_key(&self) -> Option<&super::vault::VaultKey> {
+        match &self.kind {
+            Kind::Vault(k) => Some(k),
+            _ => None,
+        }
     }
 
     /// The fingerprint of a PGP recipient.
@@ -89,7 +113,7 @@ impl Recipient {
         match &self.kind {
             Kind::X25519(r) => Some(r),
             Kind::Ssh(r) => Some(r),
-            Kind::Pgp(_) => None,
+            Kind::Pgp(_) | Kind::Vault(_) => None,
         }
     }
 }
