@@ -327,7 +327,7 @@ fn mixed_age_and_vault_groups_with_shamir() {
 }
 
 #[test]
-fn rotate_updatekeys_and_team_with_vault_members() {
+fn rotate_and_updatekeys_with_vault_members() {
     let Some(s) = server() else { return };
     let Some(sops) = peer("sops") else { return };
     let (k1, k2) = (s.key(), s.key());
@@ -773,4 +773,60 @@ fn publish_to_kv_v1_and_v2_read_back_with_bao() {
         "{}",
         err(&out)
     );
+}
+
+#[test]
+fn team_add_and_remove_of_an_age_member_rewrap_and_rotate_vault_keyed_files() {
+    let Some(s) = server() else { return };
+    let Some(sops) = peer("sops") else { return };
+    let Some(r) = GitRepo::new() else { return };
+    let uri = s.key();
+    let carol = keygen_in(r.tmp.path(), "carol.txt");
+    r.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    hc_vault_transit_uri: {uri}\n    age: {}\n",
+            r.key.public
+        ),
+    );
+    for i in 0..12 {
+        r.write(&format!("secrets/s{i}.yaml"), PLAIN);
+    }
+    let run = |args: &[&str]| {
+        let out = r
+            .cmd(&bin())
+            .env("VAULT_ADDR", &s.addr)
+            .env("VAULT_TOKEN", TOKEN)
+            .args(args)
+            .output()
+            .unwrap();
+        ok(&out, &format!("sealed {args:?}"))
+    };
+    for i in 0..12 {
+        run(&["encrypt", "-i", &format!("secrets/s{i}.yaml")]);
+    }
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "init"]);
+    let before = r.read("secrets/s0.yaml");
+    run(&["team", "add", "carol", &carol.public]);
+    let added = r.read("secrets/s0.yaml");
+    assert!(added.contains(&carol.public), "{added}");
+    assert_eq!(vault_entries(&added), vault_entries(&before));
+    // Rotating every file of the repository (in parallel) keeps the Vault key of the rule.
+    run(&["team", "remove", "carol"]);
+    for i in 0..12 {
+        let text = r.read(&format!("secrets/s{i}.yaml"));
+        assert!(!text.contains(&carol.public), "{text}");
+        assert_eq!(vault_entries(&text), vault_entries(&before));
+        // sops opens it through Vault alone (no age key given).
+        let out = s
+            .cmd(&sops)
+            .arg("decrypt")
+            .arg(r.root.join(format!("secrets/s{i}.yaml")))
+            .output()
+            .unwrap();
+        assert_eq!(ok(&out, "sops decrypt"), PLAIN);
+    }
+    let mac = |t: &str| t.lines().find(|l| l.contains("mac:")).unwrap().to_string();
+    assert_ne!(mac(&r.read("secrets/s0.yaml")), mac(&before), "rotated");
 }
