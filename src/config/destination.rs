@@ -126,3 +126,6 @@ pub fn rule_for<'a>(rules: &'a [DestinationRule], file: &str) -> Option<&'a Dest
         .iter()
         .find(|r| r.path_regex.as_ref().is_none_or(|re| re.is_match(file)))
 }
+
+#[cfg(test)]
+mod tests;

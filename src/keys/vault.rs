@@ -484,3 +484,6 @@ pub fn decrypt(entry: &VaultEntry) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         .map(Zeroizing::new)
         .map_err(|_| client.fail("the answer's plaintext is not base64"))
 }
+
+#[cfg(test)]
+mod tests;
