@@ -24,6 +24,9 @@ const TOKEN: &str = "sealed-test-root-token";
 
 struct Server {
     addr: String,
+    /// The CA of a TLS server (`VAULT_CACERT`).
+    ca: Option<PathBuf>,
+    _dir: tempfile::TempDir,
     _watchdog: std::sync::Mutex<Child>,
 }
 
@@ -40,47 +43,61 @@ fn free_port() -> u16 {
 /// without `bao`.
 fn server() -> Option<&'static Server> {
     static SERVER: OnceLock<Option<Server>> = OnceLock::new();
-    SERVER
-        .get_or_init(|| {
-            let bao = peer("bao")?;
-            let port = free_port();
-            let addr = format!("http://127.0.0.1:{port}");
-            // The watchdog starts bao, prints its pid, and kills it (by that pid) when its
-            // stdin reaches end of file: when this test binary exits, however it exits.
-            let script = format!(
-                "{bao} server -dev -dev-listen-address=127.0.0.1:{port} \
-                 -dev-root-token-id={TOKEN} </dev/null 2>&1 & pid=$!; echo \"pid $pid\"; \
-                 cat >/dev/null; kill $pid; wait $pid",
-                bao = bao.display()
-            );
-            let mut child = Command::new("sh")
-                .arg("-c")
-                .arg(script)
-                .env("HOME", tempdir().keep())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-            // The dev server prints its root token once it is unsealed and serving.
-            for line in lines.by_ref() {
-                let line = line.unwrap();
-                if line.contains("Root Token:") {
-                    break;
-                }
-            }
-            // Keep draining its log so it never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            let s = Server {
-                addr,
-                _watchdog: std::sync::Mutex::new(child),
-            };
-            wait_healthy(&s);
-            s.bao(&["secrets", "enable", "transit"]);
-            s.bao(&["secrets", "enable", "-path=kv", "-version=1", "kv"]);
-            Some(s)
-        })
-        .as_ref()
+    SERVER.get_or_init(|| start(false)).as_ref()
+}
+
+/// A second server, with TLS (its own CA), for the TLS test only.
+fn tls_server() -> Option<&'static Server> {
+    static SERVER: OnceLock<Option<Server>> = OnceLock::new();
+    SERVER.get_or_init(|| start(true)).as_ref()
+}
+
+fn start(tls: bool) -> Option<Server> {
+    let bao = peer("bao")?;
+    let port = free_port();
+    let dir = tempdir();
+    let scheme = if tls { "https" } else { "http" };
+    let addr = format!("{scheme}://127.0.0.1:{port}");
+    let tls_args = if tls {
+        format!("-dev-tls -dev-tls-cert-dir={}", dir.path().display())
+    } else {
+        String::new()
+    };
+    // The watchdog starts bao, and kills it (by its pid) when its stdin reaches end of
+    // file: when this test binary exits, however it exits.
+    let script = format!(
+        "{bao} server -dev {tls_args} -dev-listen-address=127.0.0.1:{port} \
+         -dev-root-token-id={TOKEN} </dev/null 2>&1 & pid=$!; \
+         cat >/dev/null; kill $pid; wait $pid",
+        bao = bao.display()
+    );
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .env("HOME", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The dev server prints its root token once it is unsealed and serving.
+    for line in lines.by_ref() {
+        if line.unwrap().contains("Root Token:") {
+            break;
+        }
+    }
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let s = Server {
+        addr,
+        ca: tls.then(|| dir.path().join("vault-ca.pem")),
+        _dir: dir,
+        _watchdog: std::sync::Mutex::new(child),
+    };
+    wait_healthy(&s);
+    s.bao(&["secrets", "enable", "transit"]);
+    s.bao(&["secrets", "enable", "-path=kv", "-version=1", "kv"]);
+    Some(s)
 }
 
 /// Polls the health endpoint until the server answers 200 (bounded).
@@ -108,6 +125,9 @@ impl Server {
             .env("VAULT_ADDR", &self.addr)
             .env("VAULT_TOKEN", TOKEN)
             .stdin(Stdio::null());
+        if let Some(ca) = &self.ca {
+            c.env("VAULT_CACERT", ca);
+        }
         c
     }
 
@@ -829,4 +849,48 @@ fn team_add_and_remove_of_an_age_member_rewrap_and_rotate_vault_keyed_files() {
     }
     let mac = |t: &str| t.lines().find(|l| l.contains("mac:")).unwrap().to_string();
     assert_ne!(mac(&r.read("secrets/s0.yaml")), mac(&before), "rotated");
+}
+
+#[test]
+fn tls_with_vault_cacert_and_skip_verify_as_the_vault_cli() {
+    let Some(s) = tls_server() else { return };
+    let Some(sops) = peer("sops") else { return };
+    let uri = s.key();
+    let tmp = tempdir();
+    let plain = write(tmp.path(), "app.yaml", PLAIN);
+    let out = s
+        .cmd(&bin())
+        .args(["encrypt", "--hc-vault-transit", &uri])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    let enc = write(tmp.path(), "enc.yaml", &ok(&out, "encrypt over TLS"));
+    let out = s.cmd(&sops).arg("decrypt").arg(&enc).output().unwrap();
+    assert_eq!(ok(&out, "sops decrypt over TLS"), PLAIN);
+    // Without the CA the certificate is not trusted: one line, nothing printed.
+    let out = s
+        .cmd(&bin())
+        .env_remove("VAULT_CACERT")
+        .arg("decrypt")
+        .arg(&enc)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(128));
+    assert!(out.stdout.is_empty());
+    let e = err(&out);
+    assert!(
+        e.contains(&format!("Vault transit at {}: TLS error", s.addr)),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+    // VAULT_SKIP_VERIFY=true, as the Vault CLI.
+    let out = s
+        .cmd(&bin())
+        .env_remove("VAULT_CACERT")
+        .env("VAULT_SKIP_VERIFY", "true")
+        .arg("decrypt")
+        .arg(&enc)
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out, "skip verify"), PLAIN);
 }

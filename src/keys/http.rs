@@ -48,18 +48,22 @@ pub fn describe_error(service: &str, address: &str, e: &ureq::Error) -> String {
         ureq::Error::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
             std::io::ErrorKind::TimedOut => "connection timed out".to_string(),
+            // rustls reports a certificate it does not trust as invalid data.
+            std::io::ErrorKind::InvalidData => format!("TLS error: {}", printable(&io.to_string())),
             k => format!("network error ({k})"),
         },
         ureq::Error::Tls(m) => format!("TLS error: {m}"),
         ureq::Error::Rustls(r) => format!("TLS error: {r}"),
         ureq::Error::BadUri(_) => "not a valid address".to_string(),
-        _ => {
-            let s = e.to_string();
-            s.chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .take(200)
-                .collect()
-        }
+        _ => printable(&e.to_string()),
     };
     format!("{service} at {address}: {why}")
+}
+
+/// A message on one line, bounded.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
 }
