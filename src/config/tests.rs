@@ -131,11 +131,12 @@ fn key_groups_and_threshold() {
             age: [{A2}]
 "
     ));
+    // pgp keys are collected too, before age keys (sops's order); kms is not.
     assert_eq!(
         r.key_groups,
         vec![
-            vec![A1.to_owned()],
-            vec![],
+            vec!["pgp:ABCDEF".to_owned(), A1.to_owned()],
+            vec!["pgp:ABCDEF".to_owned()],
             vec![A3.to_owned(), A2.to_owned()]
         ]
     );
@@ -147,8 +148,10 @@ fn key_groups_and_threshold() {
     ));
     assert_eq!(r.key_groups, vec![vec![A1.to_owned()]]);
     assert_eq!(r.shamir_threshold, None);
-    // Only non-age keys: kept, without groups.
+    // Keys sealed cannot wrap to (kms) are not collected: a kms-only rule has no group.
     let r = rule("creation_rules:\n  - pgp: ABCDEF\n    kms: arn:aws:kms:x\n");
+    assert_eq!(r.key_groups, vec![vec!["pgp:ABCDEF".to_owned()]]);
+    let r = rule("creation_rules:\n  - kms: arn:aws:kms:x\n");
     assert!(r.key_groups.is_empty());
     assert!(parse("creation_rules:\n  - shamir_threshold: -1\n").is_err());
     assert!(parse("creation_rules:\n  - shamir_threshold: two\n").is_err());
@@ -340,18 +343,32 @@ fn fixture_configs() {
     let r = c
         .rule_for(&pr.parent().unwrap().join("example.yaml"))
         .unwrap();
-    assert_eq!(r.key_groups, vec![vec![A2.to_owned(), A1.to_owned()]]);
+    assert_eq!(
+        r.key_groups,
+        vec![vec![
+            "pgp:FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4".to_owned(),
+            "pgp:D7229043384BCC60326C6FB9D8720D957C3D3074".to_owned(),
+            A2.to_owned(),
+            A1.to_owned()
+        ]]
+    );
     assert_eq!(r.shamir_threshold, None);
 
     let ft = base.join("sops-main-HEAD/functional-tests-res/functional-tests.sops.yaml");
     let c = Config::load(&ft).unwrap();
     assert_eq!(c.rules.len(), 6);
     let d = ft.parent().unwrap();
-    // pgp-only key groups: groups kept, without age recipients.
+    // pgp-only key groups: one pgp recipient each.
     let r = c
         .rule_for(&d.join("test_roundtrip_keygroups.yaml"))
         .unwrap();
-    assert_eq!(r.key_groups, vec![Vec::<String>::new(), Vec::new()]);
+    assert_eq!(
+        r.key_groups,
+        vec![
+            vec!["pgp:FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4".to_owned()],
+            vec!["pgp:D7229043384BCC60326C6FB9D8720D957C3D3074".to_owned()]
+        ]
+    );
     let r = c.rule_for(&d.join("test_empty_keygroup.yaml")).unwrap();
     assert_eq!(r.key_groups, vec![Vec::<String>::new()]);
     let r = c.rule_for(&d.join("test_zero_keygroups.yaml")).unwrap();
@@ -359,5 +376,46 @@ fn fixture_configs() {
     // The catch-all pgp rule.
     let r = c.rule_for(&d.join("anything.json")).unwrap();
     assert!(r.path_regex.is_none());
-    assert!(r.key_groups.is_empty());
+    assert_eq!(
+        r.key_groups,
+        vec![vec![
+            "pgp:FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4".to_owned()
+        ]]
+    );
+}
+
+#[test]
+fn vault_transit_uris_in_rules_and_key_groups() {
+    let v1 = "https://vault.example.com:8200/v1/transit/keys/app";
+    let v2 = "http://127.0.0.1:8200/v1/a/b/keys/k";
+    // A plain rule: pgp, then Vault, then age (sops's order); a string or a list.
+    let r = rule(&format!(
+        "creation_rules:\n  - age: {A1}\n    hc_vault_transit_uri: {v1},{v2}\n"
+    ));
+    assert_eq!(
+        r.key_groups,
+        vec![vec![v1.to_owned(), v2.to_owned(), A1.to_owned()]]
+    );
+    let r = rule(&format!(
+        "creation_rules:\n  - hc_vault_transit_uri: [{v1}]\n"
+    ));
+    assert_eq!(r.key_groups, vec![vec![v1.to_owned()]]);
+    // Key groups: `hc_vault:` lists.
+    let r = rule(&format!(
+        "creation_rules:\n  - key_groups:\n      - hc_vault: [{v1}]\n        age: [{A1}]\n      - hc_vault: [{v2}]\n"
+    ));
+    assert_eq!(
+        r.key_groups,
+        vec![vec![v1.to_owned(), A1.to_owned()], vec![v2.to_owned()]]
+    );
+    // A URI sops would refuse is an error naming the field.
+    let e =
+        parse("creation_rules:\n  - hc_vault_transit_uri: vault.example.com/keys/x\n").unwrap_err();
+    assert!(
+        e.contains(".hc_vault_transit_uri") && e.contains("missing scheme"),
+        "{e}"
+    );
+    let e = parse("creation_rules:\n  - key_groups:\n      - hc_vault: [\"https://h/v1/t\"]\n")
+        .unwrap_err();
+    assert!(e.contains(".key_groups[0].hc_vault"), "{e}");
 }
