@@ -778,6 +778,43 @@ fn publish_to_kv_v1_and_v2_read_back_with_bao() {
         .unwrap();
     assert!(!out.status.success());
     assert!(err(&out).contains("publication canceled"), "{}", err(&out));
+    // --recursive: every file under the directory, named by its path below it;
+    // --omit-extensions drops `.json`.
+    write(
+        tmp.path(),
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - age: {}\ndestination_rules:\n\
+             \x20 - vault_path: \"{tag}-rec/\"\n    path_regex: ^conf/\n",
+            age.public
+        ),
+    );
+    for name in ["conf/a.json", "conf/sub/b.json"] {
+        write(tmp.path(), name, "{\"k\": {\"nested\": [1, \"x\"]}}");
+        let out = s
+            .cmd(&bin())
+            .current_dir(tmp.path())
+            .args(["encrypt", "-i", name])
+            .output()
+            .unwrap();
+        ok(&out, "encrypt");
+    }
+    let out = s
+        .cmd(&bin())
+        .current_dir(tmp.path())
+        .env("SOPS_AGE_KEY_FILE", &age.path)
+        .args(["publish", "-y", "--recursive", "--omit-extensions", "conf"])
+        .output()
+        .unwrap();
+    ok(&out, "publish --recursive");
+    for name in ["a", "sub/b"] {
+        let got = read(&format!("secret/{tag}-rec/{name}"));
+        assert_eq!(
+            got["data"]["data"],
+            serde_json::json!({"k": {"nested": [1, "x"]}}),
+            "{name}"
+        );
+    }
     // No destination rule: one line.
     write(tmp.path(), "other.json", "{\"a\": 1}");
     let out = s
