@@ -91,6 +91,8 @@ pub struct Config {
     pub path: PathBuf,
     /// `creation_rules` in order.
     pub rules: Vec<CreationRule>,
+    /// `destination_rules` in order (for `sealed publish`).
+    pub destinations: Vec<destination::DestinationRule>,
     /// Each rule's `path_regex`, compiled once (a repository of 1000 files asks 1000 times).
     path_res: Vec<Option<Regex>>,
 }
@@ -186,7 +188,7 @@ impl Config {
             let (line, col) = line_col(src, e.offset);
             format!("{line}:{col}: {}", e.msg)
         })?;
-        let rules = match docs.into_iter().next() {
+        let rules = match docs.first() {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Object(top)) => match top.get("creation_rules") {
                 None | Some(Value::Null) => Vec::new(),
@@ -201,6 +203,19 @@ impl Config {
             },
             Some(_) => return Err("the top level is not a mapping".to_owned()),
         };
+        let destinations = match docs.first() {
+            Some(Value::Object(top)) => destination::parse_all(top.get("destination_rules"))?,
+            _ => Vec::new(),
+        };
+        // The Vault addresses this config names are trusted with the Vault token.
+        crate::keys::vault::trust_addresses(
+            rules
+                .iter()
+                .flat_map(|r: &CreationRule| r.key_groups.iter().flatten())
+                .filter_map(|r| crate::keys::VaultKey::parse_uri(r).ok())
+                .map(|k| k.address)
+                .chain(destinations.iter().filter_map(|d| d.vault_address.clone())),
+        );
         let path_res = rules
             .iter()
             .map(|r| r.path_regex.as_deref().and_then(|re| Regex::new(re).ok()))
@@ -208,6 +223,7 @@ impl Config {
         Ok(Config {
             path: path.to_path_buf(),
             rules,
+            destinations,
             path_res,
         })
     }
@@ -350,6 +366,15 @@ fn push_pgp(out: &mut Vec<String>, s: &str) {
     );
 }
 
+/// Appends Vault transit key URIs (comma-separated), each as sops prints it.
+fn push_vault(out: &mut Vec<String>, s: &str) -> Result<(), String> {
+    for uri in s.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        let key = crate::keys::VaultKey::parse_uri(uri).map_err(|e| e.to_string())?;
+        out.push(key.uri());
+    }
+    Ok(())
+}
+
 /// `age:` of a rule: a comma-separated string or a list of strings.
 fn recipients_field(value: Option<&Value>, key: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
@@ -393,8 +418,8 @@ fn collect_group(group: &Value, index: usize, out: &mut Vec<String>) -> Result<(
         }
         Some(_) => return Err(format!(".key_groups[{index}].merge: expected a list")),
     }
-    // sops's key group order: pgp keys, kms, then age.
-    for kind in ["pgp", "kms", "age"] {
+    // sops's key group order: pgp keys, kms, Vault transit keys, then age.
+    for kind in ["pgp", "kms", "hc_vault", "age"] {
         match map.get(kind) {
             None | Some(Value::Null) => {}
             Some(Value::Array(items)) if kind == "kms" => kms::group_kms(items, index, out)?,
@@ -402,6 +427,8 @@ fn collect_group(group: &Value, index: usize, out: &mut Vec<String>) -> Result<(
                 for item in items {
                     match item {
                         Value::String(s) if kind == "pgp" => push_pgp(out, s),
+                        Value::String(s) if kind == "hc_vault" => push_vault(out, s)
+                            .map_err(|e| format!(".key_groups[{index}].hc_vault: {e}"))?,
                         Value::String(s) => push_recipients(out, s),
                         _ => {
                             return Err(format!(
@@ -479,6 +506,9 @@ fn parse_rule(item: &Value) -> Result<CreationRule, String> {
         push_pgp(&mut plain, &fp);
     }
     plain.extend(kms::plain_kms(rule)?);
+    for uri in recipients_field(rule.get("hc_vault_transit_uri"), "hc_vault_transit_uri")? {
+        push_vault(&mut plain, &uri).map_err(|e| format!(".hc_vault_transit_uri: {e}"))?;
+    }
     plain.extend(recipients_field(rule.get("age"), "age")?);
     let plain = dedup(plain);
     let key_groups = match key_groups {
@@ -548,6 +578,8 @@ fn parse_rule(item: &Value) -> Result<CreationRule, String> {
         selection,
     })
 }
+
+pub mod destination;
 
 #[cfg(test)]
 mod tests;

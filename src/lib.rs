@@ -23,6 +23,7 @@ pub mod fsutil;
 pub mod git;
 pub mod keys;
 pub mod plan;
+pub mod publish;
 pub mod team;
 #[cfg(test)]
 pub(crate) mod testutil;

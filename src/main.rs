@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealed::commands::{
-    completion, decrypt, edit, encrypt, exec, filestatus, git, init, keygen, man, rotate, scan,
-    set, sops_style, team, unset, updatekeys,
+    completion, decrypt, edit, encrypt, exec, filestatus, git, init, keygen, man, publish, rotate,
+    scan, set, sops_style, team, unset, updatekeys,
 };
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
@@ -48,6 +48,9 @@ enum Command {
     Rotate(rotate::Args),
     /// Edit an encrypted file in your editor; only what you change is re-encrypted.
     Edit(Box<edit::Args>),
+    /// Send a decrypted file to the destination its .sops.yaml `destination_rules` entry
+    /// names (Vault KV v1/v2), as `sops publish`.
+    Publish(publish::Args),
     /// Set one value (JSON) at a path like '["db"]["password"]'.
     Set(set::Args),
     /// Remove the value at a path like '["db"]["password"]'.
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
     if let Some(config) = &cli.sops.opts.config {
         sealed::config::set_global_path(config.clone());
     }
+    sealed::keys::vault::set_trust_source(trusted_vault_addresses);
     finish(match command {
         Command::Init(args) => init::run(&args),
         Command::Encrypt(args) => encrypt::run(&args),
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
         Command::Updatekeys(args) => updatekeys::run(&args),
         Command::Rotate(args) => rotate::run(&args),
         Command::Edit(args) => edit::run(&args),
+        Command::Publish(args) => publish::run(&args),
         Command::Set(args) => set::run(&args),
         Command::Unset(args) => unset::run(&args),
         Command::Scan(args) => scan::run(&args),
@@ -138,6 +143,21 @@ fn main() -> ExitCode {
         Command::Completion(args) => completion::run(&args, Cli::command()),
         Command::Man(args) => man::run(&args, Cli::command()),
     })
+}
+
+/// The Vault addresses of the `.sops.yaml` in effect from the working directory (the
+/// explicit one, else the nearest above): trusted with the Vault token on decrypt.
+/// Loading it registers them (`config::Config::load`).
+fn trusted_vault_addresses() -> Vec<String> {
+    let path = sealed::config::explicit_path().or_else(|| {
+        std::env::current_dir()
+            .ok()
+            .and_then(|d| sealed::config::Config::discover(&d))
+    });
+    if let Some(p) = path {
+        let _ = sealed::config::Config::load(&p);
+    }
+    Vec::new()
 }
 
 /// Prints an error as one line and exits with its code.

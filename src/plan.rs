@@ -29,6 +29,10 @@ pub struct EncryptOptions {
     /// The AWS profile (~/.aws/credentials) for --kms keys.
     #[arg(long, value_name = "PROFILE")]
     pub aws_profile: Option<String>,
+    /// Vault transit key URIs, comma-separated (also `SOPS_VAULT_URIS`), e.g.
+    /// `https://vault.example.com:8200/v1/transit/keys/NAME`.
+    #[arg(long, value_name = "URIS")]
+    pub hc_vault_transit: Option<String>,
     /// Use this .sops.yaml instead of searching for one (also `SOPS_CONFIG`, or
     /// `sealed --config FILE VERB`).
     #[arg(long, value_name = "FILE")]
@@ -87,6 +91,7 @@ pub fn has_key_or_rule_flags(opts: &EncryptOptions) -> bool {
     opts.age.is_some()
         || opts.pgp.is_some()
         || opts.kms.is_some()
+        || opts.hc_vault_transit.is_some()
         || opts.config.is_some()
         || opts.shamir_threshold.is_some()
         || opts.selection.mac_only_encrypted
@@ -127,6 +132,13 @@ fn parse_list(list: &str) -> Result<Vec<Recipient>, Error> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| Recipient::parse(s).map_err(|e| Error::other(exit::GENERIC, e.to_string())))
+        .collect()
+}
+
+fn parse_vault_list(list: &str) -> Result<Vec<Recipient>, Error> {
+    list.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| Recipient::vault(s).map_err(|e| Error::other(exit::GENERIC, e.to_string())))
         .collect()
 }
 
@@ -177,23 +189,31 @@ pub(crate) fn key_plan(
         .kms
         .clone()
         .or_else(|| env_list(crate::keys::kms::ARN_VAR));
-    if age.is_some() || pgp.is_some() || kms.is_some() {
+    let vault = opts
+        .hc_vault_transit
+        .clone()
+        .or_else(|| env_list("SOPS_VAULT_URIS"));
+    if age.is_some() || pgp.is_some() || kms.is_some() || vault.is_some() {
         if opts.age.is_none()
             && opts.pgp.is_none()
             && opts.kms.is_none()
+            && opts.hc_vault_transit.is_none()
             && rule.is_some_and(|r| !r.key_groups.is_empty())
         {
             let var = if age.is_some() {
                 "SOPS_AGE_RECIPIENTS"
             } else if pgp.is_some() {
                 "SOPS_PGP_FP"
-            } else {
+            } else if kms.is_some() {
                 crate::keys::kms::ARN_VAR
+            } else {
+                "SOPS_VAULT_URIS"
             };
             note_env_override(var, config);
         }
         let mut group = parse_pgp_list(pgp.as_deref().unwrap_or_default())?;
         group.extend(parse_kms_list(opts, kms.as_deref().unwrap_or_default())?);
+        group.extend(parse_vault_list(vault.as_deref().unwrap_or_default())?);
         group.extend(parse_list(age.as_deref().unwrap_or_default())?);
         return Ok(KeyPlan {
             groups: vec![group],

@@ -11,6 +11,7 @@ pub mod git;
 pub mod init;
 pub mod keygen;
 pub mod man;
+pub mod publish;
 pub mod rotate;
 pub mod scan;
 pub mod set;

@@ -17,6 +17,7 @@ use crate::team::{identities, rekey};
 fn parse_recipients(
     pgp: Option<&str>,
     kms: Option<&str>,
+    vault: Option<&str>,
     age: Option<&str>,
 ) -> Result<Vec<String>, Error> {
     let split = |list: Option<&str>| -> Vec<String> {
@@ -39,6 +40,11 @@ fn parse_recipients(
         crate::keys::kms::trust(&k);
         out.push(k.text());
     }
+    for uri in split(vault) {
+        let r = Recipient::vault(&uri)
+            .map_err(|e| Error::other(exit::GENERIC, format!("--hc-vault-transit: {e}")))?;
+        out.push(r.text().to_string());
+    }
     for s in split(age) {
         let r =
             Recipient::parse(&s).map_err(|e| Error::other(exit::GENERIC, format!("--age: {e}")))?;
@@ -49,8 +55,10 @@ fn parse_recipients(
             "--age"
         } else if kms.is_some() {
             "--kms"
-        } else {
+        } else if pgp.is_some() {
             "--pgp"
+        } else {
+            "--hc-vault-transit"
         };
         return Err(Error::other(
             exit::NO_RECIPIENT,
@@ -82,6 +90,10 @@ pub struct Args {
     /// with --age or --pgp, in the same key group) instead of the rule's.
     #[arg(long, value_name = "ARNS")]
     kms: Option<String>,
+    /// Encrypt the new data key with these Vault transit keys (URIs, comma-separated; with
+    /// --age/--pgp, in the same key group) instead of the rule's.
+    #[arg(long, value_name = "URIS")]
+    hc_vault_transit: Option<String>,
     /// Also keep the recipients named only in a file (not by `.sops.yaml` or --age); for a
     /// file no rule matches, keep its recipients, key groups and threshold as they are.
     /// They are not authenticated: check the warning that lists them.
@@ -91,12 +103,13 @@ pub struct Args {
 
 /// Runs `sealed rotate`.
 pub fn run(args: &Args) -> Result<(), Error> {
-    let flag = match (&args.pgp, &args.kms, &args.age) {
-        (None, None, None) => None,
-        (pgp, kms, age) => Some(Layout {
+    let flag = match (&args.pgp, &args.kms, &args.hc_vault_transit, &args.age) {
+        (None, None, None, None) => None,
+        (pgp, kms, vault, age) => Some(Layout {
             groups: vec![parse_recipients(
                 pgp.as_deref(),
                 kms.as_deref(),
+                vault.as_deref(),
                 age.as_deref(),
             )?],
             threshold: None,

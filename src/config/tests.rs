@@ -131,6 +131,7 @@ fn key_groups_and_threshold() {
             age: [{A2}]
 "
     ));
+    // pgp keys are collected too, before age keys (sops's order); kms is not.
     assert_eq!(
         r.key_groups,
         vec![
@@ -396,4 +397,40 @@ fn fixture_configs() {
             "pgp:FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4".to_owned()
         ]]
     );
+}
+
+#[test]
+fn vault_transit_uris_in_rules_and_key_groups() {
+    let v1 = "https://vault.example.com:8200/v1/transit/keys/app";
+    let v2 = "http://127.0.0.1:8200/v1/a/b/keys/k";
+    // A plain rule: pgp, then Vault, then age (sops's order); a string or a list.
+    let r = rule(&format!(
+        "creation_rules:\n  - age: {A1}\n    hc_vault_transit_uri: {v1},{v2}\n"
+    ));
+    assert_eq!(
+        r.key_groups,
+        vec![vec![v1.to_owned(), v2.to_owned(), A1.to_owned()]]
+    );
+    let r = rule(&format!(
+        "creation_rules:\n  - hc_vault_transit_uri: [{v1}]\n"
+    ));
+    assert_eq!(r.key_groups, vec![vec![v1.to_owned()]]);
+    // Key groups: `hc_vault:` lists.
+    let r = rule(&format!(
+        "creation_rules:\n  - key_groups:\n      - hc_vault: [{v1}]\n        age: [{A1}]\n      - hc_vault: [{v2}]\n"
+    ));
+    assert_eq!(
+        r.key_groups,
+        vec![vec![v1.to_owned(), A1.to_owned()], vec![v2.to_owned()]]
+    );
+    // A URI sops would refuse is an error naming the field.
+    let e =
+        parse("creation_rules:\n  - hc_vault_transit_uri: vault.example.com/keys/x\n").unwrap_err();
+    assert!(
+        e.contains(".hc_vault_transit_uri") && e.contains("missing scheme"),
+        "{e}"
+    );
+    let e = parse("creation_rules:\n  - key_groups:\n      - hc_vault: [\"https://h/v1/t\"]\n")
+        .unwrap_err();
+    assert!(e.contains(".key_groups[0].hc_vault"), "{e}");
 }

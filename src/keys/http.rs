@@ -1,41 +1,52 @@
-//! HTTP for the key services (AWS KMS, Vault): one configured `ureq` agent (rustls, no
-//! async runtime) and one way of turning a failed request into a message.
+//! HTTP for the key services (AWS KMS, Vault): one configured `ureq` agent (blocking,
+//! rustls, no async runtime) and one way of turning a failed request into a message.
 //!
 //! Timeouts: connecting 5 s, the whole request 30 s; `SEALED_SERVICE_TIMEOUT` (seconds)
-//! replaces both. Messages name the service and its address (scheme, host, port and path;
-//! never a user:password part or a query), never a credential.
+//! replaces the request limit (and the connect limit when shorter). Messages name the
+//! service and its address (scheme, host, port and path; never a user:password part or a
+//! query), never a credential or a body.
 
 use std::time::Duration;
 
 /// The variable that overrides the timeouts, in seconds.
 pub const TIMEOUT_VAR: &str = "SEALED_SERVICE_TIMEOUT";
 
-/// The whole-request timeout: `SEALED_SERVICE_TIMEOUT` seconds, else 30 s.
-pub fn timeout() -> Duration {
+/// How long a connection may take to open.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a whole request may take (unless [`TIMEOUT_VAR`] says otherwise).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The whole-request timeout: [`TIMEOUT_VAR`] (seconds, may be fractional) when set and
+/// valid, else [`REQUEST_TIMEOUT`].
+pub fn request_timeout() -> Duration {
     std::env::var(TIMEOUT_VAR)
         .ok()
         .and_then(|s| s.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(Duration::from_secs(30), Duration::from_secs_f64)
+        .map_or(REQUEST_TIMEOUT, Duration::from_secs_f64)
 }
 
-/// The agent every service request goes through: connect timeout 5 s (or the override,
-/// when shorter), whole request 30 s (or the override); redirects are not followed; HTTP
-/// error statuses are returned as responses so that the caller can read the service's own
-/// error body.
+/// The agent with the default TLS settings (Mozilla's roots, verification on).
 pub fn agent() -> ureq::Agent {
-    let all = timeout();
-    let connect = all.min(Duration::from_secs(5));
-    let config = ureq::Agent::config_builder()
-        .timeout_connect(Some(connect))
-        .timeout_global(Some(all))
+    agent_with_tls(ureq::tls::TlsConfig::default())
+}
+
+/// The agent every service request goes through: the timeouts above; redirects are not
+/// followed (signed headers or a token would go to the new address); HTTP error statuses
+/// are returned as responses so that the caller can read the service's own error; `tls`
+/// (root certificates, verification).
+pub fn agent_with_tls(tls: ureq::tls::TlsConfig) -> ureq::Agent {
+    let request = request_timeout();
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(CONNECT_TIMEOUT.min(request)))
+        .timeout_global(Some(request))
         .http_status_as_error(false)
-        // A service answers where it was asked: a redirect is not followed (the signed
-        // headers would go to the new address).
         .max_redirects(0)
         .user_agent(concat!("sealed/", env!("CARGO_PKG_VERSION")))
-        .build();
-    config.into()
+        .tls_config(tls)
+        .build()
+        .into()
 }
 
 /// An address as shown in messages: without a `user:password@` part and without a query.
@@ -51,19 +62,29 @@ pub fn display_address(url: &str) -> String {
     }
 }
 
-/// One line for a request that got no answer: the service, its address, and why.
-pub fn describe_error(service: &str, url: &str, err: &ureq::Error) -> String {
+/// One line for a request that got no answer: the service, its address, and why (no
+/// token, no body).
+pub fn describe_error(service: &str, url: &str, e: &ureq::Error) -> String {
     let address = display_address(url);
-    let why = match err {
+    let why = match e {
         ureq::Error::Timeout(_) => format!(
             "no answer within {} s (timed out; {TIMEOUT_VAR} sets the limit in seconds)",
-            timeout().as_secs_f64()
+            request_timeout().as_secs_f64()
         ),
-        ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            "connection refused (is the service running at this address?)".to_string()
-        }
         ureq::Error::HostNotFound => "host not found".to_string(),
-        ureq::Error::Io(e) => format!("connection failed: {}", e.kind()),
+        ureq::Error::ConnectionFailed => "cannot connect".to_string(),
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                "connection refused (is the service running at this address?)".to_string()
+            }
+            std::io::ErrorKind::TimedOut => "connection timed out".to_string(),
+            // rustls reports a certificate it does not trust as invalid data.
+            std::io::ErrorKind::InvalidData => format!("TLS error: {}", clean(&io.to_string())),
+            k => format!("network error ({k})"),
+        },
+        ureq::Error::Tls(m) => format!("TLS error: {m}"),
+        ureq::Error::Rustls(r) => format!("TLS error: {r}"),
+        ureq::Error::BadUri(_) => "not a valid address".to_string(),
         other => clean(&other.to_string()),
     };
     format!("{service} at {address}: {why}")

@@ -52,6 +52,8 @@ pub enum MasterKey {
     Pgp(PgpEntry),
     /// An AWS KMS key.
     Kms(KmsEntry),
+    /// A HashiCorp Vault / OpenBao transit key.
+    Vault(super::vault::VaultEntry),
     /// A key service entry, kept as it is.
     Service(ServiceEntry),
 }
@@ -88,6 +90,7 @@ impl MasterKey {
             MasterKey::Age(_) => "age",
             MasterKey::Pgp(_) => "pgp",
             MasterKey::Kms(_) => "kms",
+            MasterKey::Vault(_) => "hc_vault",
             MasterKey::Service(s) => &s.kind,
         }
     }
@@ -99,6 +102,7 @@ impl MasterKey {
             MasterKey::Age(a) => a.recipient.clone(),
             MasterKey::Pgp(p) => format!("{PGP_PREFIX}{}", p.fp),
             MasterKey::Kms(k) => super::kms::KmsKey::from_fields(&k.fields).text(),
+            MasterKey::Vault(v) => v.key.uri(),
             MasterKey::Service(s) => {
                 let parts: Vec<&str> = service_label_fields(&s.kind)
                     .iter()
@@ -118,6 +122,7 @@ impl MasterKey {
             | MasterKey::Service(ServiceEntry { fields: f, .. }) => {
                 f.get("enc").and_then(Value::as_str)
             }
+            MasterKey::Vault(v) => Some(&v.enc),
         }
     }
 
@@ -138,6 +143,13 @@ impl MasterKey {
             MasterKey::Age(a) => json!({"recipient": a.recipient, "enc": a.enc}),
             MasterKey::Pgp(p) => json!({"created_at": p.created_at, "enc": p.enc, "fp": p.fp}),
             MasterKey::Kms(k) => Value::Object(k.fields.clone()),
+            MasterKey::Vault(v) => json!({
+                "vault_address": v.key.address,
+                "engine_path": v.key.engine_path,
+                "key_name": v.key.key_name,
+                "created_at": v.created_at,
+                "enc": v.enc,
+            }),
             MasterKey::Service(s) => Value::Object(s.fields.clone()),
         }
     }
@@ -186,6 +198,30 @@ impl MasterKey {
                 }
                 MasterKey::Kms(KmsEntry { fields: m.clone() })
             }
+            "hc_vault" => match (
+                s("vault_address"),
+                s("engine_path"),
+                s("key_name"),
+                s("enc"),
+            ) {
+                (Some(a), Some(p), Some(k), Some(enc)) => {
+                    MasterKey::Vault(super::vault::VaultEntry {
+                        key: super::vault::VaultKey {
+                            address: a.to_string(),
+                            engine_path: p.to_string(),
+                            key_name: k.to_string(),
+                        },
+                        created_at: s("created_at").unwrap_or_default().to_string(),
+                        enc: checked(enc)?,
+                    })
+                }
+                _ => {
+                    return Err(
+                        "`hc_vault` entry needs `vault_address`, `engine_path`, `key_name` and `enc`"
+                            .into(),
+                    );
+                }
+            },
             k if SERVICE_KINDS.iter().any(|(s, _)| *s == k) => {
                 if let Some(enc) = s("enc") {
                     checked(enc)?;

@@ -21,6 +21,7 @@ mod master;
 pub mod pgp;
 pub(crate) mod pq;
 mod recipient;
+pub mod vault;
 
 pub use identity::IdentitySet;
 pub use keygen::{GeneratedKey, KeyKind, append, append_kind, generate, generate_kind};
@@ -32,6 +33,7 @@ pub use master::{
 /// [`kms::KmsKey::text`]).
 pub const KMS_PREFIX: &str = "kms:";
 pub use recipient::{Recipient, wrap_data_key};
+pub use vault::{VaultEntry, VaultKey};
 
 use zeroize::Zeroizing;
 
@@ -42,6 +44,9 @@ pub fn wrap_entry(part: &[u8], recipient: &Recipient) -> Result<MasterKey, KeyEr
         return Ok(MasterKey::Kms(KmsEntry {
             fields: kms::encrypt(part, key)?,
         }));
+    }
+    if let Some(key) = recipient.vault_key() {
+        return Ok(MasterKey::Vault(vault::encrypt(part, key)?));
     }
     Ok(match recipient.fingerprint() {
         Some(fp) => MasterKey::Pgp(PgpEntry {
@@ -79,6 +84,7 @@ pub fn describe(entry: &MasterKey) -> String {
             kms::SERVICE,
             kms::KmsKey::from_fields(&k.fields).describe()
         ),
+        MasterKey::Vault(v) => format!("{} {}", vault::SERVICE, v.key.uri()),
         MasterKey::Service(_) => {
             let label = entry.label();
             let key = label.split_once(':').map_or("", |(_, k)| k);
@@ -93,7 +99,8 @@ pub fn unwrap_cost(entry: &MasterKey) -> u8 {
     match entry {
         MasterKey::Age(_) => 0,
         MasterKey::Pgp(_) => 1,
-        MasterKey::Kms(_) | MasterKey::Service(_) => 2,
+        MasterKey::Kms(_) | MasterKey::Vault(_) => 2,
+        MasterKey::Service(_) => 3,
     }
 }
 
@@ -108,6 +115,7 @@ pub fn unwrap_entry(
         MasterKey::Age(a) => identities.unwrap(&a.enc),
         MasterKey::Pgp(p) => pgp::decrypt(&p.enc),
         MasterKey::Kms(k) => kms::decrypt(&k.fields),
+        MasterKey::Vault(v) => vault::decrypt(v),
         MasterKey::Service(_) => Err(KeyError::Unreachable(
             entry.service_name().unwrap_or("a key service").to_string(),
         )),
@@ -153,6 +161,9 @@ pub enum KeyError {
     /// A tool a key kind needs (gpg) is missing or failed.
     #[error("{0}")]
     Tool(String),
+    /// A Vault transit key URI that is not one.
+    #[error("invalid Vault transit URI {0}")]
+    BadVaultUri(String),
     /// A key service failed, refused, or cannot be asked (one line naming the service
     /// and its address; never a credential).
     #[error("{0}")]

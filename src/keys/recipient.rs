@@ -26,6 +26,8 @@ enum Kind {
     Pgp(String),
     /// An AWS KMS key.
     Kms(super::kms::KmsKey),
+    /// A Vault transit key.
+    Vault(super::vault::VaultKey),
 }
 
 impl Recipient {
@@ -84,6 +86,10 @@ impl Recipient {
         if let Some(k) = s.trim().strip_prefix(super::KMS_PREFIX) {
             return super::kms::KmsKey::from_text(k).map(Recipient::kms);
         }
+        let t = s.trim();
+        if t.starts_with("https://") || t.starts_with("http://") {
+            return Recipient::vault(t);
+        }
         match s.trim().strip_prefix(super::PGP_PREFIX) {
             Some(fp) => Recipient::pgp(fp),
             None => Recipient::parse(s),
@@ -104,6 +110,24 @@ impl Recipient {
         &self.text
     }
 
+    /// A Vault transit key, from its URI (`https://host:8200/v1/transit/keys/NAME`); its
+    /// [`Recipient::text`] is the URI as sops prints it.
+    pub fn vault(uri: &str) -> Result<Recipient, KeyError> {
+        let key = super::vault::VaultKey::parse_uri(uri)?;
+        Ok(Recipient {
+            text: key.uri(),
+            kind: Kind::Vault(key),
+        })
+    }
+
+    /// The transit key of a Vault recipient.
+    pub fn vault_key(&self) -> Option<&super::vault::VaultKey> {
+        match &self.kind {
+            Kind::Vault(k) => Some(k),
+            _ => None,
+        }
+    }
+
     /// The fingerprint of a PGP recipient.
     pub fn fingerprint(&self) -> Option<&str> {
         match &self.kind {
@@ -117,7 +141,7 @@ impl Recipient {
             Kind::X25519(r) => Some(r),
             Kind::Pq(r) => Some(r.as_ref()),
             Kind::Ssh(r) => Some(r),
-            Kind::Pgp(_) | Kind::Kms(_) => None,
+            Kind::Pgp(_) | Kind::Kms(_) | Kind::Vault(_) => None,
         }
     }
 }

@@ -349,10 +349,10 @@ const FLAT_ORDER: [&str; 19] = [
     "version",
 ];
 
-/// Sets the age and pgp entries of a map (a key group, or the flat metadata) and puts its
-/// fields in sops's order; other kinds' lists are left as they are.
+/// Sets the age, pgp and Vault transit entries of a map (a key group, or the flat metadata)
+/// and puts its fields in sops's order; other kinds' lists are left as they are.
 fn set_kinds(map: &mut serde_json::Map<String, Value>, entries: &[MasterKey], order: &[&str]) {
-    for kind in ["pgp", "age"] {
+    for kind in ["pgp", "hc_vault", "age"] {
         let list: Vec<Value> = entries
             .iter()
             .filter(|e| e.kind() == kind)
@@ -503,7 +503,8 @@ fn resplit(
     if let (Some(new), Some(old)) = (fresh.as_object_mut(), old_tree.as_object()) {
         for (k, v) in old {
             if !new.contains_key(k)
-                && !["age", "key_groups", "shamir_threshold"].contains(&k.as_str())
+                && !["age", "pgp", "hc_vault", "key_groups", "shamir_threshold"]
+                    .contains(&k.as_str())
             {
                 new.insert(k.clone(), v.clone());
             }
