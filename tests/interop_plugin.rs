@@ -100,11 +100,14 @@ impl Env {
         c
     }
 
-    /// The plugin's runs and requests since the last call (and forgets them).
+    /// The plugin's runs and requests since the last call (and forgets them), without the
+    /// process ids.
     fn runs(&self) -> Vec<String> {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let _ = std::fs::remove_file(&self.log);
-        text.lines().map(str::to_owned).collect()
+        text.lines()
+            .map(|l| l.split(' ').next().unwrap_or_default().to_owned())
+            .collect()
     }
 
     fn encrypt(&self, name: &str, recipients: &str) -> PathBuf {
@@ -517,5 +520,92 @@ fn team_add_and_rotate_with_a_plugin_member() {
     assert_eq!(
         sealed(&plugin.path, &["decrypt", "secrets/app.yaml"]),
         PLAIN
+    );
+}
+
+/// The git filter's storage mode (plaintext work tree) with a plugin recipient: one
+/// long-running `sealed git filter-process` (and one textconv run of `git log -p`) starts
+/// the plugin once per data key, however many times git hands it the file's versions; a
+/// teammate's fresh clone opens with the plugin identity.
+#[test]
+fn git_filter_runs_the_plugin_once_per_file_and_process() {
+    let Some(repo) = common::git::GitRepo::new() else {
+        return;
+    };
+    let plugin = plugin_key(repo.tmp.path(), "plugin.txt");
+    let log = repo.tmp.path().join("plugin.log");
+    let in_dir = |program: &Path, dir: &Path, args: &[&str]| {
+        let out = repo
+            .cmd_in(program, dir)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    common::bin().parent().unwrap().display(),
+                    path_with_plugin()
+                ),
+            )
+            .env("SEALEDTEST_LOG", &log)
+            .env("SOPS_AGE_KEY_FILE", &plugin.path)
+            .args(args)
+            .output()
+            .unwrap();
+        ok(out)
+    };
+    let git = |args: &[&str]| in_dir(Path::new("git"), &repo.root, args);
+    // Runs per process since the last call.
+    let runs = || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        let mut per: std::collections::BTreeMap<String, usize> = Default::default();
+        for l in text.lines().filter(|l| l.starts_with("identity-v1 ")) {
+            *per.entry(l[12..].to_owned()).or_default() += 1;
+        }
+        per.into_values().collect::<Vec<usize>>()
+    };
+    repo.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    age: {}\n",
+            plugin.public
+        ),
+    );
+    in_dir(&common::bin(), &repo.root, &["git", "init"]);
+    repo.write("secrets/app.yaml", PLAIN);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "one"]);
+    for port in ["5433", "5434"] {
+        repo.write("secrets/app.yaml", &PLAIN.replace("5432", port));
+        git(&["commit", "-q", "-a", "-m", port]);
+    }
+    let stored = git(&["show", "HEAD:secrets/app.yaml"]);
+    assert!(stored.contains(&plugin.public) && !stored.contains("fake-plugin-pass-1"));
+    runs();
+
+    // Three versions of the file under one data key: one run per process.
+    let patch = git(&["log", "-p", "--oneline", "-3"]);
+    assert!(
+        patch.contains("+port: 5434") && patch.contains("-port: 5433"),
+        "{patch}"
+    );
+    assert_eq!(runs(), [1], "git log -p");
+    git(&["checkout", "-q", "HEAD~2"]);
+    assert_eq!(repo.read("secrets/app.yaml"), PLAIN);
+    assert_eq!(runs(), [1], "git checkout");
+    git(&["checkout", "-q", "main"]);
+    assert_eq!(runs(), [1], "git checkout main");
+    git(&["diff", "HEAD~2"]);
+    assert_eq!(runs(), [1], "git diff");
+
+    // A teammate's clone: ciphertext until `sealed git init` with the plugin identity.
+    let clone = repo.tmp.path().join("clone");
+    let (root, clone_s) = (repo.root.to_str().unwrap(), clone.to_str().unwrap());
+    git(&["clone", "-q", root, clone_s]);
+    let file = clone.join("secrets/app.yaml");
+    assert!(std::fs::read_to_string(&file).unwrap().contains("ENC["));
+    in_dir(&common::bin(), &clone, &["git", "init"]);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        PLAIN.replace("5432", "5434")
     );
 }

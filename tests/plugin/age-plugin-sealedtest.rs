@@ -9,7 +9,8 @@
 //!
 //! Environment (inherited through sealed):
 //! - `SEALEDTEST_LOG=FILE`: one line appended per run (`recipient-v1`, `identity-v1`)
-//!   and per request (`pin`, `touch`);
+//!   and per request (`pin`, `touch`), each followed by the id of the process that
+//!   started the plugin;
 //! - `SEALEDTEST_PIN=PIN`: unwrapping asks for a PIN (`request-secret`) and fails on a
 //!   wrong or refused one;
 //! - `SEALEDTEST_TOUCH=1`: unwrapping shows "touch your sealedtest key".
@@ -34,7 +35,8 @@ fn log(what: &str) {
             .append(true)
             .open(path)
             .expect("open the log");
-        writeln!(f, "{what}").expect("write the log");
+        // The process that started the plugin: runs are counted per sealed process.
+        writeln!(f, "{what} {}", std::os::unix::process::parent_id()).expect("write the log");
     }
 }
 
