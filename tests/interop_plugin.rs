@@ -609,3 +609,46 @@ fn git_filter_runs_the_plugin_once_per_file_and_process() {
         PLAIN.replace("5432", "5434")
     );
 }
+
+/// Shamir key groups with a plugin member: both groups' shares are needed, the plugin's
+/// and the X25519 key's.
+#[test]
+fn shamir_group_with_a_plugin_member() {
+    let env = Env::new();
+    std::fs::write(
+        env.p(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - path_regex: ''\n    shamir_threshold: 2\n    key_groups:\n      - age: [{}]\n      - age: [{}]\n",
+            env.x.public, env.plugin.public
+        ),
+    )
+    .unwrap();
+    std::fs::write(env.p("app.yaml"), PLAIN).unwrap();
+    ok(env
+        .sealed()
+        .args(["encrypt", "-i", "app.yaml"])
+        .output()
+        .unwrap());
+    assert!(
+        std::fs::read_to_string(env.p("app.yaml"))
+            .unwrap()
+            .contains("shamir_threshold: 2")
+    );
+    let both = std::fs::read_to_string(&env.plugin.path).unwrap()
+        + &std::fs::read_to_string(&env.x.path).unwrap();
+    let out = env
+        .sealed()
+        .env("SOPS_AGE_KEY", &both)
+        .args(["decrypt", "app.yaml"])
+        .output();
+    assert_eq!(ok(out.unwrap()), PLAIN);
+    for key in [&env.x, &env.plugin] {
+        let out = env
+            .with_key(key)
+            .args(["decrypt", "app.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(128), "{}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+}
