@@ -652,3 +652,30 @@ fn shamir_group_with_a_plugin_member() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// `sealed init` with only a plugin identity cannot read its public key: it says so, and
+/// the suggested `sealed init --age …` works with the plugin recipient.
+#[test]
+fn init_with_only_a_plugin_identity_asks_for_the_recipient() {
+    let Some(repo) = common::git::GitRepo::new() else {
+        return;
+    };
+    let plugin = plugin_key(repo.tmp.path(), "plugin.txt");
+    let init = |args: &[&str]| {
+        repo.sealed()
+            .env("PATH", path_with_plugin())
+            .env("SOPS_AGE_KEY_FILE", &plugin.path)
+            .arg("init")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = init(&[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("held by an age plugin"), "{err}");
+    assert!(err.contains("sealed init --age age1…"), "{err}");
+    assert!(!err.contains("SEALEDTEST-1"), "{err}");
+    ok(init(&["--age", &plugin.public]));
+    assert!(repo.read(".sops.yaml").contains(&plugin.public));
+}

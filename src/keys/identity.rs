@@ -392,6 +392,7 @@ impl fmt::Debug for IdentitySet {
                 "locked",
                 &self.locked.iter().map(|l| &l.source).collect::<Vec<_>>(),
             )
+            .field("plugins", &self.plugins)
             .field("searched", &self.searched)
             .finish()
     }
