@@ -107,7 +107,8 @@ fn identity(explicit: Option<&str>) -> Result<(String, Step), Error> {
         return Err(Error::other(
             exit::NO_KEY,
             format!(
-                "your identity is passphrase-protected ({}), so its public key cannot be read here; \
+                "your identity is passphrase-protected or held by an age plugin ({}), so its \
+                 public key cannot be read here; \
                  pass it: sealed init --age age1…",
                 ids.searched().join(", ")
             ),

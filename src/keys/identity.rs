@@ -39,6 +39,9 @@ pub struct IdentitySet {
     identities: Vec<BoxedIdentity>,
     /// The public keys of `identities` (an identity that has none to tell is left out).
     publics: Vec<String>,
+    /// age plugin identities: tried after every other identity, each plugin started only
+    /// because an identity line names it.
+    plugins: super::plugin::Identities,
     locked: Vec<Locked>,
     warnings: Vec<String>,
     prompter: Prompter,
@@ -64,15 +67,22 @@ enum LockedKind {
 
 /// What one source yielded.
 enum Parsed {
-    /// The identities, and the public keys (recipients) of those that tell it.
-    Ready(Vec<BoxedIdentity>, Vec<String>),
+    /// The identities, the public keys (recipients) of those that tell it, and the age
+    /// plugin identities.
+    Ready(
+        Vec<BoxedIdentity>,
+        Vec<String>,
+        super::plugin::IdentityLines,
+    ),
     Locked(LockedKind),
 }
 
 impl Parsed {
     fn describe(&self) -> String {
         match self {
-            Parsed::Ready(ids, _) => plural(ids.len(), "identity", "identities"),
+            Parsed::Ready(ids, _, plugins) => {
+                plural(ids.len() + plugins.len(), "identity", "identities")
+            }
             Parsed::Locked(LockedKind::AgeFile(_)) => "passphrase-protected".to_owned(),
             Parsed::Locked(LockedKind::Ssh { .. }) => "passphrase-protected ssh key".to_owned(),
         }
@@ -216,7 +226,7 @@ impl IdentitySet {
     /// True when no identity at all was found (a passphrase-protected source counts as
     /// one, even before it is unlocked).
     pub fn is_empty(&self) -> bool {
-        self.identities.is_empty() && self.locked.is_empty()
+        self.identities.is_empty() && self.locked.is_empty() && self.plugins.is_empty()
     }
 
     /// Unwraps one armored age file (an `enc` entry) into the data key.
@@ -247,9 +257,6 @@ impl IdentitySet {
         if let Some(key) = try_decrypt(&raw, &self.identities)? {
             return Ok(key);
         }
-        if self.locked.is_empty() {
-            return Err(KeyError::NoMatchingIdentity);
-        }
         let mut unlock_error = None;
         for locked in &self.locked {
             if !locked.may_open(&stanzas) {
@@ -269,6 +276,9 @@ impl IdentitySet {
                 }
             }
         }
+        if let Some(key) = self.plugins.unwrap(&raw, &|id| decrypt_with(&raw, id))? {
+            return Ok(key);
+        }
         Err(unlock_error.unwrap_or(KeyError::NoMatchingIdentity))
     }
 
@@ -277,6 +287,7 @@ impl IdentitySet {
             searched: Vec::new(),
             identities: Vec::new(),
             publics: Vec::new(),
+            plugins: Default::default(),
             locked: Vec::new(),
             warnings: Vec::new(),
             prompter: Arc::new(tty_prompt),
@@ -297,9 +308,10 @@ impl IdentitySet {
         self.searched
             .push(format!("{label} ({})", parsed.describe()));
         match parsed {
-            Parsed::Ready(ids, publics) => {
+            Parsed::Ready(ids, publics, plugins) => {
                 self.identities.extend(ids);
                 self.publics.extend(publics);
+                self.plugins.add(plugins);
             }
             Parsed::Locked(kind) => self.locked.push(Locked {
                 source,
@@ -380,6 +392,7 @@ impl fmt::Debug for IdentitySet {
                 "locked",
                 &self.locked.iter().map(|l| &l.source).collect::<Vec<_>>(),
             )
+            .field("plugins", &self.plugins)
             .field("searched", &self.searched)
             .finish()
     }
@@ -446,7 +459,12 @@ impl Locked {
                     .read_to_end(&mut plain)
                     .map_err(|e| format!("cannot decrypt the identity file: {e}"))?;
                 match parse_source(&plain, &self.source) {
-                    Ok(Parsed::Ready(ids, _)) => Ok(Some(ids)),
+                    Ok(Parsed::Ready(_, _, plugins)) if !plugins.is_empty() => Err(
+                        "holds age plugin identities, which sealed reads only from a plain \
+                         keys file (AGE-PLUGIN-… lines name a key held elsewhere)"
+                            .to_owned(),
+                    ),
+                    Ok(Parsed::Ready(ids, _, _)) => Ok(Some(ids)),
                     Ok(Parsed::Locked(_)) => {
                         Err("holds another encrypted file instead of identities".to_owned())
                     }

@@ -19,6 +19,7 @@ mod keygen;
 pub mod kms;
 mod master;
 pub mod pgp;
+pub(crate) mod plugin;
 pub(crate) mod pq;
 mod recipient;
 pub mod vault;
@@ -155,6 +156,9 @@ pub enum KeyError {
     /// An `enc` entry is not a readable age file (malformed armor or header, tampered).
     #[error("the wrapped data key (enc) is not a valid age file: {0}")]
     BadWrappedKey(String),
+    /// The binary of an age plugin named by an identity or recipient is not on `PATH`.
+    #[error("`{0}` not found on PATH: install the plugin, or add its directory to PATH")]
+    MissingPlugin(String),
     /// No identity could unwrap the data key.
     #[error("no identity could unwrap the data key")]
     NoMatchingIdentity,

@@ -1,4 +1,4 @@
-//! Recipients (`age1…`, `age1pq1…`, `ssh-ed25519 …`, `ssh-rsa …`) and wrapping of the data key into the
+//! Recipients (`age1…`, `age1pq1…`, `age1<plugin>1…`, `ssh-ed25519 …`, `ssh-rsa …`) and wrapping of the data key into the
 //! armored age file SOPS stores in `enc:`.
 
 use super::KeyError;
@@ -21,6 +21,8 @@ enum Kind {
     X25519(age::x25519::Recipient),
     /// Post-quantum hybrid (`age1pq1…`, [`super::pq`]).
     Pq(Box<super::pq::Recipient>),
+    /// An age plugin's (`age1<name>1…`, [`super::plugin`]): wrapping starts its binary.
+    Plugin(Box<super::plugin::Recipient>),
     Ssh(age::ssh::Recipient),
     /// A PGP key's fingerprint (used through gpg).
     Pgp(String),
@@ -34,12 +36,17 @@ impl Recipient {
     /// Parses `age1…`, `age1pq1…`, `ssh-ed25519 …` or `ssh-rsa …` (surrounding whitespace trimmed; an
     /// ssh key may carry a trailing comment, kept in [`Recipient::text`] as SOPS does).
     ///
-    /// Age plugin recipients (`age1<plugin>1…`) are not supported.
+    /// An age plugin recipient (`age1<plugin>1…`) is parsed without looking for its
+    /// plugin, which only runs when the data key is wrapped to it.
     pub fn parse(s: &str) -> Result<Recipient, KeyError> {
         let text = s.trim();
         let kind = if text.starts_with(super::pq::RECIPIENT_PREFIX) {
             text.parse::<super::pq::Recipient>()
                 .map(|r| Kind::Pq(Box::new(r)))
+                .map_err(|_| bad_recipient(text))?
+        } else if super::plugin::is_recipient(text) {
+            text.parse::<super::plugin::Recipient>()
+                .map(|r| Kind::Plugin(Box::new(r)))
                 .map_err(|_| bad_recipient(text))?
         } else if text.starts_with("age1") {
             text.parse::<age::x25519::Recipient>()
@@ -140,6 +147,7 @@ impl Recipient {
         match &self.kind {
             Kind::X25519(r) => Some(r),
             Kind::Pq(r) => Some(r.as_ref()),
+            Kind::Plugin(r) => Some(r.as_ref()),
             Kind::Ssh(r) => Some(r),
             Kind::Pgp(_) | Kind::Kms(_) | Kind::Vault(_) => None,
         }

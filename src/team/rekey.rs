@@ -173,10 +173,14 @@ impl Source {
                     ),
                 ));
             }
-            let layout = match &self.without {
+            let mut layout = match &self.without {
                 Some(r) => file.without(r),
                 None => file,
             };
+            let plugins = plugin_recipients(&layout);
+            for r in &plugins {
+                layout = layout.without(r);
+            }
             let all: Vec<&String> = layout.groups.iter().flatten().collect();
             let line = format!(
                 "{name}: no .sops.yaml rule matches it; kept the recipients named in the file \
@@ -190,7 +194,7 @@ impl Source {
                     0..=5 => String::new(),
                     n => format!(" and {} more", n - 5),
                 }
-            );
+            ) + &never_started(&plugins);
             return Ok((layout, Some(line)));
         };
         let mut layout = match &self.without {
@@ -198,9 +202,16 @@ impl Source {
             None => given.clone(),
         };
         let mut extra = Vec::new();
+        let mut plugins = Vec::new();
         for (g, group) in file.groups.iter().enumerate() {
             for r in group {
                 if given.contains(r) || self.without.as_deref() == Some(r.as_str()) {
+                    continue;
+                }
+                if self.keep_file && crate::keys::plugin::is_recipient(r) {
+                    if !plugins.contains(r) {
+                        plugins.push(r.clone());
+                    }
                     continue;
                 }
                 if !extra.contains(r) {
@@ -212,8 +223,12 @@ impl Source {
                 }
             }
         }
-        if extra.is_empty() {
+        if extra.is_empty() && plugins.is_empty() {
             return Ok((layout, None));
+        }
+        if extra.is_empty() {
+            let line = format!("{name}: {}", &never_started(&plugins)[2..]);
+            return Ok((layout, Some(line)));
         }
         let list = extra
             .iter()
@@ -227,7 +242,8 @@ impl Source {
         };
         let line = if self.keep_file {
             format!(
-                "{name}: kept {list}{more} (named only in the file, not by .sops.yaml or --age) because of --keep-file-recipients"
+                "{name}: kept {list}{more} (named only in the file, not by .sops.yaml or --age) because of --keep-file-recipients{}",
+                never_started(&plugins)
             )
         } else {
             format!(
@@ -236,6 +252,32 @@ impl Source {
         };
         Ok((layout, Some(line)))
     }
+}
+
+/// The age plugin recipients (`age1<name>1…`) of a layout.
+fn plugin_recipients(layout: &Layout) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for r in layout.groups.iter().flatten() {
+        if crate::keys::plugin::is_recipient(r) && !found.contains(r) {
+            found.push(r.clone());
+        }
+    }
+    found
+}
+
+/// The end of a warning line for age plugin recipients named only in the file, which
+/// `--keep-file-recipients` does not keep: wrapping to one would start the plugin binary
+/// the (unauthenticated) label names.
+fn never_started(plugins: &[String]) -> String {
+    if plugins.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = plugins.iter().take(5).map(|r| shown(r)).collect();
+    format!(
+        "; dropped {} (age plugin recipients named only in the file: sealed never starts a \
+         plugin the file names; add them to .sops.yaml or pass them with --age)",
+        list.join(", ")
+    )
 }
 
 /// What changes in a file's recipients.

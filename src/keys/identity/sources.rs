@@ -46,15 +46,11 @@ pub(super) fn parse_source(data: &[u8], source: &str) -> Result<Parsed, KeyError
     // Post-quantum identities, which age's parser does not know: taken out here (their
     // line left blank, so age's line numbers stay right) and added after age's.
     let mut pq = crate::keys::pq::IdentityLines::default();
+    // age plugin identities likewise: they become plugin runs, not age's own identities.
+    let mut plugins = crate::keys::plugin::IdentityLines::default();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
-        if line.starts_with("AGE-PLUGIN-") {
-            return Err(bad(format!(
-                "line {}: age plugin identities are not supported",
-                n + 1
-            )));
-        }
-        if pq.take(line, n + 1).map_err(bad)? {
+        if pq.take(line, n + 1).map_err(bad)? || plugins.take(line, n + 1).map_err(bad)? {
             cleaned.push('\n');
             continue;
         }
@@ -80,7 +76,7 @@ pub(super) fn parse_source(data: &[u8], source: &str) -> Result<Parsed, KeyError
         .collect();
     let mut ids = file.into_identities().map_err(|e| bad(e.to_string()))?;
     pq.append_to(&mut ids, &mut publics);
-    Ok(Parsed::Ready(ids, publics))
+    Ok(Parsed::Ready(ids, publics, plugins))
 }
 
 pub(super) enum SshError {
@@ -102,6 +98,7 @@ pub(super) fn parse_ssh(data: &[u8], source: &str) -> Result<Parsed, SshError> {
             Ok(Parsed::Ready(
                 vec![Box::new(identity)],
                 public.into_iter().collect(),
+                Default::default(),
             ))
         }
         Identity::Encrypted(key) => {
@@ -206,22 +203,35 @@ pub(super) fn try_decrypt(
     if identities.is_empty() {
         return Ok(None);
     }
-    let bad = |e: &dyn fmt::Display| KeyError::BadWrappedKey(e.to_string());
-    let decryptor = age::Decryptor::new_buffered(WholeHeader(raw)).map_err(|e| bad(&e))?;
-    let reader = match decryptor.decrypt(identities.iter().map(|i| i.as_ref() as _)) {
+    decrypt_raw(raw, identities.iter().map(|i| i.as_ref() as _))
+        .map_err(|e| KeyError::BadWrappedKey(e.to_string()))
+}
+
+/// [`try_decrypt`] with one identity, age's error kept (a plugin's errors are its own).
+pub(super) fn decrypt_with(
+    raw: &[u8],
+    identity: &dyn age::Identity,
+) -> Result<Option<Zeroizing<Vec<u8>>>, age::DecryptError> {
+    decrypt_raw(raw, std::iter::once(identity))
+}
+
+fn decrypt_raw<'a>(
+    raw: &[u8],
+    identities: impl Iterator<Item = &'a dyn age::Identity>,
+) -> Result<Option<Zeroizing<Vec<u8>>>, age::DecryptError> {
+    let decryptor = age::Decryptor::new_buffered(WholeHeader(raw))?;
+    let reader = match decryptor.decrypt(identities) {
         Ok(r) => r,
         Err(age::DecryptError::NoMatchingKeys) => return Ok(None),
-        Err(e) => return Err(bad(&e)),
+        Err(e) => return Err(e),
     };
     let mut out = Zeroizing::new(Vec::with_capacity(MAX_UNWRAPPED as usize + 1));
-    reader
-        .take(MAX_UNWRAPPED + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| bad(&e))?;
+    reader.take(MAX_UNWRAPPED + 1).read_to_end(&mut out)?;
     if out.len() as u64 > MAX_UNWRAPPED {
-        return Err(KeyError::BadWrappedKey(
-            "the wrapped content is far too long for a data key".to_owned(),
-        ));
+        return Err(age::DecryptError::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the wrapped content is far too long for a data key",
+        )));
     }
     Ok(Some(out))
 }
