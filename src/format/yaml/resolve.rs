@@ -149,7 +149,12 @@ pub fn classify(s: &str) -> Plain {
             Plain::Str
         }
         first @ (b'0'..=b'9' | b'+' | b'-') => {
+            // A timestamp starts with a four-digit year and `-` (checked before the regex,
+            // which is built only when a text gets that far).
             if first.is_ascii_digit()
+                && s.len() >= 8
+                && s.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+                && s.as_bytes()[4] == b'-'
                 && let Some(t) = timestamp(s)
             {
                 return Plain::Time(t);
