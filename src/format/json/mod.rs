@@ -30,6 +30,10 @@ impl Format for Json {
         Parser::new(src, detail).run()
     }
 
+    fn load_tree(&self, src: &str) -> Result<tree::Node, tree::DataError> {
+        data::load(src)
+    }
+
     fn token_affixes<'l>(&self, _leaf: &'l Leaf) -> (&'l str, &'static str, Style) {
         // A token holds only base64 and ASCII punctuation: no escaping is needed.
         ("\"", "\"", Style::JsonString)
