@@ -8,6 +8,7 @@ pub mod dotenv;
 pub mod json;
 pub mod keypath;
 pub mod lines;
+pub mod quote;
 pub mod tree;
 pub mod yaml;
 
