@@ -128,8 +128,12 @@ pub fn classify(s: &str) -> Plain {
     }
     match s.as_bytes()[0] {
         b'.' => {
-            // yaml.v3 tries strconv.ParseFloat on the text as is (no `_` removed, and Go
-            // refuses `_` in a decimal float).
+            // yaml.v3 tries strconv.ParseFloat on the text as is: Go accepts a `_` only
+            // between two digits (`.1_0` is 0.1; `._5`, `.5_` and `.1__0` are strings).
+            if !go_underscores_ok(s) {
+                return Plain::Str;
+            }
+            let s = &s.replace('_', "");
             let digits = &s[1..];
             let (mantissa, exp) = match digits.find(['e', 'E']) {
                 Some(i) => (&digits[..i], Some(&digits[i + 1..])),
@@ -175,6 +179,15 @@ pub fn classify(s: &str) -> Plain {
         }
         _ => Plain::Str,
     }
+}
+
+/// Go's `underscoreOK` for a decimal number: every `_` stands between two digits.
+fn go_underscores_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'_'
+            || (i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+    })
 }
 
 /// A finite float, or `None` (overflow: Go's ParseFloat fails with ErrRange; underflow
@@ -397,7 +410,10 @@ mod tests {
             (".5", Plain::Float(0.5)),
             (".5e-1", Plain::Float(0.05)),
             ("1_0.5", Plain::Float(10.5)),
-            (".1_0", Plain::Str),
+            (".1_0", Plain::Float(0.1)),
+            (".1_0e1_0", Plain::Float(1e9)),
+            ("._5", Plain::Str),
+            (".1__0", Plain::Str),
             (".5_", Plain::Str),
             (".e3", Plain::Str),
             ("1e400", Plain::Str),
