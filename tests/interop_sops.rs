@@ -495,6 +495,33 @@ fn binary_values_sealed_cannot_hold_are_refused() {
     );
 }
 
+/// sealed's one YAML scalar typer reads plain scalars as yaml.v3 does: Go's ParseFloat takes
+/// a `_` between two digits only, so `.1_0` is the float 0.1 and `.1__0` a string (sealed's
+/// outline once read it as a float), and sealed encrypts what sops encrypts.
+#[test]
+fn plain_scalars_are_typed_as_yaml_v3_types_them() {
+    let dir = tempdir();
+    let Some(sops) = Sops::new(dir.path()) else {
+        return;
+    };
+    let plain = dir.path().join("typed.yaml");
+    std::fs::write(
+        &plain,
+        "a: .1__0\nb: 1_0.5\nc: 0x1F\nd: .1_0e1_0\ne: 010\nf: ._5\ng: 1__0\n",
+    )
+    .unwrap();
+    assert_eq!(
+        check_case(&sops, &plain, "yaml", false, false),
+        Ok(Outcome::Checked)
+    );
+    let enc = String::from_utf8(sealed_encrypt(&sops.key, &plain, "yaml").unwrap()).unwrap();
+    let a = enc
+        .lines()
+        .find(|l| l.starts_with("a: "))
+        .expect("a is in the file");
+    assert!(a.ends_with(",type:str]"), "{a}");
+}
+
 #[test]
 fn space_separated_timestamp_with_zone_stays_a_string() {
     check_one("yaml-test-suite/RZT7/in.yaml", "yaml");

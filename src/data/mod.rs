@@ -2,9 +2,10 @@
 //! that deliver secrets rather than files (`sealed exec`, `decrypt --extract`,
 //! `decrypt --output-type`).
 //!
-//! - [`load`] builds a [`Data`] tree from decrypted text with the syntax's own data reader:
-//!   YAML ([`crate::format::yaml::value::tree`]), JSON ([`json`]) or dotenv read as dotenv
-//!   users expect ([`dotenv`]); the tree's types live in [`crate::format::tree`];
+//! - [`load`] builds a [`Data`] tree from decrypted text with the syntax's own data reader
+//!   ([`crate::format::Format::load_tree`]): YAML ([`crate::format::yaml::value::tree`]),
+//!   JSON ([`json`]) or dotenv read as dotenv users expect ([`dotenv`]); the tree's types
+//!   live in [`crate::format::tree`];
 //! - [`flatten`] turns a tree into environment variables (`db.password` → `DB_PASSWORD`);
 //! - [`path`] reads SOPS's `--extract` paths (`["db"]["password"]`);
 //! - [`emit`] writes a tree as JSON, YAML, dotenv or `export` lines.
@@ -40,11 +41,7 @@ pub struct Data {
 /// Builds the tree of a decrypted document of `syntax`. The top level must be a mapping;
 /// YAML must hold exactly one document.
 pub fn load(text: &str, syntax: Syntax) -> Result<Data, DataError> {
-    let root = match syntax {
-        Syntax::Yaml => crate::format::yaml::value::tree(text)?,
-        Syntax::Json => json::load(text)?,
-        Syntax::Dotenv => dotenv::load(text)?,
-    };
+    let root = syntax.format().load_tree(text)?;
     if !matches!(root, Node::Map(_)) {
         return Err(DataError::NotMapping);
     }

@@ -20,6 +20,12 @@ impl Format for BareTokens {
     ) -> Result<Outline<'s>, SyntaxError> {
         crate::format::yaml::Yaml.parse_detail(src, detail)
     }
+    fn load_tree(
+        &self,
+        src: &str,
+    ) -> Result<crate::format::tree::Node, crate::format::tree::DataError> {
+        crate::format::yaml::Yaml.load_tree(src)
+    }
     fn token_affixes<'l>(&self, _leaf: &'l Leaf<'_>) -> (&'l str, &'static str, Style) {
         ("", "", self.claimed.clone())
     }

@@ -8,6 +8,7 @@ pub mod dotenv;
 pub mod json;
 pub mod keypath;
 pub mod lines;
+pub mod quote;
 pub mod tree;
 pub mod yaml;
 
@@ -433,6 +434,12 @@ pub trait Format: Sync {
 
     /// Parses `src`, recording `detail`.
     fn parse_detail<'s>(&self, src: &'s str, detail: Detail) -> Result<Outline<'s>, SyntaxError>;
+
+    /// The syntax's data reader: a decrypted document as the typed tree ([`tree::Node`],
+    /// each scalar with its text as written and its type), for `exec`, `--extract` and
+    /// `--output-type` ([`crate::data::load`] checks that the top level is a mapping).
+    /// Errors carry a byte offset into `src` and a fixed description, never source text.
+    fn load_tree(&self, src: &str) -> Result<tree::Node, tree::DataError>;
 
     /// What goes around a token that replaces `leaf.span` (quotes, a block scalar's
     /// indentation), and the style under which the text will be parsed back.

@@ -334,15 +334,7 @@ impl SopsFile {
                 true
             }
         };
-        let text = apply(&self.text, splices)
-            .map_err(|e| self.edit_error(&e.to_string()))?
-            .to_string();
-        let edit = Edit {
-            text,
-            rules_changed,
-            registry_changed,
-        };
-        self.verify(&edit, |docs| {
+        self.edit(splices, rules_changed, registry_changed, |edit, docs| {
             if let Some(top) = docs.first_mut().and_then(Value::as_object_mut) {
                 if let Some(Value::Array(rs)) = top.get_mut("creation_rules") {
                     for &i in &edit.rules_changed {
@@ -364,8 +356,7 @@ impl SopsFile {
                         .insert(member.name.clone(), Value::String(member.recipient.clone()));
                 }
             }
-        })?;
-        Ok(edit)
+        })
     }
 
     /// Removes `member` from every creation rule (lists, strings, key groups) and from the
@@ -409,15 +400,7 @@ impl SopsFile {
                 registry_changed = true;
             }
         }
-        let text = apply(&self.text, splices)
-            .map_err(|e| self.edit_error(&e.to_string()))?
-            .to_string();
-        let edit = Edit {
-            text,
-            rules_changed,
-            registry_changed,
-        };
-        self.verify(&edit, |docs| {
+        self.edit(splices, rules_changed, registry_changed, |_, docs| {
             if let Some(top) = docs.first_mut().and_then(Value::as_object_mut) {
                 if let Some(Value::Array(rs)) = top.get_mut("creation_rules") {
                     for rule in rs.iter_mut() {
@@ -428,7 +411,27 @@ impl SopsFile {
                     reg.shift_remove(&member.name);
                 }
             }
-        })?;
+        })
+    }
+
+    /// Applies `splices` to the file's text and verifies the result by reading it back:
+    /// `expect` changes the old documents into what the new text must hold.
+    fn edit(
+        &self,
+        splices: Vec<Splice>,
+        rules_changed: Vec<usize>,
+        registry_changed: bool,
+        expect: impl FnOnce(&Edit, &mut Vec<Value>),
+    ) -> Result<Edit, TeamError> {
+        let text = apply(&self.text, splices)
+            .map_err(|e| self.edit_error(&e.to_string()))?
+            .to_string();
+        let edit = Edit {
+            text,
+            rules_changed,
+            registry_changed,
+        };
+        self.verify(&edit, |docs| expect(&edit, docs))?;
         Ok(edit)
     }
 

@@ -19,6 +19,9 @@
 //!
 //! A key that appears twice: the later line wins (the entry keeps its first position).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use zeroize::Zeroizing;
 
 use super::Dotenv;
@@ -32,6 +35,9 @@ pub fn load(src: &str) -> Result<Node, DataError> {
         msg: e.msg,
     })?;
     let mut entries: Vec<(String, Node)> = Vec::new();
+    // Each name's entry: a later line replaces the value in place (one look-up per line,
+    // not a scan of the entries so far).
+    let mut index: HashMap<String, usize> = HashMap::new();
     for doc in &outline.docs {
         for item in &doc.items {
             let Item::Leaf(leaf) = item else { continue };
@@ -43,9 +49,12 @@ pub fn load(src: &str) -> Result<Node, DataError> {
                 kind: crate::format::tree::Kind::Str,
                 text: interpret(&src[leaf.span.clone()]),
             });
-            match entries.iter_mut().find(|(k, _)| *k == key) {
-                Some(entry) => entry.1 = value,
-                None => entries.push((key, value)),
+            match index.entry(key) {
+                Entry::Occupied(at) => entries[*at.get()].1 = value,
+                Entry::Vacant(slot) => {
+                    entries.push((slot.key().clone(), value));
+                    slot.insert(entries.len() - 1);
+                }
             }
         }
     }

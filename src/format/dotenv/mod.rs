@@ -40,6 +40,10 @@ impl Format for Dotenv {
         parse(src, detail)
     }
 
+    fn load_tree(&self, src: &str) -> Result<tree::Node, tree::DataError> {
+        data::load(src)
+    }
+
     fn token_affixes<'l>(&self, _leaf: &'l Leaf<'_>) -> (&'l str, &'static str, Style) {
         ("", "", Style::DotenvRaw)
     }

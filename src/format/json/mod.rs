@@ -30,6 +30,10 @@ impl Format for Json {
         Parser::new(src, detail).run()
     }
 
+    fn load_tree(&self, src: &str) -> Result<tree::Node, tree::DataError> {
+        data::load(src)
+    }
+
     fn token_affixes<'l>(&self, _leaf: &'l Leaf) -> (&'l str, &'static str, Style) {
         // A token holds only base64 and ASCII punctuation: no escaping is needed.
         ("\"", "\"", Style::JsonString)
@@ -120,26 +124,16 @@ pub fn json_string(s: &str) -> String {
 /// as is): the one JSON string writer of every JSON sealed writes (values, `set`,
 /// `--output-type json`). Writes straight into `out`: no unwiped copy of a value.
 pub fn push_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(HEX[(c as usize) >> 4] as char);
-                out.push(HEX[(c as usize) & 0xf] as char);
-            }
-            c => out.push(c),
+    super::quote::push_double_quoted(s, out, |c, out| {
+        if (c as u32) >= 0x20 {
+            return false;
         }
-    }
-    out.push('"');
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.push_str("\\u00");
+        out.push(HEX[(c as usize) >> 4] as char);
+        out.push(HEX[(c as usize) & 0xf] as char);
+        true
+    });
 }
 
 /// `value` pretty-printed with `indent` per level, lines joined by `\n`.

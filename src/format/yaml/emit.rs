@@ -149,34 +149,29 @@ pub fn double_quoted(s: &str) -> String {
 /// function of every YAML writer in sealed: decrypted values, `set`, `--output-type yaml`,
 /// metadata). Every character a YAML reader could take as a line break, or drop, is escaped.
 pub fn push_double_quoted(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{b}' => out.push_str("\\v"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{1b}' => out.push_str("\\e"),
-            '\u{85}' => out.push_str("\\N"),
-            '\u{a0}' => out.push_str("\\_"),
-            '\u{2028}' => out.push_str("\\L"),
-            '\u{2029}' => out.push_str("\\P"),
+    crate::format::quote::push_double_quoted(s, out, |c, out| {
+        let short = match c {
+            '\0' => "\\0",
+            '\u{7}' => "\\a",
+            '\u{b}' => "\\v",
+            '\u{1b}' => "\\e",
+            '\u{85}' => "\\N",
+            '\u{a0}' => "\\_",
+            '\u{2028}' => "\\L",
+            '\u{2029}' => "\\P",
             c if (c as u32) < 0x20 || ('\u{7f}'..='\u{9f}').contains(&c) => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
+                return true;
             }
             '\u{feff}' | '\u{fffe}' | '\u{ffff}' => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
+                return true;
             }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+            _ => return false,
+        };
+        out.push_str(short);
+        true
+    });
 }
 
 fn plain_typed(value: &Scalar) -> Option<String> {

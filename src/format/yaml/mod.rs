@@ -29,7 +29,7 @@ use super::lines::{line_end, line_start, next_line};
 use super::{
     BlockStyle, Comment, CommentItem, Detail, Document, Format, Insertion, Item, ItemList, KeyPath,
     Leaf, Node, NodeKind, Outline, Scalar, SopsEntry, Step, Style, SyntaxError, bom_len,
-    detect_eol, yaml_value,
+    detect_eol, tree, yaml_value,
 };
 
 use spans::*;
@@ -45,6 +45,10 @@ const MAX_DEPTH: usize = 1000;
 impl Format for Yaml {
     fn parse_detail<'s>(&self, src: &'s str, detail: Detail) -> Result<Outline<'s>, SyntaxError> {
         parse(src, detail)
+    }
+
+    fn load_tree(&self, src: &str) -> Result<tree::Node, tree::DataError> {
+        value::tree(src)
     }
 
     fn token_affixes<'l>(&self, leaf: &'l Leaf) -> (&'l str, &'static str, Style) {

@@ -1,13 +1,13 @@
 //! How Go's yaml.v3 (and so SOPS 3.11) types a plain scalar: null, bool, int (Go
-//! `ParseInt` with base 0 after removing `_`), float, timestamp, else string.
+//! `ParseInt` with base 0 after removing `_`), unsigned int, float, timestamp, else string.
+//! [`classify`] is sealed's one YAML scalar typer: the engine's outline ([`plain`]) and the
+//! typed tree of decrypted data ([`super::typing`]) both map its answer to their types.
 
 use crate::format::Scalar;
 use regex::Regex;
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-static FLOAT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").unwrap());
 /// The layouts yaml.v3 accepts (`allowedTimestampFormats`): a date; a date, `T`/`t`, a
 /// time and a zone (`Z` or `±hh:mm`); a date, a space and a time without a zone.
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
@@ -16,32 +16,6 @@ static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
     )
     .unwrap()
 });
-
-/// Go's `strconv.ParseInt(s, 0, 64)`.
-fn go_parse_int(s: &str) -> Option<i64> {
-    let (neg, digits) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let lower = digits.to_ascii_lowercase();
-    let (radix, body) = if let Some(b) = lower.strip_prefix("0x") {
-        (16, b)
-    } else if let Some(b) = lower.strip_prefix("0o") {
-        (8, b)
-    } else if let Some(b) = lower.strip_prefix("0b") {
-        (2, b)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
-    } else {
-        (10, lower.as_str())
-    };
-    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let magnitude = i128::from_str_radix(body, radix).ok()?;
-    i64::try_from(if neg { -magnitude } else { magnitude }).ok()
-}
 
 /// Go's `time.Format(time.RFC3339)` of a YAML timestamp (no fractional seconds; a missing
 /// zone is UTC).
@@ -115,42 +89,208 @@ pub fn yaml11_break(src: &str) -> Option<(usize, &'static str)> {
     })
 }
 
-/// Types a plain (unquoted, untagged) scalar as yaml.v3 does.
-pub fn plain(text: Cow<'_, str>) -> Scalar<'_> {
-    let s: &str = &text;
+/// What yaml.v3's `resolve` makes of an untagged plain scalar (decoding into
+/// `interface{}`, as SOPS does).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plain {
+    /// `""`, `~`, `null`, `Null`, `NULL`.
+    Null,
+    /// `true`/`True`/`TRUE`, `false`/`False`/`FALSE` (`yes`, `on`… are strings).
+    Bool(bool),
+    /// Go's `strconv.ParseInt(s, 0, 64)` after removing `_`: decimal, `0x`, `0o`, `0b`, a
+    /// leading `0` meaning octal, optional sign.
+    Int(i64),
+    /// Go's `strconv.ParseUint(s, 0, 64)` of what `ParseInt` refused: 2^63 to 2^64−1.
+    Uint(u64),
+    /// A float: `.inf`, `.nan` and their spellings, or a finite float (`^[-+]?(\.[0-9]+|
+    /// [0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$` after removing `_`; a text starting with
+    /// `.` as Go's `ParseFloat` reads it, without `_`). A spelling beyond a 64-bit
+    /// float's range is a string (Go's `ParseFloat` fails with `ErrRange`).
+    Float(f64),
+    /// A timestamp in one of yaml.v3's layouts, as Go's `time.Format(time.RFC3339)`.
+    Time(String),
+    /// Anything else.
+    Str,
+}
+
+/// yaml.v3's resolution of an untagged plain scalar: the one YAML scalar typer.
+pub fn classify(s: &str) -> Plain {
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
-        "true" | "True" | "TRUE" => return Scalar::Bool(true),
-        "false" | "False" | "FALSE" => return Scalar::Bool(false),
+        "" | "~" | "null" | "Null" | "NULL" => return Plain::Null,
+        "true" | "True" | "TRUE" => return Plain::Bool(true),
+        "false" | "False" | "FALSE" => return Plain::Bool(false),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Scalar::Float(f64::INFINITY);
+            return Plain::Float(f64::INFINITY);
         }
-        "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
+        "-.inf" | "-.Inf" | "-.INF" => return Plain::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Plain::Float(f64::NAN),
         _ => {}
     }
-    let first = s.as_bytes()[0];
-    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
-        return Scalar::Str(text);
+    match s.as_bytes()[0] {
+        b'.' => {
+            // yaml.v3 tries strconv.ParseFloat on the text as is: Go accepts a `_` only
+            // between two digits (`.1_0` is 0.1; `._5`, `.5_` and `.1__0` are strings).
+            if !go_underscores_ok(s) {
+                return Plain::Str;
+            }
+            let s = &s.replace('_', "");
+            let digits = &s[1..];
+            let (mantissa, exp) = match digits.find(['e', 'E']) {
+                Some(i) => (&digits[..i], Some(&digits[i + 1..])),
+                None => (digits, None),
+            };
+            let exp_ok = exp.is_none_or(|e| {
+                let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+                !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+            });
+            if !mantissa.is_empty()
+                && mantissa.bytes().all(|b| b.is_ascii_digit())
+                && exp_ok
+                && let Some(f) = finite_float(s)
+            {
+                return Plain::Float(f);
+            }
+            Plain::Str
+        }
+        first @ (b'0'..=b'9' | b'+' | b'-') => {
+            // A timestamp starts with a four-digit year and `-` (checked before the regex,
+            // which is built only when a text gets that far).
+            if first.is_ascii_digit()
+                && s.len() >= 8
+                && s.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+                && s.as_bytes()[4] == b'-'
+                && let Some(t) = timestamp(s)
+            {
+                return Plain::Time(t);
+            }
+            let plain = s.replace('_', "");
+            if let Some(i) = go_parse_int(&plain) {
+                return Plain::Int(i);
+            }
+            if let Some(u) = go_parse_uint(&plain) {
+                return Plain::Uint(u);
+            }
+            if is_yaml_style_float(&plain)
+                && let Some(f) = finite_float(&plain)
+            {
+                return Plain::Float(f);
+            }
+            Plain::Str
+        }
+        _ => Plain::Str,
     }
-    let plain = s.replace('_', "");
-    if let Some(i) = go_parse_int(&plain) {
-        return Scalar::Int(i);
+}
+
+/// Go's `underscoreOK` for a decimal number: every `_` stands between two digits.
+fn go_underscores_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'_'
+            || (i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+    })
+}
+
+/// A finite float, or `None` (overflow: Go's ParseFloat fails with ErrRange; underflow
+/// is 0).
+fn finite_float(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
+fn is_yaml_style_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i += 1;
     }
-    // Go's `ParseFloat` refuses a spelling beyond a 64-bit float's range (ErrRange), so
-    // yaml.v3 reads `1e400` as a string where Rust's parser gives an infinity.
-    if FLOAT.is_match(&plain)
-        && let Ok(f) = plain.parse::<f64>()
-        && f.is_finite()
-    {
-        return Scalar::Float(f);
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            digits(&mut i);
+        }
     }
-    if first.is_ascii_digit()
-        && let Some(t) = timestamp(s)
-    {
-        return Scalar::Time(t.into());
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
     }
-    Scalar::Str(text)
+    i == b.len()
+}
+
+/// Splits Go's base-0 integer syntax (after the sign) into radix and digits.
+fn go_radix(s: &str) -> (u32, &str) {
+    let b = s.as_bytes();
+    if b.len() >= 2 && b[0] == b'0' {
+        match b[1] {
+            b'x' | b'X' => return (16, &s[2..]),
+            b'b' | b'B' => return (2, &s[2..]),
+            b'o' | b'O' => return (8, &s[2..]),
+            _ => return (8, &s[1..]),
+        }
+    }
+    (10, s)
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)` (no sign allowed).
+fn go_parse_uint(s: &str) -> Option<u64> {
+    let (radix, digits) = go_radix(s);
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`.
+fn go_parse_int(s: &str) -> Option<i64> {
+    let (negative, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let magnitude = go_parse_uint(rest)?;
+    if negative {
+        if magnitude == 1u64 << 63 {
+            Some(i64::MIN)
+        } else {
+            i64::try_from(magnitude).ok().map(|m| -m)
+        }
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// Types a plain (unquoted, untagged) scalar as yaml.v3 does, for SOPS's typed plaintext
+/// ([`classify`]). An integer from 2^63 to 2^64−1 (an unsigned integer to yaml.v3, which
+/// SOPS cannot encrypt) is a float.
+pub fn plain(text: Cow<'_, str>) -> Scalar<'_> {
+    match classify(&text) {
+        Plain::Null => Scalar::Null,
+        Plain::Bool(b) => Scalar::Bool(b),
+        Plain::Int(i) => Scalar::Int(i),
+        Plain::Uint(u) => Scalar::Float(u as f64),
+        Plain::Float(f) => Scalar::Float(f),
+        Plain::Time(t) => Scalar::Time(t.into()),
+        Plain::Str => Scalar::Str(text),
+    }
 }
 
 /// Types a scalar with an explicit tag (`!!str`, `!!int`, …); unknown tags give strings.
@@ -228,6 +368,93 @@ mod tests {
             assert_eq!(plain(big.into()), Scalar::Str(big.into()));
         }
         assert_eq!(plain("1e-400".into()), Scalar::Float(0.0));
+    }
+
+    /// One table of plain scalars, each with what yaml.v3 decodes it to; the engine's
+    /// typed plaintext ([`plain`]) and the data tree's type ([`super::super::typing`])
+    /// must both follow [`classify`].
+    #[test]
+    fn one_typer_for_outline_and_tree() {
+        use crate::format::tree::Kind;
+        use serde_json::Number;
+        let table: &[(&str, Plain)] = &[
+            ("", Plain::Null),
+            ("~", Plain::Null),
+            ("NULL", Plain::Null),
+            ("True", Plain::Bool(true)),
+            ("FALSE", Plain::Bool(false)),
+            ("yes", Plain::Str),
+            ("0", Plain::Int(0)),
+            ("-0", Plain::Int(0)),
+            ("+7", Plain::Int(7)),
+            ("1_000", Plain::Int(1000)),
+            ("0x1F", Plain::Int(31)),
+            ("0X1f", Plain::Int(31)),
+            ("0o17", Plain::Int(15)),
+            ("0O17", Plain::Int(15)),
+            ("0b101", Plain::Int(5)),
+            ("-0b101", Plain::Int(-5)),
+            ("010", Plain::Int(8)),
+            ("09", Plain::Float(9.0)),
+            ("9223372036854775807", Plain::Int(i64::MAX)),
+            ("-9223372036854775808", Plain::Int(i64::MIN)),
+            ("9223372036854775808", Plain::Uint(1 << 63)),
+            ("18446744073709551615", Plain::Uint(u64::MAX)),
+            ("0xFFFFFFFFFFFFFFFF", Plain::Uint(u64::MAX)),
+            ("18446744073709551616", Plain::Float(18446744073709551616.0)),
+            ("-9223372036854775809", Plain::Float(-9223372036854775809.0)),
+            ("0x10000000000000000", Plain::Str),
+            ("1e3", Plain::Float(1000.0)),
+            ("1.", Plain::Float(1.0)),
+            ("+.5", Plain::Float(0.5)),
+            (".5", Plain::Float(0.5)),
+            (".5e-1", Plain::Float(0.05)),
+            ("1_0.5", Plain::Float(10.5)),
+            (".1_0", Plain::Float(0.1)),
+            (".1_0e1_0", Plain::Float(1e9)),
+            ("._5", Plain::Str),
+            (".1__0", Plain::Str),
+            (".5_", Plain::Str),
+            (".e3", Plain::Str),
+            ("1e400", Plain::Str),
+            ("1e-400", Plain::Float(0.0)),
+            (".inf", Plain::Float(f64::INFINITY)),
+            ("-.Inf", Plain::Float(f64::NEG_INFINITY)),
+            ("0x", Plain::Str),
+            ("-", Plain::Str),
+            ("+", Plain::Str),
+            ("_1", Plain::Str),
+            ("1.2.3", Plain::Str),
+            ("0x1p3", Plain::Str),
+            ("2024-01-01", Plain::Time("2024-01-01T00:00:00Z".into())),
+            ("2024-13-01", Plain::Str),
+        ];
+        for (text, want) in table {
+            assert_eq!(&classify(text), want, "{text:?}");
+            let outline = match want {
+                Plain::Null => Scalar::Null,
+                Plain::Bool(b) => Scalar::Bool(*b),
+                Plain::Int(i) => Scalar::Int(*i),
+                Plain::Uint(u) => Scalar::Float(*u as f64),
+                Plain::Float(f) => Scalar::Float(*f),
+                Plain::Time(t) => Scalar::Time(t.clone().into()),
+                Plain::Str => Scalar::Str((*text).into()),
+            };
+            assert_eq!(plain((*text).into()), outline, "outline: {text:?}");
+            let tree = match want {
+                Plain::Null => Kind::Null,
+                Plain::Bool(b) => Kind::Bool(*b),
+                Plain::Int(i) => Kind::Number((*i).into()),
+                Plain::Uint(u) => Kind::Number((*u).into()),
+                Plain::Float(f) if f.is_finite() => Kind::Number(Number::from_f64(*f).unwrap()),
+                Plain::Float(_) | Plain::Time(_) | Plain::Str => Kind::Str,
+            };
+            assert_eq!(
+                super::super::typing::resolve_plain(text),
+                tree,
+                "tree: {text:?}"
+            );
+        }
     }
 
     #[test]
