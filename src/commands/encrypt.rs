@@ -127,6 +127,7 @@ fn syntax_name(s: Syntax) -> &'static str {
         Syntax::Yaml => "YAML",
         Syntax::Json => "JSON",
         Syntax::Dotenv => "dotenv",
+        Syntax::Toml => "TOML",
     }
 }
 
