@@ -96,6 +96,12 @@ pub fn key_text(k: &str) -> String {
 /// Parses the document with `toml_edit` (errors: its description and offset).
 fn parse_doc(src: &str) -> Result<toml_edit::Document<&str>, SyntaxError> {
     let base = bom_len(src);
+    if bom_len(&src[base..]) > 0 {
+        return Err(SyntaxError::new(
+            base,
+            "a byte order mark may only start the file",
+        ));
+    }
     toml_edit::Document::parse(&src[base..]).map_err(|e| {
         let offset = base + e.span().map_or(0, |s| s.start);
         SyntaxError::new(offset, describe(e.message()))
@@ -104,8 +110,11 @@ fn parse_doc(src: &str) -> Result<toml_edit::Document<&str>, SyntaxError> {
 
 /// `toml_edit`'s message without the source text it may quote (between backticks).
 fn describe(msg: &str) -> String {
+    let first = msg.trim().lines().next().unwrap_or("");
+    // What follows is the list of tokens the grammar expected: noise on one line.
+    let first = first.split(", expected").next().unwrap_or(first);
     let mut out = String::new();
-    for (i, part) in msg.trim().split('`').enumerate() {
+    for (i, part) in first.split('`').enumerate() {
         out.push_str(if i % 2 == 0 { part } else { "…" });
     }
     let line = out.lines().next().unwrap_or("").trim();
