@@ -102,11 +102,34 @@ pub fn entry(src: &str, base: usize, root: &Table, item: &TItem) -> Result<SopsE
         }
     }
     let value = table_json(t).ok_or_else(|| bad("the [sops] table holds a table header"))?;
+    let after = root
+        .iter()
+        .filter(|(k, _)| *k != "sops")
+        .find_map(|(_, item)| header_after(item, header - base));
+    if let Some(at) = after {
+        return Err(SyntaxError::new(
+            base + at,
+            "the [sops] metadata table must be the last table of the file",
+        ));
+    }
     Ok(SopsEntry {
         value,
         removal: start..content_end(src).max(start),
         restore: "",
     })
+}
+
+/// The offset of a table header in `item` that comes after `pos`.
+fn header_after(item: &TItem, pos: usize) -> Option<usize> {
+    let in_table = |t: &Table| {
+        let own = t.span().map(|s| s.start).filter(|&s| s > pos);
+        own.or_else(|| t.iter().find_map(|(_, i)| header_after(i, pos)))
+    };
+    match item {
+        TItem::Table(t) => in_table(t),
+        TItem::ArrayOfTables(a) => a.iter().find_map(in_table),
+        _ => None,
+    }
 }
 
 /// A table of inline values as JSON (None when it holds a table header of its own).
