@@ -129,6 +129,15 @@ fn tampered_toml_files_are_refused() {
             "table.toml",
             cipher.replacen("\n[sops]", "[extra]\n\n[sops]", 1),
         ),
+        // The layout digest removed (sops writes no TOML, so every TOML file sealed
+        // reads has one) and an empty value added.
+        ("stripped.toml", {
+            let kept: Vec<&str> = cipher
+                .lines()
+                .filter(|l| !l.starts_with("sealed = "))
+                .collect();
+            format!("EXTRA = \"\"\n{}\n", kept.join("\n"))
+        }),
     ];
     for (name, text) in cases {
         std::fs::write(sb.path(name), &text).unwrap();
@@ -139,6 +148,40 @@ fn tampered_toml_files_are_refused() {
         let exec = sb.run(&["exec", "-f", name, "--", "true"]);
         assert_ne!(exec.code, Some(0), "{name}: exec ran");
     }
+    // The fix the message suggests, pasted where a rule names the recipients, seals the
+    // file again as it now is.
+    let rule = format!(
+        "creation_rules:\n  - path_regex: \\.toml$\n    age: {}\n",
+        sb.recipient
+    );
+    std::fs::write(sb.path(".sops.yaml"), rule).unwrap();
+    let dec = sb.run(&["decrypt", "stripped.toml"]);
+    let fix = dec
+        .stderr
+        .split("yourself seal it again: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no fix in {:?}", dec.stderr));
+    let mut sh = std::process::Command::new("sh");
+    sh.current_dir(sb.dir.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                common::bin().parent().unwrap().display(),
+                common::path_var()
+            ),
+        )
+        .env("HOME", sb.dir.path())
+        .env("SOPS_AGE_KEY_FILE", sb.path("key.txt"))
+        .args(["-c", fix.trim()]);
+    let out = sh.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plain = sb.run(&["decrypt", "stripped.toml"]).ok();
+    assert!(plain.starts_with("EXTRA = \"\"\n"));
 }
 
 #[test]

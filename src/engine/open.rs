@@ -319,6 +319,14 @@ impl<'a> Sealed<'a> {
             } else {
                 return Err(EngineError::LayoutChanged);
             }
+        } else if self.format.layout_required()
+            && !clear_values
+            && !md.selection.mac_only_encrypted
+            && !self.allow_unauthenticated
+            && !self.ignore_mac
+        {
+            // A syntax only sealed writes (TOML) always has the digest: it was removed.
+            return Err(EngineError::LayoutChanged);
         }
         Ok(out)
     }

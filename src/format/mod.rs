@@ -443,6 +443,13 @@ pub trait Format: Sync {
         self.parse_detail(src, Detail::Lean)
     }
 
+    /// Whether a document of this syntax without sealed's layout digest is refused (unless
+    /// it was encrypted with `mac_only_encrypted`, which writes none): true for a syntax
+    /// no other tool writes (TOML), where a missing digest can only have been removed.
+    fn layout_required(&self) -> bool {
+        false
+    }
+
     /// Parses `src`, recording `detail`.
     fn parse_detail<'s>(&self, src: &'s str, detail: Detail) -> Result<Outline<'s>, SyntaxError>;
 

@@ -28,6 +28,12 @@ impl Format for Toml {
         parse(src, detail)
     }
 
+    fn layout_required(&self) -> bool {
+        // sops has no TOML store: every TOML file with metadata is sealed's, and sealed
+        // writes the layout digest (docs/security.md).
+        true
+    }
+
     fn load_tree(&self, src: &str) -> Result<tree::Node, tree::DataError> {
         data::load(src)
     }
