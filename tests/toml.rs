@@ -317,3 +317,118 @@ fn sops_refuses_sealed_toml_files() {
         assert!(out.stdout.is_empty(), "sops {args:?} wrote output");
     }
 }
+
+#[test]
+fn toml_converts_to_other_syntaxes_and_not_from_them() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.path("app.toml"), "# c\n[a]\nb = \"fake-1\"\nn = 5\n").unwrap();
+    std::fs::write(sb.path("app.yaml"), "a: 1\n").unwrap();
+    let json = sb
+        .run(&[
+            "encrypt",
+            "--age",
+            &sb.recipient.clone(),
+            "--output-type",
+            "json",
+            "app.toml",
+        ])
+        .ok();
+    std::fs::write(sb.path("app.json"), json).unwrap();
+    let plain = sb.run(&["decrypt", "app.json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    assert_eq!(v, serde_json::json!({"a": {"b": "fake-1", "n": 5}}));
+    let run = sb.run(&[
+        "encrypt",
+        "--age",
+        &sb.recipient.clone(),
+        "--output-type",
+        "toml",
+        "app.yaml",
+    ]);
+    run.fails(8, "sealed converts from TOML but not to it");
+}
+
+#[test]
+fn shamir_groups_updatekeys_and_rotate_on_a_toml_file() {
+    let sb = Sandbox::new();
+    let keys: Vec<common::Key> = (1..=3)
+        .map(|i| common::keygen_in(sb.dir.path(), &format!("k{i}.txt")))
+        .collect();
+    let groups: String = keys
+        .iter()
+        .map(|k| format!("      - age: [{}]\n", k.public))
+        .collect();
+    let rules = format!(
+        "creation_rules:\n  - path_regex: \\.toml$\n    shamir_threshold: 2\n    key_groups:\n{groups}"
+    );
+    std::fs::write(sb.path(".sops.yaml"), rules).unwrap();
+    std::fs::write(sb.path("s.toml"), APP).unwrap();
+    sb.run(&["encrypt", "-i", "s.toml"]).ok();
+    assert!(
+        std::fs::read_to_string(sb.path("s.toml"))
+            .unwrap()
+            .contains("\nkey_groups = [{ age = [")
+    );
+    let with = |files: &[&str]| {
+        let text: String = files
+            .iter()
+            .map(|f| std::fs::read_to_string(sb.path(f)).unwrap())
+            .collect();
+        common::write_private(&sb.path("both.txt"), text.as_bytes());
+        let mut c = sb.sealed();
+        c.env("SOPS_AGE_KEY_FILE", sb.path("both.txt"));
+        c
+    };
+    let one = with(&["k1.txt"])
+        .args(["decrypt", "s.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        one.status.code(),
+        Some(128),
+        "one share of two opened the file"
+    );
+    let two = with(&["k1.txt", "k3.txt"])
+        .args(["decrypt", "s.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&two.stdout), APP);
+    // The rule changes to plain recipients: updatekeys re-wraps, rotate re-keys.
+    let rules = format!(
+        "creation_rules:\n  - path_regex: \\.toml$\n    age: [{}, {}]\n",
+        keys[0].public, keys[1].public
+    );
+    std::fs::write(sb.path(".sops.yaml"), rules).unwrap();
+    let up = with(&["k1.txt", "k2.txt"])
+        .args(["updatekeys", "-y", "s.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let rot = with(&["k2.txt"])
+        .args(["rotate", "s.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        rot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rot.stderr)
+    );
+    let dec = with(&["k1.txt"])
+        .args(["decrypt", "s.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&dec.stdout), APP);
+    let dec = with(&["k3.txt"])
+        .args(["decrypt", "s.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        dec.status.code(),
+        Some(128),
+        "a removed recipient still opens the file"
+    );
+}

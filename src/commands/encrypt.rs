@@ -155,6 +155,12 @@ pub fn run_as(io: &Io, opts: &EncryptOptions, output_type: Option<&str>) -> Resu
     let name = io.name();
     let src = if syntax == input {
         src
+    } else if syntax == Syntax::Toml {
+        // sealed reads TOML but has no TOML writer: no conversion into it.
+        return Err(Error::other(
+            exit::CONFLICT,
+            "--output-type toml: sealed converts from TOML but not to it; use yaml, json or dotenv",
+        ));
     } else {
         convert(&src, input, syntax, &name)?
     };
