@@ -114,14 +114,26 @@ fn parse_doc(src: &str) -> Result<toml_edit::Document<&str>, SyntaxError> {
     })
 }
 
-/// `toml_edit`'s message without the source text it may quote (between backticks).
+/// `toml_edit`'s message without the source text it may quote (between backticks) and
+/// without its list of expected tokens.
 fn describe(msg: &str) -> String {
     let first = msg.trim().lines().next().unwrap_or("");
     // What follows is the list of tokens the grammar expected: noise on one line.
     let first = first.split(", expected").next().unwrap_or(first);
     let mut out = String::new();
     for (i, part) in first.split('`').enumerate() {
-        out.push_str(if i % 2 == 0 { part } else { "…" });
+        // A quoted grammar token (one punctuation character: `_`, `=`) is kept; anything
+        // longer might be source text.
+        let token = part.len() == 1 && part.bytes().all(|b| b.is_ascii_punctuation());
+        if i % 2 == 0 {
+            out.push_str(part);
+        } else if token {
+            out.push('`');
+            out.push_str(part);
+            out.push('`');
+        } else {
+            out.push('…');
+        }
     }
     let line = out.lines().next().unwrap_or("").trim();
     if line.is_empty() {
