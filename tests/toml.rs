@@ -345,7 +345,16 @@ fn toml_converts_to_other_syntaxes_and_not_from_them() {
         "toml",
         "app.yaml",
     ]);
-    run.fails(8, "sealed converts from TOML but not to it");
+    run.fails(
+        8,
+        "app.yaml: --output-type toml: sealed converts from TOML but not to it",
+    );
+    // set converts the same way: refused, the file unchanged.
+    sb.encrypt("app2.yaml", "a: 1\n");
+    let before = std::fs::read(sb.path("app2.yaml")).unwrap();
+    sb.run(&["set", "--output-type", "toml", "app2.yaml", "[\"b\"]", "2"])
+        .fails(8, "sealed converts from TOML but not to it");
+    assert_eq!(std::fs::read(sb.path("app2.yaml")).unwrap(), before);
 }
 
 #[test]

@@ -110,6 +110,14 @@ pub(crate) fn convert(
     name: &str,
 ) -> Result<zeroize::Zeroizing<String>, Error> {
     use crate::data::emit::{OutputType, emit};
+    if to == Syntax::Toml && from != Syntax::Toml {
+        // sealed reads TOML but has no TOML writer: no conversion into it.
+        return Err(Error::file(
+            name,
+            exit::CONFLICT,
+            "--output-type toml: sealed converts from TOML but not to it; use yaml, json or dotenv",
+        ));
+    }
     let data = crate::data::load(src, from).map_err(|e| match e.offset() {
         Some(offset) => Error::Syntax {
             file: name.to_string(),
@@ -155,12 +163,6 @@ pub fn run_as(io: &Io, opts: &EncryptOptions, output_type: Option<&str>) -> Resu
     let name = io.name();
     let src = if syntax == input {
         src
-    } else if syntax == Syntax::Toml {
-        // sealed reads TOML but has no TOML writer: no conversion into it.
-        return Err(Error::other(
-            exit::CONFLICT,
-            "--output-type toml: sealed converts from TOML but not to it; use yaml, json or dotenv",
-        ));
     } else {
         convert(&src, input, syntax, &name)?
     };
