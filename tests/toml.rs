@@ -441,3 +441,42 @@ fn shamir_groups_updatekeys_and_rotate_on_a_toml_file() {
         "a removed recipient still opens the file"
     );
 }
+
+#[test]
+fn selection_rules_apply_to_toml_values_and_comments() {
+    let sb = Sandbox::new();
+    let src = "a = 1\n# sops:enc\nb = \"x\"\nc = \"y\"\n[t]\n# sops:enc\nd = [1, 2]\ne = 3\nf_unencrypted = 4\n";
+    std::fs::write(sb.path("c.toml"), src).unwrap();
+    let r = sb.recipient.clone();
+    let by_comment = sb
+        .run(&[
+            "encrypt",
+            "--age",
+            &r,
+            "--encrypted-comment-regex",
+            "sops:enc",
+            "c.toml",
+        ])
+        .ok();
+    let body = by_comment.split("\n\n[sops]").next().unwrap();
+    let clear: Vec<&str> = body.lines().filter(|l| !l.contains("ENC[")).collect();
+    assert_eq!(
+        clear,
+        [
+            "a = 1",
+            "# sops:enc",
+            "c = \"y\"",
+            "[t]",
+            "# sops:enc",
+            "e = 3",
+            "f_unencrypted = 4"
+        ]
+    );
+    assert!(body.contains("\nb = \"ENC[") && body.contains("\nd = [\"ENC["));
+    let default = sb.run(&["encrypt", "--age", &r, "c.toml"]).ok();
+    assert!(
+        default.contains("\nf_unencrypted = 4\n"),
+        "suffix rule ignored"
+    );
+    assert!(!default.contains("\ne = 3\n") && !default.contains("sops:enc"));
+}
