@@ -160,6 +160,7 @@ fn roundtrip(syntax: Syntax, src: &str, key: &DataKey) {
     let added = match syntax {
         Syntax::Yaml => Some(format!("zz_fuzz_added: ~\n{}", enc.as_str())),
         Syntax::Dotenv => Some(format!("ZZ_FUZZ_ADDED=\n{}", enc.as_str())),
+        Syntax::Toml => Some(format!("zz_fuzz_added = \"\"\n{}", enc.as_str())),
         Syntax::Json => None,
     };
     if let Some(added) = added

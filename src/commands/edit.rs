@@ -244,7 +244,7 @@ fn edit_new(file: &Path, syntax: Syntax, opts: &EncryptOptions) -> Result<(), Er
     let (plan, selection) = plan_for(file, opts)?;
     let initial = match syntax {
         Syntax::Json => "{}\n",
-        Syntax::Yaml | Syntax::Dotenv => "",
+        Syntax::Yaml | Syntax::Dotenv | Syntax::Toml => "",
     };
     let round = edit_loop(file, &name, initial, |text| {
         engine::encrypt(text, syntax.format(), &plan, &selection).map(|(out, _)| out)

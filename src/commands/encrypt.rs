@@ -110,6 +110,14 @@ pub(crate) fn convert(
     name: &str,
 ) -> Result<zeroize::Zeroizing<String>, Error> {
     use crate::data::emit::{OutputType, emit};
+    if to == Syntax::Toml && from != Syntax::Toml {
+        // sealed reads TOML but has no TOML writer: no conversion into it.
+        return Err(Error::file(
+            name,
+            exit::CONFLICT,
+            "--output-type toml: sealed converts from TOML but not to it; use yaml, json or dotenv",
+        ));
+    }
     let data = crate::data::load(src, from).map_err(|e| match e.offset() {
         Some(offset) => Error::Syntax {
             file: name.to_string(),
@@ -127,6 +135,7 @@ fn syntax_name(s: Syntax) -> &'static str {
         Syntax::Yaml => "YAML",
         Syntax::Json => "JSON",
         Syntax::Dotenv => "dotenv",
+        Syntax::Toml => "TOML",
     }
 }
 

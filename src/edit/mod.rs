@@ -20,6 +20,7 @@ pub mod splice;
 pub mod tree;
 
 mod ops;
+mod toml;
 
 use std::ops::Range;
 
@@ -107,6 +108,11 @@ pub fn set(
         ));
     }
     let ed = Editor::new(src, syntax)?;
+    if syntax == Syntax::Toml {
+        let out = toml::set(src, steps, value)?;
+        ed.verify(&out, |t| tree::put(t, steps, expected(value, syntax)))?;
+        return Ok(out);
+    }
     let splice = match locate(ed.doc(), steps) {
         Located::Found(n) => ed.replace_value(n, value)?,
         Located::Missing { parent, matched } => {
@@ -146,6 +152,11 @@ pub fn set(
 /// Removes the value at `steps` (and its key, line or comma) from the plaintext `src`.
 pub fn unset(src: &str, syntax: Syntax, steps: &[Step]) -> Result<Zeroizing<String>, EditError> {
     let ed = Editor::new(src, syntax)?;
+    if syntax == Syntax::Toml {
+        let out = toml::unset(src, steps)?;
+        ed.verify(&out, |t| tree::remove(t, steps))?;
+        return Ok(out);
+    }
     let Located::Found(n) = locate(ed.doc(), steps) else {
         return Err(EditError::NotFound {
             path: display_path(steps),

@@ -24,6 +24,8 @@ impl Editor<'_> {
             }
             let text = match self.syntax {
                 Syntax::Dotenv => Zeroizing::new(render::dotenv(v).unwrap_or_default()),
+                // TOML edits go through `edit::toml` (toml_edit), not the node editor.
+                Syntax::Toml => return Err(EditError::Verify),
                 Syntax::Json => {
                     Zeroizing::new(render::json(v, &JsonLayout::Inline { spaced: true }))
                 }
@@ -44,6 +46,7 @@ impl Editor<'_> {
             return Ok(Some((node.span.clone(), text)));
         }
         let text = match self.syntax {
+            Syntax::Toml => return Err(EditError::Verify),
             Syntax::Dotenv => {
                 return Err(EditError::Unsupported(
                     "a .env file holds only text values under top-level keys",

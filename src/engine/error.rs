@@ -111,6 +111,13 @@ pub enum EngineError {
         /// Byte offset.
         offset: usize,
     },
+    /// `mac_only_encrypted` asked for a syntax whose layout sealed always authenticates.
+    #[error(
+        "mac_only_encrypted cannot be used for this syntax: its keys and clear values are always \
+         authenticated (drop mac_only_encrypted, or use encrypted_regex or the _unencrypted \
+         suffix to leave values in clear)"
+    )]
+    MacOnlyWithoutLayout,
     /// The layout digest sealed recorded does not match the decrypted document.
     #[error(
         "the file was changed outside its encrypted values since it was encrypted (keys, \

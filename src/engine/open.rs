@@ -319,6 +319,15 @@ impl<'a> Sealed<'a> {
             } else {
                 return Err(EngineError::LayoutChanged);
             }
+        } else if self.format.layout_required()
+            && !clear_values
+            && !self.allow_unauthenticated
+            && !self.ignore_mac
+        {
+            // A syntax only sealed writes (TOML) always has the digest (sealed refuses
+            // `mac_only_encrypted` for it, so that option cannot excuse its absence): it was
+            // removed.
+            return Err(EngineError::LayoutChanged);
         }
         Ok(out)
     }

@@ -164,6 +164,12 @@ pub(super) fn seal_document(
     if let (true, Some((offset, what))) = (selection.mac_only_encrypted, outline.loose) {
         return Err(EngineError::LooseWithMacOnly { what, offset });
     }
+    // A syntax whose layout is always authenticated (TOML) has no digest-less form: a
+    // `mac_only_encrypted` file would have none, and an editor who strips the digest could
+    // then turn the option on and rename keys unnoticed.
+    if selection.mac_only_encrypted && format.layout_required() {
+        return Err(EngineError::MacOnlyWithoutLayout);
+    }
     let selector = Selector::new(selection)?;
     let items = leaf_count(&outline);
     let mut ivs = IvPool::new(items);

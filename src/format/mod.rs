@@ -9,6 +9,7 @@ pub mod json;
 pub mod keypath;
 pub mod lines;
 pub mod quote;
+pub mod toml;
 pub mod tree;
 pub mod yaml;
 
@@ -32,6 +33,8 @@ pub enum Syntax {
     Json,
     /// dotenv (`KEY=value` lines).
     Dotenv,
+    /// TOML 1.0 / 1.1 (sealed's own metadata layout: a `[sops]` table).
+    Toml,
 }
 
 impl Syntax {
@@ -44,6 +47,8 @@ impl Syntax {
             Some(Syntax::Json)
         } else if name == ".env" || name.ends_with(".env") || name.starts_with(".env.") {
             Some(Syntax::Dotenv)
+        } else if name.ends_with(".toml") {
+            Some(Syntax::Toml)
         } else {
             None
         }
@@ -55,6 +60,7 @@ impl Syntax {
             "yaml" | "yml" => Some(Syntax::Yaml),
             "json" => Some(Syntax::Json),
             "dotenv" | "env" => Some(Syntax::Dotenv),
+            "toml" => Some(Syntax::Toml),
             _ => None,
         }
     }
@@ -65,6 +71,7 @@ impl Syntax {
             Syntax::Yaml => &yaml::Yaml,
             Syntax::Json => &json::Json,
             Syntax::Dotenv => &dotenv::Dotenv,
+            Syntax::Toml => &toml::Toml,
         }
     }
 }
@@ -93,6 +100,10 @@ pub enum Style {
     JsonBare,
     /// A dotenv value: the text after `=` to the end of the line (or of the multi-line quote).
     DotenvRaw,
+    /// A TOML string of any kind (basic, literal, multi-line; span includes the quotes).
+    TomlString,
+    /// A TOML integer, float, boolean or datetime.
+    TomlBare,
 }
 
 /// How a YAML block scalar is written.
@@ -430,6 +441,13 @@ pub trait Format: Sync {
     /// nothing (see [`ItemList`]).
     fn parse_lean<'s>(&self, src: &'s str) -> Result<Outline<'s>, SyntaxError> {
         self.parse_detail(src, Detail::Lean)
+    }
+
+    /// Whether a document of this syntax without sealed's layout digest is refused: true for
+    /// a syntax no other tool writes (TOML), where a missing digest can only have been
+    /// removed (`mac_only_encrypted`, which writes none, is refused for such a syntax).
+    fn layout_required(&self) -> bool {
+        false
     }
 
     /// Parses `src`, recording `detail`.

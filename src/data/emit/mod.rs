@@ -35,6 +35,8 @@ impl OutputType {
             Syntax::Yaml => OutputType::Yaml,
             Syntax::Json => OutputType::Json,
             Syntax::Dotenv => OutputType::Dotenv,
+            // No TOML writer: a TOML subtree is written as JSON.
+            Syntax::Toml => OutputType::Json,
         }
     }
 
