@@ -809,10 +809,12 @@ fn many_recipients_give_a_short_error() {
 #[test]
 fn long_key_paths_times_many_values_stay_bounded() {
     // Each value's additional data is its whole key path (SOPS's format), so the time is
-    // bound to be (key length × values); memory must not be. 2 000 values under a 100 KB
-    // key needed ~400 MB when every value held its own copy of the path.
+    // bound to be (key length × values); memory must not be. 1 000 values under a 100 KB
+    // key needed ~200 MB when every value held its own copy of the path (more than three
+    // times the bound below), and take a few seconds of CPU in a debug build: few enough
+    // for the test's time limit on a busy machine.
     let s = Scratch::new();
-    let n = 2_000;
+    let n = 1_000;
     let json = format!(
         "{{\"{}\": {{{}}}}}",
         "K".repeat(100_000),
