@@ -170,6 +170,8 @@ fn document_seeds(syntax: Syntax) -> Vec<Seed> {
         Syntax::Yaml => Kind::Yaml,
         Syntax::Json => Kind::Json,
         Syntax::Dotenv => Kind::Dotenv,
+        // No INI or binary corpus yet (binary is JSON once encrypted).
+        Syntax::Ini | Syntax::Binary => return Vec::new(),
     };
     let plain = files_of(kind);
     let encrypted: Vec<Seed> = plain

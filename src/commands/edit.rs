@@ -243,8 +243,8 @@ fn edit_new(file: &Path, syntax: Syntax, opts: &EncryptOptions) -> Result<(), Er
     // Recipients first: no point editing what cannot be encrypted.
     let (plan, selection) = plan_for(file, opts)?;
     let initial = match syntax {
-        Syntax::Json => "{}\n",
-        Syntax::Yaml | Syntax::Dotenv => "",
+        Syntax::Json | Syntax::Binary => "{}\n",
+        Syntax::Yaml | Syntax::Dotenv | Syntax::Ini => "",
     };
     let round = edit_loop(file, &name, initial, |text| {
         engine::encrypt(text, syntax.format(), &plan, &selection).map(|(out, _)| out)

@@ -61,17 +61,12 @@ impl Io {
             return Syntax::from_name(t).ok_or_else(|| {
                 Error::other(
                     exit::CONFLICT,
-                    format!("unknown --input-type {t:?}: use yaml, json or dotenv"),
+                    format!("unknown --input-type {t:?}: use yaml, json, dotenv, ini or binary"),
                 )
             });
         }
-        Syntax::from_path(self.logical_path()).ok_or_else(|| {
-            Error::file(
-                self.name(),
-                exit::GENERIC,
-                "cannot tell the format from the file name; pass --input-type yaml|json|dotenv",
-            )
-        })
+        // As sops: a file of no known syntax is one value (the binary store).
+        Ok(Syntax::from_path(self.logical_path()).unwrap_or(Syntax::Binary))
     }
 
     /// Checks flag combinations.

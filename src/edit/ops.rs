@@ -24,7 +24,10 @@ impl Editor<'_> {
             }
             let text = match self.syntax {
                 Syntax::Dotenv => Zeroizing::new(render::dotenv(v).unwrap_or_default()),
-                Syntax::Json => {
+                Syntax::Ini => Zeroizing::new(crate::format::ini::spell(
+                    &render::dotenv(v).unwrap_or_default(),
+                )),
+                Syntax::Json | Syntax::Binary => {
                     Zeroizing::new(render::json(v, &JsonLayout::Inline { spaced: true }))
                 }
                 Syntax::Yaml if node.header.is_some() => self.yaml_block_scalar(n, s),
@@ -49,7 +52,12 @@ impl Editor<'_> {
                     "a .env file holds only text values under top-level keys",
                 ));
             }
-            Syntax::Json => {
+            Syntax::Ini => {
+                return Err(EditError::Unsupported(
+                    "set writes only existing keys of an INI file (add new ones with sealed edit)",
+                ));
+            }
+            Syntax::Json | Syntax::Binary => {
                 let p = locate::parent(doc, n).unwrap_or(0);
                 let ptext = &self.src[doc.nodes[p].span.clone()];
                 let layout = if ptext.contains('\n') {

@@ -4,7 +4,10 @@
 //! and it knows how to spell a token or a value in a given place. The single engine in
 //! [`crate::engine`] does all the encrypting, decrypting and splicing for every syntax.
 
+pub mod binary;
 pub mod dotenv;
+pub mod flat;
+pub mod ini;
 pub mod json;
 pub mod keypath;
 pub mod lines;
@@ -32,6 +35,10 @@ pub enum Syntax {
     Json,
     /// dotenv (`KEY=value` lines).
     Dotenv,
+    /// INI (`[section]`, `key = value`).
+    Ini,
+    /// sops's binary store: the whole file is one value, `data` of a JSON document.
+    Binary,
 }
 
 impl Syntax {
@@ -44,6 +51,8 @@ impl Syntax {
             Some(Syntax::Json)
         } else if name == ".env" || name.ends_with(".env") || name.starts_with(".env.") {
             Some(Syntax::Dotenv)
+        } else if name.ends_with(".ini") {
+            Some(Syntax::Ini)
         } else {
             None
         }
@@ -55,6 +64,8 @@ impl Syntax {
             "yaml" | "yml" => Some(Syntax::Yaml),
             "json" => Some(Syntax::Json),
             "dotenv" | "env" => Some(Syntax::Dotenv),
+            "ini" => Some(Syntax::Ini),
+            "binary" => Some(Syntax::Binary),
             _ => None,
         }
     }
@@ -65,6 +76,8 @@ impl Syntax {
             Syntax::Yaml => &yaml::Yaml,
             Syntax::Json => &json::Json,
             Syntax::Dotenv => &dotenv::Dotenv,
+            Syntax::Ini => &ini::Ini,
+            Syntax::Binary => &json::Json,
         }
     }
 }
@@ -93,6 +106,8 @@ pub enum Style {
     JsonBare,
     /// A dotenv value: the text after `=` to the end of the line (or of the multi-line quote).
     DotenvRaw,
+    /// An INI value, quotes included.
+    Ini,
 }
 
 /// How a YAML block scalar is written.

@@ -7,6 +7,7 @@
 
 mod dotenv;
 mod export;
+mod ini;
 mod json;
 mod yaml;
 
@@ -26,6 +27,10 @@ pub enum OutputType {
     Dotenv,
     /// `export NAME='value'` lines for `eval` in a POSIX shell.
     Export,
+    /// INI: sections of values, as sops's INI store writes them.
+    Ini,
+    /// sops's binary store: the top-level `data` string, as it is.
+    Binary,
 }
 
 impl OutputType {
@@ -35,6 +40,8 @@ impl OutputType {
             Syntax::Yaml => OutputType::Yaml,
             Syntax::Json => OutputType::Json,
             Syntax::Dotenv => OutputType::Dotenv,
+            Syntax::Ini => OutputType::Ini,
+            Syntax::Binary => OutputType::Binary,
         }
     }
 
@@ -44,6 +51,8 @@ impl OutputType {
             OutputType::Yaml => Some(Syntax::Yaml),
             OutputType::Json => Some(Syntax::Json),
             OutputType::Dotenv => Some(Syntax::Dotenv),
+            OutputType::Ini => Some(Syntax::Ini),
+            OutputType::Binary => Some(Syntax::Binary),
             OutputType::Export => None,
         }
     }
@@ -67,6 +76,8 @@ pub fn emit_with(
         OutputType::Yaml => Ok(yaml::emit(node)),
         OutputType::Dotenv => dotenv::emit(node, source, keep),
         OutputType::Export => export::emit(node, source, keep),
+        OutputType::Ini => ini::emit(node),
+        OutputType::Binary => crate::format::binary::unwrap(node),
     }
 }
 

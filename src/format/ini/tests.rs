@@ -1,0 +1,95 @@
+use super::*;
+
+fn leaves(src: &str) -> Vec<(String, String)> {
+    let o = Ini.parse(src).unwrap();
+    o.docs[0]
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Leaf(l) => Some((
+                l.path.join(":"),
+                match &l.value {
+                    Scalar::Str(s) => s.to_string(),
+                    _ => String::new(),
+                },
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn values_are_read_as_go_ini_reads_them() {
+    let src =
+        "top = 1\n[a]\nk1 = \"q v\"\nk2: x ; note\nk3 = `a;b`\nk4 = \"\"\"l1\nl2\"\"\"\nk5 =\n";
+    assert_eq!(
+        leaves(src),
+        [
+            ("DEFAULT:top", "1"),
+            ("a:k1", "q v"),
+            ("a:k2", "x"),
+            ("a:k3", "a;b"),
+            ("a:k4", "l1\nl2"),
+            ("a:k5", ""),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+}
+
+#[test]
+fn a_comment_before_a_header_belongs_to_that_section() {
+    let o = Ini.parse("[a]\nk = v\n; c\n\n[b]\nx = y\n").unwrap();
+    let c = o.docs[0]
+        .items
+        .iter()
+        .find_map(|i| match i {
+            Item::Comment(c) => Some(c.path.join(":")),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(c, "b");
+}
+
+#[test]
+fn what_go_ini_would_merge_or_continue_is_refused() {
+    for bad in [
+        "[a]\nk = 1\n[a]\nj = 2\n",
+        "[a]\nk = 1\nk = 2\n",
+        "[a]\nk = 1 \\\n",
+        "[a\nk = 1\n",
+        "[a]\nnovalue\n",
+        "[a]\nk = \"\"\"open\n",
+        "[sops]\nversion = 1\n[a]\n",
+    ] {
+        let e = Ini.parse(bad).unwrap_err();
+        assert!(!e.msg.contains('1'), "{}", e.msg);
+    }
+}
+
+#[test]
+fn the_sops_section_is_read_in_both_spellings_sops_wrote() {
+    let src = "[foo]\nbar = x\n\n[sops]\nage__list_0__map_enc = \"\"\"a\nb\"\"\"\nshamir_threshold = 2\nversion     = 3.13.2\n";
+    let o = Ini.parse(src).unwrap();
+    let s = o.docs[0].sops.as_ref().unwrap();
+    assert_eq!(s.value["age"][0]["enc"], "a\nb");
+    assert_eq!(s.value["shamir_threshold"], 2);
+    let mut rest = src.to_string();
+    rest.replace_range(s.removal.clone(), "");
+    assert_eq!(rest, "[foo]\nbar = x\n");
+}
+
+#[test]
+fn values_are_spelled_as_go_ini_writes_them() {
+    assert_eq!(spell("plain"), "plain");
+    assert_eq!(spell("a;b"), "`a;b`");
+    assert_eq!(spell(" x"), "\" x\"");
+    assert_eq!(spell("l1\nl2"), "\"\"\"l1\nl2\"\"\"");
+}
+
+#[test]
+fn load_gives_sections_of_strings() {
+    let t = load("[b]\nk = 1\n[e]\n").unwrap();
+    let tree::Node::Map(s) = t else { panic!() };
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].0, "b");
+}
