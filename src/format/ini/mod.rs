@@ -474,13 +474,13 @@ fn unflatten(meta: &[MetaEntry], header: usize) -> Result<Value, SyntaxError> {
 }
 
 /// The data reader: sections as mappings of strings, in go-ini's order (`DEFAULT` first,
-/// left out when it holds nothing).
+/// even empty, as sops gives it).
 pub fn load(src: &str) -> Result<tree::Node, tree::DataError> {
     let outline = parse(src, Detail::Tree).map_err(|e| tree::DataError::Syntax {
         offset: e.offset,
         msg: e.msg,
     })?;
-    let mut sections: Vec<(String, tree::Node)> = Vec::new();
+    let mut sections = vec![(DEFAULT_SECTION.to_string(), tree::Node::Map(Vec::new()))];
     for doc in &outline.docs {
         for node in &doc.nodes {
             let name = match node.steps.first() {
@@ -507,10 +507,6 @@ pub fn load(src: &str) -> Result<tree::Node, tree::DataError> {
                 entries.push((key.clone(), tree::Node::Scalar(tree::Scalar::string(text))));
             }
         }
-    }
-    if let Some(i) = sections.iter().position(|(n, _)| n == DEFAULT_SECTION) {
-        let d = sections.remove(i);
-        sections.insert(0, d);
     }
     Ok(tree::Node::Map(sections))
 }
