@@ -87,7 +87,7 @@ pub fn restage_advice(path: &str) -> String {
 /// Checks one blob; `None` when it is proper ciphertext.
 pub fn check_blob(path: &str, content: &[u8]) -> Option<String> {
     let Some(syntax) = Syntax::from_path(Path::new(path)) else {
-        return Some("protected, but not YAML, JSON or .env by its name".into());
+        return Some("protected, but not YAML, JSON, .env or INI by its name".into());
     };
     let Ok(text) = std::str::from_utf8(content) else {
         return Some("not valid UTF-8 text, so not SOPS ciphertext".into());

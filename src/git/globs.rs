@@ -300,6 +300,7 @@ pub const ENCRYPTABLE: &[&str] = &[
     "*.[jJ][sS][oO][nN]",
     "*.[eE][nN][vV]",
     ".[eE][nN][vV].*",
+    "*.[iI][nN][iI]",
 ];
 
 #[cfg(test)]

@@ -17,6 +17,8 @@
 
 use super::*;
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use crate::format::flat;
@@ -257,8 +259,8 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
     }];
     let mut section = KeyPath::root().child(DEFAULT_SECTION);
     let mut section_name = DEFAULT_SECTION.to_string();
-    let mut sections_seen: Vec<String> = Vec::new();
-    let mut keys_seen: Vec<String> = Vec::new();
+    let mut sections_seen: HashSet<&str> = HashSet::new();
+    let mut keys_seen: HashSet<&str> = HashSet::new();
     let mut default_used = false;
     let mut in_sops: Option<usize> = None;
     let mut meta: Vec<MetaEntry> = Vec::new();
@@ -309,7 +311,8 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
                     "the [sops] section must be the last one",
                 ));
             }
-            if sections_seen.iter().any(|s| s == name) || (name == DEFAULT_SECTION && default_used)
+            if sections_seen.contains(name)
+                || (name == DEFAULT_SECTION && (default_used || !sections_seen.is_empty()))
             {
                 return Err(SyntaxError::new(
                     indent,
@@ -319,7 +322,7 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
             if !sections_seen.is_empty() || default_used {
                 items.push(Item::EntryEnd(0));
             }
-            sections_seen.push(name.to_string());
+            sections_seen.insert(name);
             keys_seen.clear();
             if name == SOPS_SECTION {
                 in_sops = Some(line.start);
@@ -362,10 +365,9 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
         if sections_seen.is_empty() {
             default_used = true;
         }
-        if keys_seen.iter().any(|k| k == key) {
+        if !keys_seen.insert(key) {
             return Err(SyntaxError::new(indent, "the same key twice in a section"));
         }
-        keys_seen.push(key.to_string());
         if tree {
             nodes.push(Node {
                 steps: vec![Step::Key(section_name.clone()), Step::Key(key.to_string())],
@@ -487,13 +489,12 @@ pub fn load(src: &str) -> Result<tree::Node, tree::DataError> {
                 Some(Step::Key(name)) => name,
                 _ => continue,
             };
-            let at = match sections.iter().position(|(n, _)| n == name) {
-                Some(i) => i,
-                None => {
-                    sections.push((name.clone(), tree::Node::Map(Vec::new())));
-                    sections.len() - 1
-                }
-            };
+            // A section's nodes follow its header (the reader refuses a section twice), so
+            // a key belongs to the last section pushed, or to DEFAULT (first or no header).
+            if node.kind == NodeKind::Map && name != DEFAULT_SECTION {
+                sections.push((name.clone(), tree::Node::Map(Vec::new())));
+            }
+            let at = sections.len() - 1;
             let (Some(Step::Key(key)), Some(Item::Leaf(leaf))) =
                 (node.steps.get(1), node.leaf.and_then(|i| doc.items.get(i)))
             else {

@@ -60,6 +60,8 @@ fn what_go_ini_would_merge_or_continue_is_refused() {
         "[a]\nnovalue\n",
         "[a]\nk = \"\"\"open\n",
         "[sops]\nversion = 1\n[a]\n",
+        "[a]\nk = 1\n[DEFAULT]\nj = 2\n",
+        "top = 1\n[DEFAULT]\nj = 2\n",
     ] {
         let e = Ini.parse(bad).unwrap_err();
         assert!(!e.msg.contains('1'), "{}", e.msg);
@@ -92,4 +94,8 @@ fn load_gives_sections_of_strings() {
     let tree::Node::Map(s) = t else { panic!() };
     let names: Vec<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["DEFAULT", "b", "e"]);
+    let t = load("[DEFAULT]\nk = 1\n[b]\n").unwrap();
+    let tree::Node::Map(s) = t else { panic!() };
+    assert_eq!(s.len(), 2);
+    assert!(matches!(&s[0].1, tree::Node::Map(e) if e.len() == 1));
 }
