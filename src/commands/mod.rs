@@ -65,8 +65,19 @@ impl Io {
                 )
             });
         }
+        if let Some(syntax) = Syntax::from_path(self.logical_path()) {
+            return Ok(syntax);
+        }
+        if self.logical_path().as_os_str() == "-" {
+            // As sops: standard input needs its type named.
+            return Err(Error::file(
+                self.name(),
+                exit::GENERIC,
+                "cannot tell the format of standard input; pass --input-type yaml|json|dotenv|ini|binary or --filename-override",
+            ));
+        }
         // As sops: a file of no known syntax is one value (the binary store).
-        Ok(Syntax::from_path(self.logical_path()).unwrap_or(Syntax::Binary))
+        Ok(Syntax::Binary)
     }
 
     /// Checks flag combinations.
