@@ -86,6 +86,31 @@ fn ini_files_interoperate_with_sops_both_ways() {
         "sealed decrypt of sops's file",
     );
     assert_eq!(got, INI);
+    // A file with comments sops wrote (comments moved above their keys, as go-ini writes
+    // them): sealed decrypts it to the text sops gives.
+    let commented = "; head\ntop = 1\n# c1\n[db]\n; about user\nuser = admin ; inline\nq = `b#c`\n";
+    std::fs::write(dir.join("c.ini"), commented).unwrap();
+    let s = ok(
+        &sops_in(
+            &sops,
+            &key,
+            &["encrypt", "--age", &key.public, "c.ini"],
+            dir,
+        ),
+        "sops encrypt with comments",
+    );
+    assert!(!s.contains("about user"));
+    std::fs::write(dir.join("c.enc.ini"), s).unwrap();
+    let theirs = ok(
+        &sops_in(&sops, &key, &["decrypt", "c.enc.ini"], dir),
+        "sops decrypt",
+    );
+    let ours = ok(
+        &sealed_in(&key, &["decrypt", "c.enc.ini"], dir),
+        "sealed decrypt",
+    );
+    assert_eq!(ours, theirs);
+    assert!(ours.contains("; about user") && ours.contains("user = admin"));
     // One value as sops extracts it.
     let v = ok(
         &sealed_in(

@@ -319,14 +319,15 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
                     "the same section twice (sops merges them, which would reorder the values)",
                 ));
             }
-            if !sections_seen.is_empty() || default_used {
-                items.push(Item::EntryEnd(0));
-            }
             sections_seen.insert(name);
             keys_seen.clear();
             if name == SOPS_SECTION {
+                // Metadata, not an entry: the items stay those of the file without it.
                 in_sops = Some(line.start);
                 continue;
+            }
+            if sections_seen.len() > 1 || default_used {
+                items.push(Item::EntryEnd(0));
             }
             default_used |= name == DEFAULT_SECTION;
             section = KeyPath::root().child(name);
