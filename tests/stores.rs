@@ -400,3 +400,27 @@ fn the_git_filter_keeps_an_ini_secret_encrypted_in_history() {
     let shown = ok(&r.run(&["decrypt", "secrets/app.ini"]), "decrypt");
     assert!(shown.contains("fake-token-2"));
 }
+
+#[test]
+fn rotate_gives_ini_and_binary_files_new_data_keys() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let key = keygen_in(dir, "key.txt");
+    std::fs::write(dir.join("a.ini"), INI).unwrap();
+    std::fs::write(dir.join("b.bin"), "fake-secret-4\n").unwrap();
+    for f in ["a.ini", "b.bin"] {
+        ok(
+            &sealed_in(&key, &["encrypt", "-i", "--age", &key.public, f], dir),
+            "encrypt",
+        );
+        let before = std::fs::read_to_string(dir.join(f)).unwrap();
+        ok(
+            &sealed_in(&key, &["rotate", "--keep-file-recipients", f], dir),
+            "rotate",
+        );
+        let after = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert_ne!(before, after, "{f}: not rotated");
+        let plain = ok(&sealed_in(&key, &["decrypt", f], dir), "decrypt");
+        assert_eq!(plain, if f == "a.ini" { INI } else { "fake-secret-4\n" });
+    }
+}
