@@ -424,3 +424,29 @@ fn rotate_gives_ini_and_binary_files_new_data_keys() {
         assert_eq!(plain, if f == "a.ini" { INI } else { "fake-secret-4\n" });
     }
 }
+
+#[test]
+fn edit_opens_the_file_a_binary_store_holds() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let key = keygen_in(dir, "key.txt");
+    std::fs::write(dir.join("b.bin"), "fake-secret-5\n").unwrap();
+    ok(
+        &sealed_in(&key, &["encrypt", "-i", "--age", &key.public, "b.bin"], dir),
+        "encrypt",
+    );
+    let out = sealed()
+        .current_dir(dir)
+        .env("SOPS_AGE_KEY_FILE", &key.path)
+        .env("EDITOR", "sed -i s/secret-5/secret-6/")
+        .args(["edit", "b.bin"])
+        .output()
+        .unwrap();
+    ok(&out, "edit");
+    let enc = std::fs::read_to_string(dir.join("b.bin")).unwrap();
+    assert!(enc.starts_with("{\n\t\"data\": \"ENC[") && !enc.contains("secret-6"));
+    assert_eq!(
+        ok(&sealed_in(&key, &["decrypt", "b.bin"], dir), "decrypt"),
+        "fake-secret-6\n"
+    );
+}
