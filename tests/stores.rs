@@ -450,3 +450,37 @@ fn edit_opens_the_file_a_binary_store_holds() {
         "fake-secret-6\n"
     );
 }
+
+#[test]
+fn sops_fixtures_decrypt_as_sops_decrypts_them() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let fx = shared.join("sops-fixtures/sops-pr1031-age");
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let keys = dir.join("keys.txt");
+    common::write_private(&keys, &std::fs::read(fx.join("keys.txt")).unwrap());
+    for f in ["example.ini", "example.txt"] {
+        std::fs::copy(fx.join(f), dir.join(f)).unwrap();
+        let ours = sealed()
+            .current_dir(dir)
+            .env("SOPS_AGE_KEY_FILE", &keys)
+            .args(["decrypt", f])
+            .output()
+            .unwrap();
+        let ours = ok(&ours, f);
+        assert!(!ours.contains("ENC["), "{f}");
+        if let Some(sops) = peer("sops") {
+            let theirs = Command::new(sops)
+                .current_dir(dir)
+                .env_clear()
+                .env("HOME", common::empty_home())
+                .env("SOPS_AGE_KEY_FILE", &keys)
+                .args(["decrypt", f])
+                .output()
+                .unwrap();
+            assert_eq!(ours, ok(&theirs, "sops"), "{f}");
+        }
+    }
+}

@@ -432,10 +432,17 @@ fn parse(src: &str, detail: Detail) -> Result<Outline<'_>, SyntaxError> {
     })
 }
 
-/// The end of the `[sops]` section's content: the end of the file before its final line
-/// break.
+/// The end of the `[sops]` section: the end of the file before its final line break. Line
+/// breaks before that one are part of the section (sops before 3.8 wrote a blank line
+/// after every section, the last one too).
 fn last_meta_end(src: &str) -> usize {
-    src.trim_end_matches(['\n', '\r']).len()
+    if src.ends_with("\r\n") {
+        src.len() - 2
+    } else if src.ends_with('\n') {
+        src.len() - 1
+    } else {
+        src.len()
+    }
 }
 
 /// The bytes metadata insertion added: up to two line breaks before the `[sops]` header
