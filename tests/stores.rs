@@ -484,3 +484,21 @@ fn sops_fixtures_decrypt_as_sops_decrypts_them() {
         }
     }
 }
+
+#[test]
+fn exec_file_gives_a_binary_file_itself() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let key = keygen_in(dir, "key.txt");
+    std::fs::write(dir.join("cert.bin"), "fake-cert-7\n").unwrap();
+    ok(
+        &sealed_in(
+            &key,
+            &["encrypt", "-i", "--age", &key.public, "cert.bin"],
+            dir,
+        ),
+        "encrypt",
+    );
+    let out = sealed_in(&key, &["exec-file", "cert.bin", "cat {}"], dir);
+    assert_eq!(ok(&out, "exec-file"), "fake-cert-7\n");
+}
