@@ -169,7 +169,8 @@ fn read_value<'s>(src: &'s str, from: usize, line: Line) -> Result<Read<'s>, Syn
     let lead = text.len() - text.trim_start().len();
     let vstart = from + lead;
     let rest = &src[vstart..line.end];
-    let quote = if rest.len() > 3 && rest.starts_with("\"\"\"") {
+    // go-ini counts the line break too: `"""` alone opens a value when a line follows.
+    let quote = if rest.starts_with("\"\"\"") && (rest.len() > 3 || line.next > line.end) {
         Some("\"\"\"")
     } else if rest.starts_with('`') {
         Some("`")

@@ -108,6 +108,7 @@ fn encrypted_files_decrypt_to_their_exact_bytes() {
         "[s]\n",
         "top=1\n; c\n[db]\n  user = admin ; who\npassword: \"two words\"\nempty =\n\n[x]\nk = `a;b`\n",
         "[m]\nv = \"\"\"l1\nl2\"\"\"\nw = after\n",
+        "[m]\nv = \"\"\"\nl1\n\"\"\"\n",
         "a = 1\r\n[s]\r\nb = two\r\n",
         "\u{feff}[s]\nb = 2",
         "[DEFAULT]\nk = v\n# trailing comment",
