@@ -17,7 +17,7 @@ corpus="$fuzz_dir/corpus"
 bins="$fuzz_dir/target/x86_64-unknown-linux-gnu/release"
 max_size=65536
 
-mkdir -p "$corpus"/{doc_yaml,doc_json,doc_dotenv,token,metadata,sops_config,pktline}
+mkdir -p "$corpus"/{doc_yaml,doc_json,doc_dotenv,doc_ini,token,metadata,sops_config,pktline}
 
 sources=()
 [ -d "$root/fixtures" ] && sources+=("$root/fixtures")
@@ -44,6 +44,7 @@ if [ ${#sources[@]} -gt 0 ]; then
             *.yaml | *.yml | */yaml-test-suite/*/in.yaml) put "$f" doc_yaml ;;
             *.json) put "$f" doc_json ;;
             *.env | */.env | */.env.* | *.env.*) put "$f" doc_dotenv ;;
+            *.ini) put "$f" doc_ini ;;
         esac
     done < <(find "${sources[@]}" -type f -print0)
 fi
@@ -103,7 +104,7 @@ printf 'float\0+Inf' > "$corpus/token/seed-float"
 
 # Ciphertext under the fuzzers' fixed key: each document target encrypts what it can of
 # its seeds (SEALED_FUZZ_EMIT), and the results join its corpus.
-for t in doc_yaml doc_json doc_dotenv; do
+for t in doc_yaml doc_json doc_dotenv doc_ini; do
     if [ ! -x "$bins/$t" ]; then
         echo "seed.sh: $bins/$t not built; run 'RUSTC_BOOTSTRAP=1 cargo fuzz build -O' first" >&2
         exit 1
@@ -147,6 +148,6 @@ for name, content in docs:
 (corpus / "pktline" / "seed-handshake").write_bytes(session([]))
 EOF
 
-for t in doc_yaml doc_json doc_dotenv token metadata sops_config pktline; do
+for t in doc_yaml doc_json doc_dotenv doc_ini token metadata sops_config pktline; do
     printf '%-12s %5d seeds\n' "$t" "$(find "$corpus/$t" -type f | wc -l)"
 done

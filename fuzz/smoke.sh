@@ -18,7 +18,7 @@ secs=${1:-5}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(doc_yaml doc_json doc_dotenv token metadata sops_config pktline)
+    targets=(doc_yaml doc_json doc_dotenv doc_ini token metadata sops_config pktline)
 fi
 
 cd "$root"

@@ -70,6 +70,7 @@ enum Kind {
     Yaml,
     Json,
     Dotenv,
+    Ini,
     SopsConfig,
 }
 
@@ -92,6 +93,8 @@ fn kinds_of(path: &Path) -> Vec<Kind> {
         kinds.push(Kind::Json);
     } else if name.ends_with(".env") || name == ".env" || name.contains(".env.") {
         kinds.push(Kind::Dotenv);
+    } else if name.ends_with(".ini") {
+        kinds.push(Kind::Ini);
     }
     kinds
 }
@@ -172,6 +175,9 @@ fn document_seeds(syntax: Syntax) -> Vec<Seed> {
         Syntax::Dotenv => Kind::Dotenv,
         // No TOML fuzz target yet: the corpus tests (tests/corpus_toml.rs) cover TOML.
         Syntax::Toml => return Vec::new(),
+        Syntax::Ini => Kind::Ini,
+        // Binary is JSON once encrypted: doc_json covers it.
+        Syntax::Binary => return Vec::new(),
     };
     let plain = files_of(kind);
     let encrypted: Vec<Seed> = plain
@@ -607,6 +613,11 @@ fn doc_json() {
 #[test]
 fn doc_dotenv() {
     document("doc_dotenv", Syntax::Dotenv);
+}
+
+#[test]
+fn doc_ini() {
+    document("doc_ini", Syntax::Ini);
 }
 
 #[test]

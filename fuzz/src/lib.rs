@@ -161,7 +161,8 @@ fn roundtrip(syntax: Syntax, src: &str, key: &DataKey) {
         Syntax::Yaml => Some(format!("zz_fuzz_added: ~\n{}", enc.as_str())),
         Syntax::Dotenv => Some(format!("ZZ_FUZZ_ADDED=\n{}", enc.as_str())),
         Syntax::Toml => Some(format!("zz_fuzz_added = \"\"\n{}", enc.as_str())),
-        Syntax::Json => None,
+        Syntax::Ini => Some(format!("zz_fuzz_added =\n{}", enc.as_str())),
+        Syntax::Json | Syntax::Binary => None,
     };
     if let Some(added) = added
         && let Ok(tampered) = Sealed::parse(&added, format)

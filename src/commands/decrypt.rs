@@ -49,7 +49,7 @@ impl Args {
                 <OutputTypeArg as clap::ValueEnum>::from_str(t, true).map_err(|_| {
                     Error::other(
                         exit::CONFLICT,
-                        format!("unknown --output-type {t:?}: use json, yaml, dotenv or export"),
+                        format!("unknown --output-type {t:?}: use json, yaml, dotenv, ini, binary or export"),
                     )
                 })?,
             ),
@@ -74,6 +74,10 @@ enum OutputTypeArg {
     Dotenv,
     /// `export NAME='value'` lines for a POSIX shell.
     Export,
+    /// INI sections (sops's INI store).
+    Ini,
+    /// The top-level `data` string as it is (sops's binary store).
+    Binary,
 }
 
 impl From<OutputTypeArg> for OutputType {
@@ -83,6 +87,8 @@ impl From<OutputTypeArg> for OutputType {
             OutputTypeArg::Yaml => OutputType::Yaml,
             OutputTypeArg::Dotenv => OutputType::Dotenv,
             OutputTypeArg::Export => OutputType::Export,
+            OutputTypeArg::Ini => OutputType::Ini,
+            OutputTypeArg::Binary => OutputType::Binary,
         }
     }
 }
@@ -277,9 +283,14 @@ pub fn run(args: &Args) -> Result<(), Error> {
         // Already what `-i` would write: the file stays as it is.
         return Ok(());
     }
+    // A binary file decrypts to its `data` value, not to the JSON document that holds it.
+    let output_type = match output_type {
+        None if steps.is_none() && plain.syntax == Syntax::Binary => Some(OutputType::Binary),
+        ty => ty,
+    };
     let out = match (&steps, output_type) {
         (None, None) => return io.write(plain.text.as_bytes()),
-        (None, Some(ty)) if ty.syntax() == Some(plain.syntax) => {
+        (None, Some(ty)) if ty.syntax() == Some(plain.syntax) && ty != OutputType::Binary => {
             return io.write(plain.text.as_bytes());
         }
         (None, Some(ty)) => converted(&plain, ty)?,

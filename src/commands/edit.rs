@@ -218,7 +218,19 @@ enum Round {
 fn edit_existing(file: &Path, syntax: Syntax) -> Result<(), Error> {
     let opened = open_encrypted(file, syntax)?;
     let name = opened.name.clone();
-    match edit_loop(file, &name, &opened.plain, |text| opened.seal(text))? {
+    let round = if syntax == Syntax::Binary {
+        // The editor gets the file itself, not the JSON document that holds it.
+        let tree = crate::data::load(&opened.plain, syntax)
+            .map_err(|e| Error::file(&name, exit::GENERIC, e.to_string()))?;
+        let content = crate::format::binary::unwrap(&tree.root)
+            .map_err(|e| Error::file(&name, exit::GENERIC, e.to_string()))?;
+        edit_loop(file, &name, &content, |text| {
+            opened.seal(&crate::format::binary::wrap(text))
+        })?
+    } else {
+        edit_loop(file, &name, &opened.plain, |text| opened.seal(text))?
+    };
+    match round {
         Round::Unchanged => Err(unchanged(&name)),
         Round::Sealed(out) => {
             external::while_writing(|| opened.write(&out))?;
@@ -244,10 +256,20 @@ fn edit_new(file: &Path, syntax: Syntax, opts: &EncryptOptions) -> Result<(), Er
     let (plan, selection) = plan_for(file, opts)?;
     let initial = match syntax {
         Syntax::Json => "{}\n",
-        Syntax::Yaml | Syntax::Dotenv | Syntax::Toml => "",
+        Syntax::Yaml | Syntax::Dotenv | Syntax::Toml | Syntax::Ini | Syntax::Binary => "",
     };
     let round = edit_loop(file, &name, initial, |text| {
-        engine::encrypt(text, syntax.format(), &plan, &selection).map(|(out, _)| out)
+        let encrypted = if syntax == Syntax::Binary {
+            engine::encrypt(
+                &crate::format::binary::wrap(text),
+                syntax.format(),
+                &plan,
+                &selection,
+            )
+        } else {
+            engine::encrypt(text, syntax.format(), &plan, &selection)
+        };
+        encrypted.map(|(out, _)| out)
     })?;
     match round {
         Round::Unchanged => Err(Error::file(

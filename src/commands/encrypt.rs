@@ -136,6 +136,8 @@ fn syntax_name(s: Syntax) -> &'static str {
         Syntax::Json => "JSON",
         Syntax::Dotenv => "dotenv",
         Syntax::Toml => "TOML",
+        Syntax::Ini => "INI",
+        Syntax::Binary => "binary",
     }
 }
 
@@ -154,13 +156,19 @@ pub fn run_as(io: &Io, opts: &EncryptOptions, output_type: Option<&str>) -> Resu
         Some(t) => Syntax::from_name(t).ok_or_else(|| {
             Error::other(
                 exit::CONFLICT,
-                format!("unknown --output-type {t:?}: use yaml, json or dotenv"),
+                format!("unknown --output-type {t:?}: use yaml, json, dotenv, ini or binary"),
             )
         })?,
     };
     let _lock = io.lock_in_place()?;
     let src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
+    // A binary file is encrypted as the JSON document sops's binary store makes of it.
+    let src = if input == Syntax::Binary {
+        crate::format::binary::wrap(&src)
+    } else {
+        src
+    };
     let src = if syntax == input {
         src
     } else {

@@ -63,17 +63,23 @@ impl Io {
             return Syntax::from_name(t).ok_or_else(|| {
                 Error::other(
                     exit::CONFLICT,
-                    format!("unknown --input-type {t:?}: use yaml, json or dotenv"),
+                    format!("unknown --input-type {t:?}: use yaml, json, dotenv, ini or binary"),
                 )
             });
         }
-        Syntax::from_path(self.logical_path()).ok_or_else(|| {
-            Error::file(
+        if let Some(syntax) = Syntax::from_path(self.logical_path()) {
+            return Ok(syntax);
+        }
+        if self.logical_path().as_os_str() == "-" {
+            // As sops: standard input needs its type named.
+            return Err(Error::file(
                 self.name(),
                 exit::GENERIC,
-                "cannot tell the format from the file name; pass --input-type yaml|json|dotenv",
-            )
-        })
+                "cannot tell the format of standard input; pass --input-type yaml|json|dotenv|ini|binary or --filename-override",
+            ));
+        }
+        // As sops: a file of no known syntax is one value (the binary store).
+        Ok(Syntax::Binary)
     }
 
     /// Checks flag combinations.

@@ -26,7 +26,10 @@ impl Editor<'_> {
                 Syntax::Dotenv => Zeroizing::new(render::dotenv(v).unwrap_or_default()),
                 // TOML edits go through `edit::toml` (toml_edit), not the node editor.
                 Syntax::Toml => return Err(EditError::Verify),
-                Syntax::Json => {
+                Syntax::Ini => Zeroizing::new(crate::format::ini::spell(
+                    &render::dotenv(v).unwrap_or_default(),
+                )),
+                Syntax::Json | Syntax::Binary => {
                     Zeroizing::new(render::json(v, &JsonLayout::Inline { spaced: true }))
                 }
                 Syntax::Yaml if node.header.is_some() => self.yaml_block_scalar(n, s),
@@ -52,7 +55,12 @@ impl Editor<'_> {
                     "a .env file holds only text values under top-level keys",
                 ));
             }
-            Syntax::Json => {
+            Syntax::Ini => {
+                return Err(EditError::Unsupported(
+                    "set writes only existing keys of an INI file (add new ones with sealed edit)",
+                ));
+            }
+            Syntax::Json | Syntax::Binary => {
                 let p = locate::parent(doc, n).unwrap_or(0);
                 let ptext = &self.src[doc.nodes[p].span.clone()];
                 let layout = if ptext.contains('\n') {

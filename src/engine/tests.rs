@@ -224,6 +224,7 @@ fn with_metadata_keeps_values() {
         ("a: 1\nb: two\n", Syntax::Yaml),
         ("{\n  \"a\": 1\n}\n", Syntax::Json),
         ("A=1\nB=two\n", Syntax::Dotenv),
+        ("[s]\na = 1\nb = two\n", Syntax::Ini),
     ] {
         let key = DataKey::generate();
         let (enc, _) = encrypt_with_key(

@@ -4,7 +4,10 @@
 //! and it knows how to spell a token or a value in a given place. The single engine in
 //! [`crate::engine`] does all the encrypting, decrypting and splicing for every syntax.
 
+pub mod binary;
 pub mod dotenv;
+pub mod flat;
+pub mod ini;
 pub mod json;
 pub mod keypath;
 pub mod lines;
@@ -35,6 +38,10 @@ pub enum Syntax {
     Dotenv,
     /// TOML 1.0 / 1.1 (sealed's own metadata layout: a `[sops]` table).
     Toml,
+    /// INI (`[section]`, `key = value`).
+    Ini,
+    /// sops's binary store: the whole file is one value, `data` of a JSON document.
+    Binary,
 }
 
 impl Syntax {
@@ -49,9 +56,17 @@ impl Syntax {
             Some(Syntax::Dotenv)
         } else if name.ends_with(".toml") {
             Some(Syntax::Toml)
+        } else if name.ends_with(".ini") {
+            Some(Syntax::Ini)
         } else {
             None
         }
+    }
+
+    /// The syntax a file is encrypted with, as sops chooses it: by its name, and sops's
+    /// binary store (the whole file as one value) for any other name.
+    pub fn of_file(path: &Path) -> Syntax {
+        Syntax::from_path(path).unwrap_or(Syntax::Binary)
     }
 
     /// Parses SOPS's `--input-type` names: `yaml`, `json`, `dotenv`.
@@ -61,6 +76,8 @@ impl Syntax {
             "json" => Some(Syntax::Json),
             "dotenv" | "env" => Some(Syntax::Dotenv),
             "toml" => Some(Syntax::Toml),
+            "ini" => Some(Syntax::Ini),
+            "binary" => Some(Syntax::Binary),
             _ => None,
         }
     }
@@ -72,6 +89,8 @@ impl Syntax {
             Syntax::Json => &json::Json,
             Syntax::Dotenv => &dotenv::Dotenv,
             Syntax::Toml => &toml::Toml,
+            Syntax::Ini => &ini::Ini,
+            Syntax::Binary => &json::Json,
         }
     }
 }
@@ -104,6 +123,8 @@ pub enum Style {
     TomlString,
     /// A TOML integer, float, boolean or datetime.
     TomlBare,
+    /// An INI value, quotes included.
+    Ini,
 }
 
 /// How a YAML block scalar is written.

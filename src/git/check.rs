@@ -67,11 +67,13 @@ impl<'r> Protection<'r> {
 
 /// Does a creation rule of `config` with a `path_regex` protect `path` (relative to the
 /// work tree `root`)? The guard and the `sealed-rules` filter decide alike.
+///
+/// Every name counts: a file a rule matches whose name is not YAML, JSON, .env, INI or TOML
+/// is encrypted whole, as sops's binary store (`Syntax::of_file`), never left in clear.
 pub fn rule_protects(config: &Config, root: &Path, path: &str) -> bool {
-    Syntax::from_path(Path::new(path)).is_some()
-        && config
-            .rule_for(&root.join(path))
-            .is_some_and(|r| r.path_regex.is_some())
+    config
+        .rule_for(&root.join(path))
+        .is_some_and(|r| r.path_regex.is_some())
 }
 
 /// `sealed git init` (when the attributes are missing), then `git add --renormalize`,
@@ -87,9 +89,7 @@ pub fn restage_advice(path: &str) -> String {
 
 /// Checks one blob; `None` when it is proper ciphertext.
 pub fn check_blob(path: &str, content: &[u8]) -> Option<String> {
-    let Some(syntax) = Syntax::from_path(Path::new(path)) else {
-        return Some("protected, but not YAML, JSON or .env by its name".into());
-    };
+    let syntax = Syntax::of_file(Path::new(path));
     let Ok(text) = std::str::from_utf8(content) else {
         return Some("not valid UTF-8 text, so not SOPS ciphertext".into());
     };
@@ -246,7 +246,7 @@ impl<'r> Guard<'r> {
         if let Some(done) = self.verified.get(&id) {
             return done.clone();
         }
-        let syntax = Syntax::from_path(Path::new(path))?;
+        let syntax = Syntax::of_file(Path::new(path));
         let text = std::str::from_utf8(content).ok()?;
         let sealed = Sealed::parse(text, syntax.format()).ok()?;
         let ids = self.keys.get()?;
@@ -308,10 +308,7 @@ impl<'r> Guard<'r> {
             .map(|e| e.path.as_str())
             .collect();
         for e in base.iter().chain(new) {
-            if e.mode & MODE_TYPE != REGULAR
-                || Syntax::from_path(Path::new(&e.path)).is_none()
-                || !read.insert((e.id, e.path.as_str()))
-            {
+            if e.mode & MODE_TYPE != REGULAR || !read.insert((e.id, e.path.as_str())) {
                 continue;
             }
             let left = !sealed_after.contains(e.path.as_str());
@@ -379,9 +376,7 @@ impl<'r> Guard<'r> {
     }
 
     fn is_sealed(&self, e: &Entry) -> bool {
-        let Some(syntax) = Syntax::from_path(Path::new(&e.path)) else {
-            return false;
-        };
+        let syntax = Syntax::of_file(Path::new(&e.path));
         self.repo.find_blob(e.id).is_ok_and(|b| {
             looks_sealed(b.content())
                 && std::str::from_utf8(b.content())

@@ -169,9 +169,18 @@ impl Filter {
         if self.passes_through(path) {
             return Ok(input.to_vec());
         }
-        let syntax = syntax_of(path)?;
+        let syntax = Syntax::of_file(Path::new(path));
         let text = std::str::from_utf8(input)
             .map_err(|_| FilterError::new(path, "not valid UTF-8; refusing to stage it"))?;
+        // A file of another name is sops's binary store: the plaintext file is sealed as the
+        // `data` of a JSON document; that document, sealed, is what the index holds.
+        let wrapped;
+        let text = if syntax == Syntax::Binary && !looks_sealed_json(text) {
+            wrapped = crate::format::binary::wrap(text);
+            wrapped.as_str()
+        } else {
+            text
+        };
         match Sealed::parse(text, syntax.format()) {
             Ok(sealed) => {
                 let clear = sealed
@@ -299,9 +308,7 @@ impl Filter {
         if self.passes_through(path) {
             return Ok(input.to_vec());
         }
-        let Some(syntax) = Syntax::from_path(Path::new(path)) else {
-            return Ok(input.to_vec());
-        };
+        let syntax = Syntax::of_file(Path::new(path));
         let Ok(text) = std::str::from_utf8(input) else {
             return Ok(input.to_vec());
         };
@@ -326,7 +333,13 @@ impl Filter {
         match sealed.decrypt(&key) {
             Ok(plain) => {
                 self.learn(path, input, &plain);
-                Ok(plain.as_bytes().to_vec())
+                match crate::format::binary::from_engine(syntax, plain) {
+                    Ok(file) => Ok(file.as_bytes().to_vec()),
+                    Err(e) => {
+                        eprintln!("sealed: warning: {path}: {e}; left encrypted in the work tree");
+                        Ok(input.to_vec())
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("sealed: warning: {path}: {e}; left encrypted in the work tree");
@@ -339,8 +352,8 @@ impl Filter {
     /// shown as it is. Works on any path: git hands textconv a temporary file.
     pub fn textconv(&mut self, path: &str, input: &[u8]) -> Zeroizing<Vec<u8>> {
         let name = path.rsplit('/').next().unwrap_or(path);
-        let syntax = Syntax::from_path(Path::new(name));
-        let (Some(syntax), Ok(text)) = (syntax, std::str::from_utf8(input)) else {
+        let syntax = Syntax::of_file(Path::new(name));
+        let Ok(text) = std::str::from_utf8(input) else {
             return Zeroizing::new(input.to_vec());
         };
         let Ok(sealed) = Sealed::parse(text, syntax.format()) else {
@@ -352,21 +365,22 @@ impl Filter {
         let Ok(key) = unwrap_data_key(&sealed.metadata, ids) else {
             return Zeroizing::new(input.to_vec());
         };
-        match sealed.decrypt(&key) {
-            Ok(plain) => Zeroizing::new(plain.as_bytes().to_vec()),
-            Err(_) => Zeroizing::new(input.to_vec()),
+        match sealed
+            .decrypt(&key)
+            .ok()
+            .and_then(|plain| crate::format::binary::from_engine(syntax, plain).ok())
+        {
+            Some(plain) => Zeroizing::new(plain.as_bytes().to_vec()),
+            None => Zeroizing::new(input.to_vec()),
         }
     }
 }
 
-/// The syntax of a path, or an error for clean (which must never pass plaintext through).
-fn syntax_of(path: &str) -> Result<Syntax, FilterError> {
-    Syntax::from_path(Path::new(path)).ok_or_else(|| {
-        FilterError::new(
-            path,
-            "cannot tell YAML, JSON or .env from the name; refusing to stage it",
-        )
-    })
+/// Whether `text` is already a sealed binary-store document (JSON with its `sops`
+/// metadata), rather than a plaintext file to wrap.
+fn looks_sealed_json(text: &str) -> bool {
+    super::check::looks_sealed(text.as_bytes())
+        && Sealed::parse(text, Syntax::Binary.format()).is_ok()
 }
 
 fn positioned(path: &str, text: &str, e: EngineError, what: &str) -> FilterError {

@@ -292,14 +292,17 @@ fn seq_globs(mut seq: Vec<Tok>, exact: &mut bool) -> Option<Vec<String>> {
     )
 }
 
-/// The names sealed can encrypt (as `format::Syntax::from_path` tells them, any case):
-/// the broader attribute for rules whose regex has no glob.
+/// The names sealed can encrypt value by value (as `format::Syntax::from_path` tells them,
+/// any case): the broader attribute for rules whose regex has no glob. Other names such a
+/// rule matches are not filtered; the pre-commit guard refuses them in clear.
 pub const ENCRYPTABLE: &[&str] = &[
     "*.[yY][aA][mM][lL]",
     "*.[yY][mM][lL]",
     "*.[jJ][sS][oO][nN]",
     "*.[eE][nN][vV]",
     ".[eE][nN][vV].*",
+    "*.[iI][nN][iI]",
+    "*.[tT][oO][mM][lL]",
 ];
 
 #[cfg(test)]

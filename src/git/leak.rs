@@ -94,7 +94,7 @@ impl SecretDoc {
 
     /// The structure of a sealed blob, its values not yet opened.
     fn parse<'c>(path: &str, content: &'c [u8]) -> Option<(SecretDoc, Sealed<'c>)> {
-        let syntax = Syntax::from_path(Path::new(path))?;
+        let syntax = Syntax::of_file(Path::new(path));
         let text = std::str::from_utf8(content).ok()?;
         let sealed = Sealed::parse(text, syntax.format()).ok()?;
         let outline = syntax.format().parse_lean(text).ok()?;

@@ -57,12 +57,14 @@ pub fn lock() -> Result<LockReport, Error> {
             continue;
         }
         let ids = identities.get_or_insert_with(|| IdentitySet::discover().ok());
-        let plain = Syntax::from_path(Path::new(&path))
-            .zip(std::str::from_utf8(blob.content()).ok())
-            .and_then(|(syntax, text)| Sealed::parse(text, syntax.format()).ok())
+        let syntax = Syntax::of_file(Path::new(&path));
+        let plain = std::str::from_utf8(blob.content())
+            .ok()
+            .and_then(|text| Sealed::parse(text, syntax.format()).ok())
             .and_then(|sealed| {
                 let key = unwrap_data_key(&sealed.metadata, ids.as_ref()?).ok()?;
-                sealed.decrypt(&key).ok()
+                let plain = sealed.decrypt(&key).ok()?;
+                crate::format::binary::from_engine(syntax, plain).ok()
             });
         match plain {
             Some(plain) if plain.as_bytes() == work.as_slice() => {

@@ -37,9 +37,7 @@ pub(crate) fn recheckout(
         if entry.mode & 0o170000 != 0o100000 || !protection.covers(&path) {
             continue;
         }
-        let Some(syntax) = Syntax::from_path(Path::new(&path)) else {
-            continue;
-        };
+        let syntax = Syntax::of_file(Path::new(&path));
         let file = root.join(&path);
         let Ok(work) = std::fs::read(&file) else {
             continue;
@@ -64,8 +62,14 @@ pub(crate) fn recheckout(
             report.left_encrypted += 1;
             continue;
         };
-        let plain = match sealed.decrypt(&key) {
-            Ok(plain) => plain,
+        let plain = match sealed.decrypt(&key).map(|plain| {
+            crate::format::binary::from_engine(syntax, plain).map_err(|e| e.to_string())
+        }) {
+            Ok(Ok(plain)) => plain,
+            Ok(Err(e)) => {
+                eprintln!("sealed: warning: {path}: {e}; left encrypted in the work tree");
+                continue;
+            }
             Err(e) => {
                 eprintln!("sealed: warning: {path}: {e}; left encrypted in the work tree");
                 continue;

@@ -336,13 +336,9 @@ pub fn named_jobs(
     let mut jobs = Vec::new();
     for file in files {
         let name = display_path(file);
-        let syntax = Syntax::from_path(file).ok_or_else(|| {
-            Error::file(
-                &name,
-                exit::GENERIC,
-                "cannot tell YAML, JSON or .env from the file name",
-            )
-        })?;
+        // A file named on the command line is read as sops reads it: any other name is
+        // the binary store (a JSON document once encrypted).
+        let syntax = Syntax::from_path(file).unwrap_or(Syntax::Binary);
         let text = crate::fsutil::read_text(file)?;
         let rel = repo.and_then(|r| r.relative(file));
         let (source, text) = if is_sealed(&text, syntax) {

@@ -173,7 +173,9 @@ pub fn run_file(args: &FileArgs) -> Result<(), Error> {
                 .ok_or_else(|| {
                     Error::other(
                         exit::CONFLICT,
-                        format!("unknown --output-type {t:?}: use yaml, json or dotenv"),
+                        format!(
+                            "unknown --output-type {t:?}: use yaml, json, dotenv, ini or binary"
+                        ),
                     )
                 })?,
         ),
@@ -185,6 +187,8 @@ pub fn run_file(args: &FileArgs) -> Result<(), Error> {
     )?;
     let text = match output_type {
         Some(ty) if ty.syntax() != Some(plain.syntax) => converted(&plain, ty)?,
+        // A binary-store file is its `data` value, not the JSON document holding it.
+        _ if plain.syntax == Syntax::Binary => converted(&plain, OutputType::Binary)?,
         _ => plain.text.clone(),
     };
     drop(plain);

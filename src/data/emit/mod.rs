@@ -7,6 +7,7 @@
 
 mod dotenv;
 mod export;
+mod ini;
 mod json;
 mod yaml;
 
@@ -26,6 +27,10 @@ pub enum OutputType {
     Dotenv,
     /// `export NAME='value'` lines for `eval` in a POSIX shell.
     Export,
+    /// INI: sections of values, as sops's INI store writes them.
+    Ini,
+    /// sops's binary store: the top-level `data` string, as it is.
+    Binary,
 }
 
 impl OutputType {
@@ -37,6 +42,8 @@ impl OutputType {
             Syntax::Dotenv => OutputType::Dotenv,
             // No TOML writer: a TOML subtree is written as JSON.
             Syntax::Toml => OutputType::Json,
+            Syntax::Ini => OutputType::Ini,
+            Syntax::Binary => OutputType::Binary,
         }
     }
 
@@ -46,6 +53,8 @@ impl OutputType {
             OutputType::Yaml => Some(Syntax::Yaml),
             OutputType::Json => Some(Syntax::Json),
             OutputType::Dotenv => Some(Syntax::Dotenv),
+            OutputType::Ini => Some(Syntax::Ini),
+            OutputType::Binary => Some(Syntax::Binary),
             OutputType::Export => None,
         }
     }
@@ -69,6 +78,8 @@ pub fn emit_with(
         OutputType::Yaml => Ok(yaml::emit(node)),
         OutputType::Dotenv => dotenv::emit(node, source, keep),
         OutputType::Export => export::emit(node, source, keep),
+        OutputType::Ini => ini::emit(node),
+        OutputType::Binary => crate::format::binary::unwrap(node),
     }
 }
 

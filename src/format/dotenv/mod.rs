@@ -23,15 +23,10 @@ pub mod data;
 
 use serde_json::{Map, Value};
 
+use crate::format::flat;
+
 /// Prefix of the metadata lines.
 const SOPS_PREFIX: &str = "sops_";
-/// Separator of a map key in a flattened metadata key.
-const MAP_SEP: &str = "__map_";
-/// Separator of a list index in a flattened metadata key.
-const LIST_SEP: &str = "__list_";
-/// Largest list index accepted in a flattened metadata key.
-const MAX_LIST_INDEX: usize = 10_000;
-
 /// The dotenv syntax.
 pub struct Dotenv;
 
@@ -76,132 +71,12 @@ impl Format for Dotenv {
     }
 
     fn metadata_text(&self, meta: &Value, outline: &Outline, _doc: &Document) -> String {
-        let mut flat = Vec::new();
-        if let Value::Object(map) = meta {
-            for (k, v) in map {
-                flatten_into(&mut flat, k.clone(), v);
-            }
-        }
-        flat.sort_by(|a, b| a.0.cmp(&b.0));
-        flat.iter()
+        flat::flatten(meta)
+            .iter()
             .map(|(k, v)| format!("{SOPS_PREFIX}{k}={}", v.replace('\n', "\\n")))
             .collect::<Vec<_>>()
             .join(outline.eol)
     }
-}
-
-/// SOPS's `Flatten`: nested maps and lists become `__map_`/`__list_N` key suffixes; empty
-/// maps and lists vanish; nulls are skipped; scalars are written as SOPS writes them.
-fn flatten_into(out: &mut Vec<(String, String)>, key: String, value: &Value) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                flatten_into(out, format!("{key}{MAP_SEP}{k}"), v);
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                flatten_into(out, format!("{key}{LIST_SEP}{i}"), v);
-            }
-        }
-        Value::Null => {}
-        Value::Bool(b) => out.push((key, b.to_string())),
-        Value::Number(n) => {
-            let text = if n.is_i64() || n.is_u64() {
-                n.to_string()
-            } else {
-                n.as_f64().map_or_else(|| n.to_string(), |f| format!("{f}"))
-            };
-            out.push((key, text));
-        }
-        Value::String(s) => out.push((key, s.clone())),
-    }
-}
-
-/// One segment of a flattened metadata key.
-enum Token {
-    /// A map key.
-    Key(String),
-    /// A list index.
-    Index(usize),
-}
-
-/// SOPS's `tokenize`: splits a flattened key at `__map_` and `__list_` separators.
-fn tokenize(path: &str) -> Option<Vec<Token>> {
-    #[derive(Clone, Copy)]
-    enum State {
-        Normal,
-        Map,
-        List,
-    }
-    let mut tokens = Vec::new();
-    let mut state = State::Normal;
-    let mut last = 0;
-    let mut i = 0;
-    let finish = |state: State, last: usize, i: usize, tokens: &mut Vec<Token>| -> Option<()> {
-        tokens.push(match state {
-            State::Normal => Token::Key(path[last..i].to_string()),
-            State::Map => Token::Key(path[last + MAP_SEP.len()..i].to_string()),
-            State::List => {
-                let n: usize = path[last + LIST_SEP.len()..i].parse().ok()?;
-                if n > MAX_LIST_INDEX {
-                    return None;
-                }
-                Token::Index(n)
-            }
-        });
-        Some(())
-    };
-    while i < path.len() {
-        if path[i..].starts_with(MAP_SEP) {
-            finish(state, last, i, &mut tokens)?;
-            last = i;
-            state = State::Map;
-            i += MAP_SEP.len();
-        } else if path[i..].starts_with(LIST_SEP) {
-            finish(state, last, i, &mut tokens)?;
-            last = i;
-            state = State::List;
-            i += LIST_SEP.len();
-        } else {
-            i += path[i..].chars().next().map_or(1, char::len_utf8);
-        }
-    }
-    finish(state, last, i, &mut tokens)?;
-    Some(tokens)
-}
-
-/// Stores `value` at `tokens` under `node`, creating maps and lists on the way (SOPS's
-/// `Unflatten`). `None` when the keys conflict.
-fn insert(node: &mut Value, tokens: &[Token], value: Value) -> Option<()> {
-    let Some((first, rest)) = tokens.split_first() else {
-        *node = value;
-        return Some(());
-    };
-    let child = match first {
-        Token::Key(k) => {
-            if node.is_null() {
-                *node = Value::Object(Map::new());
-            }
-            node.as_object_mut()?
-                .entry(k.clone())
-                .or_insert(Value::Null)
-        }
-        Token::Index(n) => {
-            if node.is_null() {
-                *node = Value::Array(Vec::new());
-            }
-            let list = node.as_array_mut()?;
-            if list.len() <= *n {
-                list.resize(*n + 1, Value::Null);
-            }
-            &mut list[*n]
-        }
-    };
-    if rest.is_empty() && !child.is_null() {
-        return None; // the same key twice, or a scalar where a collection is
-    }
-    insert(child, rest, value)
 }
 
 /// One line of the file.
@@ -477,23 +352,15 @@ fn unflatten(src: &str, lines: &[MetaLine]) -> Result<Value, SyntaxError> {
     for m in lines {
         let key = &src[m.key.0..m.key.1];
         let raw = &src[m.value.0..m.value.1];
-        let value = match key {
-            "mac_only_encrypted" => Value::Bool(raw == "true"),
-            "shamir_threshold" => match raw.parse::<u64>() {
-                Ok(n) => Value::from(n),
-                Err(_) => {
-                    return Err(SyntaxError::new(
-                        m.value.0,
-                        "sops_shamir_threshold is not an integer",
-                    ));
-                }
-            },
-            _ => Value::String(raw.replace("\\n", "\n")),
-        };
-        let tokens = tokenize(key)
-            .ok_or_else(|| SyntaxError::new(m.line.start, "invalid sops_ metadata key"))?;
-        insert(&mut root, &tokens, value)
-            .ok_or_else(|| SyntaxError::new(m.line.start, "conflicting sops_ metadata keys"))?;
+        flat::insert_flat(&mut root, key, raw).map_err(|e| match e {
+            flat::FlatError::BadThreshold => {
+                SyntaxError::new(m.value.0, "sops_shamir_threshold is not an integer")
+            }
+            flat::FlatError::BadKey => SyntaxError::new(m.line.start, "invalid sops_ metadata key"),
+            flat::FlatError::Conflict => {
+                SyntaxError::new(m.line.start, "conflicting sops_ metadata keys")
+            }
+        })?;
     }
     Ok(root)
 }
