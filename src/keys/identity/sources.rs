@@ -170,17 +170,26 @@ pub(super) fn read_file(path: &Path, source: &str) -> Result<Option<FileData>, K
     Ok(Some((data, meta.permissions().mode())))
 }
 
-/// Runs `SOPS_AGE_KEY_CMD` with `sh -c`; its stdout holds the identities, its stderr goes
-/// to ours.
-pub(super) fn run_key_cmd(cmd: &str, source: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+/// Runs `SOPS_AGE_KEY_CMD` (or the ssh one) with `sh -c`; its stdout holds the identities,
+/// its stderr goes to ours. `recipient`, when given and not empty, is passed as
+/// `SOPS_AGE_RECIPIENT`; otherwise that variable is taken out of the command's environment.
+pub(super) fn run_key_cmd(
+    cmd: &str,
+    source: &str,
+    recipient: Option<&str>,
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     use std::process::{Command, Stdio};
     let bad = |msg: String| KeyError::BadIdentity {
         source_name: source.to_owned(),
         msg,
     };
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(cmd);
+    match recipient.filter(|r| !r.is_empty()) {
+        Some(r) => command.env(super::commands::RECIPIENT_VAR, r),
+        None => command.env_remove(super::commands::RECIPIENT_VAR),
+    };
+    let out = command
         // Like sops (Go's exec `Output`): no stdin, which may hold the document.
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
