@@ -405,3 +405,76 @@ fn a_recipient_added_to_the_file_by_an_editor_never_gets_a_share() {
         tampered
     );
 }
+
+/// The git filter's layout (`sealed git init`: plaintext work tree, ciphertext in the
+/// index): `groups add -i` re-splits the index's blob and stages it; the work tree stays
+/// in clear.
+#[test]
+fn groups_add_in_place_updates_the_index_blob_when_the_work_tree_is_plaintext() {
+    if peer("git").is_none() {
+        return;
+    }
+    let t = team();
+    let s = &t.s;
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(s.dir.path())
+            .env("HOME", s.dir.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .env("SOPS_AGE_KEY_FILE", s.path("key.txt"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", ".sops.yaml", "app.yaml"]);
+    git(&["commit", "-q", "-m", "init"]);
+    let out = s.sealed().args(["git", "init"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(s.path("app.yaml")).unwrap(), PLAIN);
+
+    let out = s
+        .sealed()
+        .args([
+            "groups",
+            "add",
+            "--file",
+            "app.yaml",
+            "-i",
+            "--age",
+            &t.b.public,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(s.path("app.yaml")).unwrap(), PLAIN);
+    let staged = git(&["show", ":app.yaml"]);
+    assert!(staged.contains(&t.b.public), "{staged}");
+    std::fs::write(s.path("probe.yaml"), &staged).unwrap();
+    assert_eq!(
+        sealed_decrypt(s, "probe.yaml", &t.both),
+        (Some(0), PLAIN.into())
+    );
+    assert_eq!(
+        sealed_decrypt(s, "probe.yaml", &s.path("key.txt")).0,
+        Some(128)
+    );
+}
