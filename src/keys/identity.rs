@@ -361,27 +361,6 @@ impl IdentitySet {
         self
     }
 
-    /// The public keys that `sealed init` can name: those found, else those of the first
-    /// identity command's output (run without a recipient hint).
-    pub fn public_keys_or_commands(&self) -> Result<Vec<String>, KeyError> {
-        if !self.publics.is_empty() {
-            return Ok(self.publics.clone());
-        }
-        for command in &self.commands {
-            let publics = command.public_keys()?;
-            if !publics.is_empty() {
-                return Ok(publics);
-            }
-        }
-        Ok(Vec::new())
-    }
-
-    fn add_command(&mut self, command: KeyCommand) {
-        self.searched
-            .push(format!("{} (run when an entry needs it)", command.var));
-        self.commands.push(command);
-    }
-
     fn add(&mut self, label: String, source: String, parsed: Parsed) {
         self.searched
             .push(format!("{label} ({})", parsed.describe()));
@@ -600,27 +579,3 @@ fn inner_msg(e: KeyError) -> String {
 
 #[cfg(test)]
 mod tests;
-
-/// `SOPS_AGE_KEY` may hold several identities on one line, separated by spaces (sops
-/// 3.12): each line that is neither blank nor a `#` comment (indented ones too, as sealed
-/// always read them) is split into words, one identity per line. A passphrase-protected age file is left as it is.
-fn one_identity_per_line(text: &str) -> Zeroizing<String> {
-    let head = text.trim_start().as_bytes();
-    if head.starts_with(AGE_BINARY_MAGIC) || head.starts_with(AGE_ARMOR_BEGIN) {
-        return Zeroizing::new(text.to_owned());
-    }
-    let mut out = Zeroizing::new(String::with_capacity(text.len() + 1));
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        }
-        for word in line.split_whitespace() {
-            out.push_str(word);
-            out.push('\n');
-        }
-    }
-    out
-}

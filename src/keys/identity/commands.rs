@@ -130,6 +130,29 @@ impl KeyCommand {
     }
 }
 
+impl IdentitySet {
+    /// The public keys that `sealed init` can name: those found, else those of the first
+    /// identity command's output (run without a recipient hint).
+    pub fn public_keys_or_commands(&self) -> Result<Vec<String>, KeyError> {
+        if !self.publics.is_empty() {
+            return Ok(self.publics.clone());
+        }
+        for command in &self.commands {
+            let publics = command.public_keys()?;
+            if !publics.is_empty() {
+                return Ok(publics);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    pub(super) fn add_command(&mut self, command: KeyCommand) {
+        self.searched
+            .push(format!("{} (run when an entry needs it)", command.var));
+        self.commands.push(command);
+    }
+}
+
 impl fmt::Debug for KeyCommand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.var)

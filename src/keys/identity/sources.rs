@@ -331,3 +331,27 @@ impl io::BufRead for WholeHeader<'_> {
         Ok(end)
     }
 }
+
+/// `SOPS_AGE_KEY` may hold several identities on one line, separated by spaces (sops
+/// 3.12): each line that is neither blank nor a `#` comment (indented ones too, as sealed
+/// always read them) is split into words, one identity per line. A passphrase-protected age file is left as it is.
+pub(super) fn one_identity_per_line(text: &str) -> Zeroizing<String> {
+    let head = text.trim_start().as_bytes();
+    if head.starts_with(AGE_BINARY_MAGIC) || head.starts_with(AGE_ARMOR_BEGIN) {
+        return Zeroizing::new(text.to_owned());
+    }
+    let mut out = Zeroizing::new(String::with_capacity(text.len() + 1));
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        for word in line.split_whitespace() {
+            out.push_str(word);
+            out.push('\n');
+        }
+    }
+    out
+}
