@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealed::commands::{
-    completion, decrypt, edit, encrypt, exec, filestatus, git, init, keygen, man, publish, rotate,
-    scan, set, sops_style, team, unset, updatekeys,
+    completion, decrypt, edit, encrypt, exec, filestatus, git, groups, init, keygen, man, publish,
+    rotate, scan, set, sops_style, team, unset, updatekeys,
 };
 
 /// Keep secrets encrypted in git, in SOPS's format, without reformatting your files.
@@ -69,6 +69,9 @@ enum Command {
     ExecFile(Box<exec::sops::FileArgs>),
     /// Print whether a file is SOPS-encrypted: {"encrypted":true|false}.
     Filestatus(filestatus::Args),
+    /// Add or delete a key group of a file (sops's groups), splitting the same data key
+    /// anew; the new group's recipients come from the command line.
+    Groups(groups::Args),
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completion(completion::Args),
     /// Print the manual page (roff): `sealed man | man -l -`.
@@ -131,6 +134,7 @@ fn main() -> ExitCode {
         Command::Git(args) => git::run(&args),
         Command::Team(args) => team::run(&args),
         Command::Updatekeys(args) => updatekeys::run(&args),
+        Command::Groups(args) => groups::run(&args),
         Command::Rotate(args) => rotate::run(&args),
         Command::Edit(args) => edit::run(&args),
         Command::Publish(args) => publish::run(&args),

@@ -246,10 +246,13 @@ pub(crate) fn key_plan(
         groups.push(rs);
     }
     if groups.iter().all(Vec::is_empty) {
-        return Err(Error::other(
-            exit::NO_RECIPIENT,
-            "the matching .sops.yaml rule has no age, pgp or kms recipients",
-        ));
+        // sops's words for it, and its exit status (1, not 111: a rule was found).
+        let msg = "the creation rule matching this file has no age, pgp or kms recipients \
+                   (sops: Could not generate data key: [empty key group provided])";
+        return Err(match config {
+            Some(c) => Error::file(c.display().to_string(), exit::GENERIC, msg),
+            None => Error::other(exit::GENERIC, msg),
+        });
     }
     Ok(KeyPlan {
         groups,

@@ -87,7 +87,10 @@ fn identity(explicit: Option<&str>) -> Result<(String, Step), Error> {
         ));
     }
     let ids = IdentitySet::discover().map_err(|e| Error::other(exit::NO_KEY, e.to_string()))?;
-    if let Some(public) = ids.public_keys().first() {
+    let publics = ids
+        .public_keys_or_commands()
+        .map_err(|e| Error::other(exit::NO_KEY, e.to_string()))?;
+    if let Some(public) = publics.first() {
         let from = ids
             .searched()
             .iter()

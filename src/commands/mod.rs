@@ -8,6 +8,7 @@ pub mod encrypt;
 pub mod exec;
 pub mod filestatus;
 pub mod git;
+pub mod groups;
 pub mod init;
 pub mod keygen;
 pub mod man;

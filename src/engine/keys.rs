@@ -63,7 +63,15 @@ pub fn unwrap_data_key(md: &Metadata, identities: &IdentitySet) -> Result<DataKe
     for (g, group) in md.groups.iter().enumerate() {
         let mut order: Vec<&MasterKey> = group.iter().collect();
         order.sort_by_key(|e| unwrap_cost(e));
-        let mut found = None;
+        // Identities in memory first, for every age entry of the group: an identity
+        // command, a passphrase prompt or a plugin runs only when none of them fits.
+        let mut found = order.iter().find_map(|e| match e {
+            MasterKey::Age(a) => identities.unwrap_in_memory(&a.enc).ok().flatten(),
+            _ => None,
+        });
+        if found.is_some() {
+            order.clear();
+        }
         for entry in order {
             match unwrap_entry(identities, entry) {
                 Ok(part) => {

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use zeroize::Zeroizing;
 
+mod commands;
 mod sources;
+use commands::KeyCommand;
 use sources::*;
 
 /// One parsed identity, usable from any thread.
@@ -43,6 +45,8 @@ pub struct IdentitySet {
     /// because an identity line names it.
     plugins: super::plugin::Identities,
     locked: Vec<Locked>,
+    /// `SOPS_AGE_KEY_CMD`, `SOPS_AGE_SSH_PRIVATE_KEY_CMD`: run when an entry needs them.
+    commands: Vec<KeyCommand>,
     warnings: Vec<String>,
     prompter: Prompter,
 }
@@ -106,7 +110,9 @@ impl IdentitySet {
     ///
     /// All sources are combined, in this order: `SOPS_AGE_KEY` (identity lines, `#`
     /// comments and blank lines allowed), `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD` (run with
-    /// `sh -c`, its stdout read as identities), `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, the default
+    /// `sh -c` when an entry needs it, its stdout read as identities; see
+    /// [`IdentitySet::unwrap_for`]), `SOPS_AGE_SSH_PRIVATE_KEY_FILE`,
+    /// `SOPS_AGE_SSH_PRIVATE_KEY_CMD` (likewise, its stdout one OpenSSH private key), the default
     /// keys file (`$XDG_CONFIG_HOME`, else `home/.config`, then `sops/age/keys.txt`), then
     /// `home/.ssh/id_ed25519` and `home/.ssh/id_rsa`. A variable set to the empty string
     /// counts as not set. Identity files readable by group or others get one warning line
@@ -144,11 +150,7 @@ impl IdentitySet {
         const KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
         match var(KEY_CMD) {
             None => set.searched.push(format!("{KEY_CMD} (not set)")),
-            Some(cmd) => {
-                let out = run_key_cmd(&cmd, KEY_CMD)?;
-                let parsed = parse_source(&out, KEY_CMD)?;
-                set.add(KEY_CMD.to_owned(), KEY_CMD.to_owned(), parsed);
-            }
+            Some(cmd) => set.add_command(KeyCommand::identities(KEY_CMD, cmd)),
         }
 
         // SOPS_AGE_SSH_PRIVATE_KEY_FILE
@@ -159,6 +161,13 @@ impl IdentitySet {
                 let label = format!("{SSH_FILE}={path}");
                 set.add_ssh_file(Path::new(&path), label, path.clone(), true)?;
             }
+        }
+
+        // SOPS_AGE_SSH_PRIVATE_KEY_CMD (sops 3.12)
+        const SSH_CMD: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
+        match var(SSH_CMD) {
+            None => set.searched.push(format!("{SSH_CMD} (not set)")),
+            Some(cmd) => set.add_command(KeyCommand::ssh_key(SSH_CMD, cmd)),
         }
 
         // The default keys file, where os.UserConfigDir puts it on Linux.
@@ -226,7 +235,10 @@ impl IdentitySet {
     /// True when no identity at all was found (a passphrase-protected source counts as
     /// one, even before it is unlocked).
     pub fn is_empty(&self) -> bool {
-        self.identities.is_empty() && self.locked.is_empty() && self.plugins.is_empty()
+        self.identities.is_empty()
+            && self.locked.is_empty()
+            && self.plugins.is_empty()
+            && self.commands.is_empty()
     }
 
     /// Unwraps one armored age file (an `enc` entry) into the data key.
@@ -237,6 +249,35 @@ impl IdentitySet {
     /// malformed entry; [`KeyError::BadIdentity`] when a source that might fit could not be
     /// unlocked.
     pub fn unwrap(&self, armored: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        self.unwrap_for(armored, "")
+    }
+
+    /// [`IdentitySet::unwrap`] of the entry labelled `recipient`: an identity command
+    /// (`SOPS_AGE_KEY_CMD`, `SOPS_AGE_SSH_PRIVATE_KEY_CMD`) that must run for it gets the
+    /// label in `SOPS_AGE_RECIPIENT` when it is a well-formed public key. Commands run
+    /// after the identities in memory, before passphrase prompts and plugins.
+    pub fn unwrap_for(
+        &self,
+        armored: &str,
+        recipient: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        self.open(armored, recipient, false)?
+            .ok_or(KeyError::NoMatchingIdentity)
+    }
+
+    /// Tries only the identities already in memory: no command, prompt or plugin runs.
+    /// `Ok(None)` when none of them opens the entry; the caller then tries every entry of
+    /// a key group this way before [`IdentitySet::unwrap_for`] runs anything for one.
+    pub fn unwrap_in_memory(&self, armored: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
+        self.open(armored, "", true)
+    }
+
+    fn open(
+        &self,
+        armored: &str,
+        recipient: &str,
+        in_memory_only: bool,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
         if armored.len() > super::MAX_ENC_LEN {
             return Err(KeyError::BadWrappedKey(format!(
                 "{} bytes long, more than the {} KiB any wrapped data key needs",
@@ -255,9 +296,21 @@ impl IdentitySet {
         let stanzas = stanza_heads(&raw)?;
 
         if let Some(key) = try_decrypt(&raw, &self.identities)? {
-            return Ok(key);
+            return Ok(Some(key));
+        }
+        if in_memory_only {
+            return Ok(None);
         }
         let mut unlock_error = None;
+        for command in self.commands.iter().filter(|c| c.may_open(&stanzas)) {
+            match command.unwrap(&raw, recipient) {
+                Ok(Some(key)) => return Ok(Some(key)),
+                Ok(None) => {}
+                Err(e) => {
+                    unlock_error.get_or_insert(e);
+                }
+            }
+        }
         for locked in &self.locked {
             if !locked.may_open(&stanzas) {
                 continue;
@@ -265,7 +318,7 @@ impl IdentitySet {
             match locked.unlock(&self.prompter) {
                 Ok(ids) => {
                     if let Some(key) = try_decrypt(&raw, ids)? {
-                        return Ok(key);
+                        return Ok(Some(key));
                     }
                 }
                 Err(msg) => {
@@ -277,9 +330,12 @@ impl IdentitySet {
             }
         }
         if let Some(key) = self.plugins.unwrap(&raw, &|id| decrypt_with(&raw, id))? {
-            return Ok(key);
+            return Ok(Some(key));
         }
-        Err(unlock_error.unwrap_or(KeyError::NoMatchingIdentity))
+        match unlock_error {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
     }
 
     fn empty() -> IdentitySet {
@@ -289,6 +345,7 @@ impl IdentitySet {
             publics: Vec::new(),
             plugins: Default::default(),
             locked: Vec::new(),
+            commands: Vec::new(),
             warnings: Vec::new(),
             prompter: Arc::new(tty_prompt),
         }
@@ -393,6 +450,7 @@ impl fmt::Debug for IdentitySet {
                 &self.locked.iter().map(|l| &l.source).collect::<Vec<_>>(),
             )
             .field("plugins", &self.plugins)
+            .field("commands", &self.commands)
             .field("searched", &self.searched)
             .finish()
     }
@@ -521,27 +579,3 @@ fn inner_msg(e: KeyError) -> String {
 
 #[cfg(test)]
 mod tests;
-
-/// `SOPS_AGE_KEY` may hold several identities on one line, separated by spaces (sops
-/// 3.12): each line that is neither blank nor a `#` comment (indented ones too, as sealed
-/// always read them) is split into words, one identity per line. A passphrase-protected age file is left as it is.
-fn one_identity_per_line(text: &str) -> Zeroizing<String> {
-    let head = text.trim_start().as_bytes();
-    if head.starts_with(AGE_BINARY_MAGIC) || head.starts_with(AGE_ARMOR_BEGIN) {
-        return Zeroizing::new(text.to_owned());
-    }
-    let mut out = Zeroizing::new(String::with_capacity(text.len() + 1));
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        }
-        for word in line.split_whitespace() {
-            out.push_str(word);
-            out.push('\n');
-        }
-    }
-    out
-}

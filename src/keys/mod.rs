@@ -113,7 +113,7 @@ pub fn unwrap_entry(
     entry: &MasterKey,
 ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     match entry {
-        MasterKey::Age(a) => identities.unwrap(&a.enc),
+        MasterKey::Age(a) => identities.unwrap_for(&a.enc, &a.recipient),
         MasterKey::Pgp(p) => pgp::decrypt(&p.enc),
         MasterKey::Kms(k) => kms::decrypt(&k.fields),
         MasterKey::Vault(v) => vault::decrypt(v),

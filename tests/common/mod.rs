@@ -397,7 +397,9 @@ impl Sandbox {
             .env_remove("SOPS_AGE_KEY")
             .env_remove("SOPS_AGE_KEY_CMD")
             .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+            .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_CMD")
             .env_remove("SOPS_AGE_RECIPIENTS")
+            .env_remove("SOPS_AGE_RECIPIENT")
             .env_remove("XDG_RUNTIME_DIR")
             .env_remove("CI");
         c

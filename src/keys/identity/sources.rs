@@ -170,17 +170,26 @@ pub(super) fn read_file(path: &Path, source: &str) -> Result<Option<FileData>, K
     Ok(Some((data, meta.permissions().mode())))
 }
 
-/// Runs `SOPS_AGE_KEY_CMD` with `sh -c`; its stdout holds the identities, its stderr goes
-/// to ours.
-pub(super) fn run_key_cmd(cmd: &str, source: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+/// Runs `SOPS_AGE_KEY_CMD` (or the ssh one) with `sh -c`; its stdout holds the identities,
+/// its stderr goes to ours. `recipient`, when given and not empty, is passed as
+/// `SOPS_AGE_RECIPIENT`; otherwise that variable is taken out of the command's environment.
+pub(super) fn run_key_cmd(
+    cmd: &str,
+    source: &str,
+    recipient: Option<&str>,
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     use std::process::{Command, Stdio};
     let bad = |msg: String| KeyError::BadIdentity {
         source_name: source.to_owned(),
         msg,
     };
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(cmd);
+    match recipient.filter(|r| !r.is_empty()) {
+        Some(r) => command.env(super::commands::RECIPIENT_VAR, r),
+        None => command.env_remove(super::commands::RECIPIENT_VAR),
+    };
+    let out = command
         // Like sops (Go's exec `Output`): no stdin, which may hold the document.
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
@@ -321,4 +330,28 @@ impl io::BufRead for WholeHeader<'_> {
         self.0 = &self.0[end..];
         Ok(end)
     }
+}
+
+/// `SOPS_AGE_KEY` may hold several identities on one line, separated by spaces (sops
+/// 3.12): each line that is neither blank nor a `#` comment (indented ones too, as sealed
+/// always read them) is split into words, one identity per line. A passphrase-protected age file is left as it is.
+pub(super) fn one_identity_per_line(text: &str) -> Zeroizing<String> {
+    let head = text.trim_start().as_bytes();
+    if head.starts_with(AGE_BINARY_MAGIC) || head.starts_with(AGE_ARMOR_BEGIN) {
+        return Zeroizing::new(text.to_owned());
+    }
+    let mut out = Zeroizing::new(String::with_capacity(text.len() + 1));
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        for word in line.split_whitespace() {
+            out.push_str(word);
+            out.push('\n');
+        }
+    }
+    out
 }

@@ -129,6 +129,7 @@ fn nothing_found_lists_every_place() {
             "SOPS_AGE_KEY_FILE (not set)",
             "SOPS_AGE_KEY_CMD (not set)",
             "SOPS_AGE_SSH_PRIVATE_KEY_FILE (not set)",
+            "SOPS_AGE_SSH_PRIVATE_KEY_CMD (not set)",
             "~/.config/sops/age/keys.txt (not found)",
             "~/.ssh/id_ed25519 (not found)",
             "~/.ssh/id_rsa (not found)",
@@ -152,7 +153,7 @@ fn nothing_found_lists_every_place() {
         format!("SOPS_AGE_KEY_FILE={missing} (not found)")
     );
     assert_eq!(
-        ids.searched()[4],
+        ids.searched()[5],
         "/nonexistent-xdg/sops/age/keys.txt (not found)"
     );
 }
@@ -199,14 +200,15 @@ fn discovery_combines_all_sources_in_order() {
         searched[1],
         format!("SOPS_AGE_KEY_FILE={key_file_s} (1 identity)")
     );
-    assert_eq!(searched[2], "SOPS_AGE_KEY_CMD (1 identity)");
+    assert_eq!(searched[2], "SOPS_AGE_KEY_CMD (run when an entry needs it)");
     assert_eq!(searched[3], "SOPS_AGE_SSH_PRIVATE_KEY_FILE (not set)");
-    assert_eq!(searched[4], "~/.config/sops/age/keys.txt (1 identity)");
+    assert_eq!(searched[4], "SOPS_AGE_SSH_PRIVATE_KEY_CMD (not set)");
+    assert_eq!(searched[5], "~/.config/sops/age/keys.txt (1 identity)");
     if ssh_recipient.is_some() {
-        assert_eq!(searched[5], "~/.ssh/id_ed25519 (1 identity)");
+        assert_eq!(searched[6], "~/.ssh/id_ed25519 (1 identity)");
     }
-    assert_eq!(searched[6], "~/.ssh/id_rsa (not found)");
-    assert_eq!(searched.len(), 7);
+    assert_eq!(searched[7], "~/.ssh/id_rsa (not found)");
+    assert_eq!(searched.len(), 8);
     assert!(ids.warnings.is_empty(), "{:?}", ids.warnings);
 
     for (i, r) in [r_env, r_file, r_cmd, r_default]
@@ -229,7 +231,7 @@ fn discovery_combines_all_sources_in_order() {
     let xdg_s = xdg.display().to_string();
     let env = env_of(&[("XDG_CONFIG_HOME", &xdg_s)]);
     let ids = IdentitySet::discover_with(&env, Some(h.into())).unwrap();
-    assert_eq!(ids.searched()[4], "~/xdg/sops/age/keys.txt (1 identity)");
+    assert_eq!(ids.searched()[5], "~/xdg/sops/age/keys.txt (1 identity)");
     let enc = wrap_data_key(&[9; 32], &r_xdg).unwrap();
     assert_eq!(&ids.unwrap(&enc).unwrap()[..], &[9; 32]);
 }
@@ -259,8 +261,12 @@ fn broken_sources_are_errors_naming_them_without_key_material() {
         "{err}"
     );
 
+    // A failing command is found out when an entry needs it.
     let env = env_of(&[("SOPS_AGE_KEY_CMD", "echo oops >&2; exit 3")]);
-    let err = IdentitySet::discover_with(&env, Some(h.into())).unwrap_err();
+    let ids = IdentitySet::discover_with(&env, Some(h.into())).unwrap();
+    let (_, r) = new_identity();
+    let enc = wrap_data_key(&[1; 32], &r).unwrap();
+    let err = ids.unwrap(&enc).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("SOPS_AGE_KEY_CMD: the command failed"),
@@ -431,7 +437,7 @@ fn encrypted_ssh_key_prompts_only_for_its_own_entries() {
     let env = env_of(&[]);
     let ids = IdentitySet::discover_with(&env, Some(home.path().into())).unwrap();
     assert_eq!(
-        ids.searched()[5],
+        ids.searched()[6],
         "~/.ssh/id_ed25519 (passphrase-protected ssh key)"
     );
 
@@ -466,7 +472,7 @@ fn rsa_ssh_key_roundtrip() {
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     let r = Recipient::parse(&public).unwrap();
     let ids = IdentitySet::discover_with(&env_of(&[]), Some(home.path().into())).unwrap();
-    assert_eq!(ids.searched()[6], "~/.ssh/id_rsa (1 identity)");
+    assert_eq!(ids.searched()[7], "~/.ssh/id_rsa (1 identity)");
     let enc = wrap_data_key(&[6; 33], &r).unwrap();
     assert_eq!(&ids.unwrap(&enc).unwrap()[..], &[6; 33]);
 }
