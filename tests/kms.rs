@@ -125,6 +125,8 @@ impl Moto {
             "AWS_SESSION_TOKEN",
             "AWS_ENDPOINT_URL_KMS",
             "AWS_ENDPOINT_URL_STS",
+            "AWS_ENDPOINT_URL_SECRETSMANAGER",
+            "AWS_DEFAULT_REGION",
             "AWS_CONFIG_FILE",
             "AWS_SHARED_CREDENTIALS_FILE",
             "SOPS_KMS_ARN",
@@ -832,4 +834,146 @@ fn wrong_credentials_are_refused_in_one_line_without_showing_them() {
     assert_eq!(e.lines().count(), 1, "{e}");
     no_leak(&out);
     assert_eq!(std::fs::read_to_string(d.join("app.yaml")).unwrap(), PLAIN);
+}
+
+/// The secret's `SecretString`, read back with boto3.
+fn read_secret(moto: &Moto, id: &str) -> serde_json::Value {
+    let mut c = Command::new("python3");
+    moto.env(&mut c);
+    let out = c
+        .args([
+            "-c",
+            &format!(
+                "import boto3; print(boto3.client('secretsmanager', region_name='us-east-1').get_secret_value(SecretId='{id}')['SecretString'])"
+            ),
+        ])
+        .output()
+        .unwrap();
+    serde_json::from_str(&ok(&out, "get-secret-value")).unwrap()
+}
+
+/// `sealed publish` to AWS Secrets Manager (sealed's own `aws_secrets_manager_*`
+/// destination fields): one named secret created then updated, one secret per file under a
+/// prefix, the values read back with boto3; no region, and a service that is down, give one
+/// line and no value.
+#[test]
+fn publish_to_secrets_manager_read_back_with_boto3() {
+    let Some(moto) = Moto::start() else { return };
+    let arn = moto.create_key();
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        ".sops.yaml",
+        "destination_rules:\n  - path_regex: one\\.yaml$\n    aws_secrets_manager_secret: app/prod\n  - aws_secrets_manager_prefix: apps/\n    aws_secrets_manager_region: us-east-1\n",
+    );
+    for name in ["one.yaml", "two.yaml"] {
+        write(d, name, PLAIN);
+        let out = moto
+            .sealed(d)
+            .args(["encrypt", "-i", "--kms", &arn, name])
+            .output()
+            .unwrap();
+        ok(&out, "encrypt");
+    }
+    let expected =
+        serde_json::json!({"db": {"user": "admin", "password": "fake-pass-1"}, "port": 5432});
+    let out = moto
+        .sealed(d)
+        .args(["publish", "-y", "one.yaml"])
+        .output()
+        .unwrap();
+    ok(&out, "publish one.yaml");
+    no_leak(&out);
+    assert_eq!(read_secret(&moto, "app/prod"), expected);
+
+    // A new value: a new version of the same secret.
+    let out = moto
+        .sealed(d)
+        .args([
+            "set",
+            "one.yaml",
+            "[\"db\"][\"password\"]",
+            "\"fake-pass-2\"",
+        ])
+        .output()
+        .unwrap();
+    ok(&out, "set");
+    let out = moto
+        .sealed(d)
+        .args(["publish", "--yes", "one.yaml"])
+        .output()
+        .unwrap();
+    ok(&out, "publish again");
+    assert_eq!(
+        read_secret(&moto, "app/prod")["db"]["password"],
+        "fake-pass-2"
+    );
+
+    // The prefix rule: the file's name (without its extension) after the prefix.
+    let out = moto
+        .sealed(d)
+        .args(["publish", "-y", "--omit-extensions", "two.yaml"])
+        .output()
+        .unwrap();
+    ok(&out, "publish two.yaml");
+    assert_eq!(read_secret(&moto, "apps/two"), expected);
+
+    // The question names the secret and region; "n" publishes nothing.
+    let mut c = moto.sealed(d);
+    let out = c
+        .args(["publish", "one.yaml"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let e = err(&out);
+    assert!(
+        e.contains("uploading one.yaml to AWS Secrets Manager secret app/prod in us-east-1 ?"),
+        "{e}"
+    );
+    assert!(e.contains("publication canceled"), "{e}");
+
+    // No region anywhere: one line saying where to set it.
+    let out = moto
+        .sealed(d)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .args(["publish", "-y", "one.yaml"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let e = err(&out);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("one.yaml") && e.contains("AWS Secrets Manager: no region for app/prod"),
+        "{e}"
+    );
+
+    // Secrets Manager down (KMS still up): one line naming the service and address.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = moto
+        .sealed(d)
+        .env(
+            "AWS_ENDPOINT_URL_SECRETSMANAGER",
+            format!("http://127.0.0.1:{closed}"),
+        )
+        .args(["publish", "-y", "one.yaml"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let e = err(&out);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains(&format!(
+            "AWS Secrets Manager at http://127.0.0.1:{closed}/"
+        )),
+        "{e}"
+    );
+    no_leak(&out);
+    assert!(!e.contains("fake-pass"), "{e}");
 }
