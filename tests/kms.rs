@@ -977,3 +977,110 @@ fn publish_to_secrets_manager_read_back_with_boto3() {
     no_leak(&out);
     assert!(!e.contains("fake-pass"), "{e}");
 }
+
+/// `team add ci arn:aws:kms:…` writes the key into the rule's `kms:` and wraps every file's
+/// data key through KMS (sops then opens them with no age key, and reads the edited
+/// `.sops.yaml`); `team remove ci` rotates them without it. In an encrypted work tree and in
+/// the git filter's plaintext work tree (the index is re-wrapped, the work tree untouched).
+#[test]
+fn team_add_and_remove_of_a_kms_member_in_both_storage_modes() {
+    let Some(moto) = Moto::start() else { return };
+    let Some(sops) = peer("sops") else { return };
+    let arn = moto.create_key();
+    for filter in [false, true] {
+        let Some(r) = common::git::GitRepo::new() else {
+            return;
+        };
+        r.write(
+            ".sops.yaml",
+            &format!(
+                "creation_rules:\n  - path_regex: ^secrets/\n    age: {}\n",
+                r.key.public
+            ),
+        );
+        let run = |program: &Path, key: bool, args: &[&str]| {
+            let mut c = r.cmd_as(program, &r.root, false);
+            moto.env(&mut c);
+            c.env("HOME", &r.home);
+            if key {
+                c.env("SOPS_AGE_KEY_FILE", &r.key.path);
+            }
+            let out = c.args(args).output().unwrap();
+            no_leak(&out);
+            out
+        };
+        let names = ["secrets/a.yaml", "secrets/b.yaml", "secrets/c.yaml"];
+        for n in names {
+            r.write(n, PLAIN);
+        }
+        if filter {
+            ok(&run(&bin(), true, &["git", "init"]), "sealed git init");
+        } else {
+            for n in names {
+                ok(&run(&bin(), true, &["encrypt", "-i", n]), "encrypt -i");
+            }
+        }
+        r.git(&["add", "-A"]);
+        r.git(&["commit", "-q", "-m", "secrets"]);
+        // The encrypted text: the index's blob with the filter, else the file.
+        let encrypted = |n: &str| {
+            if filter {
+                r.git(&["show", &format!(":{n}")])
+            } else {
+                r.read(n)
+            }
+        };
+        let copy = |n: &str| {
+            let p = r.tmp.path().join(n.replace('/', "-"));
+            std::fs::write(&p, encrypted(n)).unwrap();
+            p
+        };
+
+        let out = run(&bin(), true, &["team", "add", "ci", &arn]);
+        let said = ok(&out, "team add ci ARN");
+        assert!(said.contains("added ci"), "{said}");
+        let config = r.read(".sops.yaml");
+        assert!(
+            config.contains(&format!("    kms:\n      - {arn} # ci\n")),
+            "{config}"
+        );
+        assert!(config.contains(&format!("  ci: kms:{arn}")), "{config}");
+        for n in names {
+            let text = encrypted(n);
+            assert!(
+                text.contains(&format!("arn: {arn}")),
+                "{filter} {n}: {text}"
+            );
+            if filter {
+                assert_eq!(r.read(n), PLAIN, "{n}: the work tree is untouched");
+            }
+            // Through KMS alone: sops and sealed, no age key.
+            let p = copy(n);
+            for program in [&sops, &bin()] {
+                let out = run(program, false, &["-d", p.to_str().unwrap()]);
+                assert_eq!(ok(&out, "decrypt through KMS"), PLAIN, "{program:?} {n}");
+            }
+        }
+        if !filter {
+            // sops reads the edited .sops.yaml: the files already have its keys.
+            let out = run(&sops, true, &["updatekeys", "-y", names[0]]);
+            ok(&out, "sops updatekeys");
+            assert_eq!(r.read(names[0]), encrypted(names[0]));
+        }
+        r.git(&["commit", "-q", "-am", "ci joins"]);
+
+        let out = run(&bin(), true, &["team", "remove", "ci"]);
+        ok(&out, "team remove ci");
+        let config = r.read(".sops.yaml");
+        assert!(!config.contains(&arn), "{config}");
+        for n in names {
+            let text = encrypted(n);
+            assert!(!text.contains("arn:"), "{n}: {text}");
+            let p = copy(n);
+            let out = run(&bin(), false, &["decrypt", p.to_str().unwrap()]);
+            assert_ne!(out.status.code(), Some(0), "{n}: KMS no longer opens it");
+            let out = run(&bin(), true, &["decrypt", p.to_str().unwrap()]);
+            assert_eq!(ok(&out, "decrypt with age"), PLAIN);
+        }
+    }
+}

@@ -278,10 +278,13 @@ fn add(
     )
 }
 
-/// A member's key: an age or ssh recipient, `pgp:FINGERPRINT`, or a bare fingerprint.
+/// A member's key: an age or ssh recipient, `pgp:FINGERPRINT`, a bare fingerprint, an AWS
+/// KMS key (`arn:aws:kms:…[+ROLE]`) or a Vault transit key URI.
 fn member_recipient(text: &str) -> Result<Recipient, Error> {
     let hex = crate::keys::pgp::normalize_fingerprint(text);
-    let parsed = if crate::keys::pgp::is_fingerprint(&hex) {
+    let parsed = if text.trim().starts_with("arn:") {
+        Recipient::parse_any(&format!("{}{}", crate::keys::KMS_PREFIX, text.trim()))
+    } else if crate::keys::pgp::is_fingerprint(&hex) {
         Recipient::pgp(&hex)
     } else {
         Recipient::parse_any(text)
