@@ -931,3 +931,163 @@ fn tls_with_vault_cacert_and_skip_verify_as_the_vault_cli() {
         .unwrap();
     assert_eq!(ok(&out, "skip verify"), PLAIN);
 }
+
+/// `team add ci URI` writes a Vault transit key into a rule (`hc_vault_transit_uri:`) and,
+/// with `--group`, into a Shamir rule's `hc_vault:` group list, and wraps every file's
+/// share through Vault; sops reads the edited `.sops.yaml` and opens the files through
+/// Vault; `team remove ci` rotates them without it. In an encrypted work tree and in the
+/// git filter's plaintext work tree (the index is re-wrapped, the work tree untouched).
+#[test]
+fn team_add_and_remove_of_a_vault_member_in_both_storage_modes() {
+    let Some(s) = server() else { return };
+    let Some(sops) = peer("sops") else { return };
+    let (ci, ops) = (s.key(), s.key());
+    for filter in [false, true] {
+        let Some(r) = GitRepo::new() else { return };
+        let bob = keygen_in(r.tmp.path(), "bob.txt");
+        r.write(
+            ".sops.yaml",
+            &format!(
+                "creation_rules:\n  - path_regex: ^secrets/\n    age: {alice}\n\
+                 \x20 - path_regex: ^split/\n    shamir_threshold: 2\n    key_groups:\n\
+                 \x20     - age:\n          - {alice}\n      - hc_vault:\n          - {ops}\n\
+                 \x20       age:\n          - {bob}\n",
+                alice = r.key.public,
+                bob = bob.public
+            ),
+        );
+        let run = |program: &Path, key: bool, args: &[&str]| {
+            let mut c = r.cmd_as(program, &r.root, key);
+            c.env("VAULT_ADDR", &s.addr).env("VAULT_TOKEN", TOKEN);
+            let out = c.args(args).output().unwrap();
+            assert!(!err(&out).contains(TOKEN));
+            out
+        };
+        let names = ["secrets/a.yaml", "secrets/b.yaml", "split/c.yaml"];
+        for n in names {
+            r.write(n, PLAIN);
+        }
+        if filter {
+            ok(&run(&bin(), true, &["git", "init"]), "sealed git init");
+        } else {
+            for n in names {
+                ok(&run(&bin(), true, &["encrypt", "-i", n]), "encrypt -i");
+            }
+        }
+        // git runs the filter, which reaches Vault.
+        let git = |args: &[&str]| ok(&run(Path::new("git"), true, args), &format!("git {args:?}"));
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "secrets"]);
+        let encrypted = |n: &str| {
+            if filter {
+                r.git(&["show", &format!(":{n}")])
+            } else {
+                r.read(n)
+            }
+        };
+        let copy = |n: &str| {
+            let p = r.tmp.path().join(n.replace('/', "-"));
+            std::fs::write(&p, encrypted(n)).unwrap();
+            p
+        };
+        let key_name = |uri: &str| format!("key_name: {}", uri.rsplit('/').next().unwrap());
+
+        ok(
+            &run(&bin(), true, &["team", "add", "ci", &ci, "--rule", "0"]),
+            "team add ci",
+        );
+        // One recipient is one member: the same URI under another name is refused.
+        let out = run(
+            &bin(),
+            true,
+            &["team", "add", "ci2", &ci, "--rule", "1", "--group", "1"],
+        );
+        assert!(
+            err(&out).contains("this recipient is already the member ci"),
+            "{}",
+            err(&out)
+        );
+        // A group without an hc_vault list: one line, nothing changed.
+        let before = r.read(".sops.yaml");
+        let out = run(
+            &bin(),
+            true,
+            &["team", "add", "ci", &ci, "--rule", "1", "--group", "0"],
+        );
+        assert!(
+            err(&out).contains("creation_rules[1].key_groups[0] has no hc_vault list to add to"),
+            "{}",
+            err(&out)
+        );
+        assert_eq!(r.read(".sops.yaml"), before);
+        let config = r.read(".sops.yaml");
+        assert!(
+            config.contains(&format!("    hc_vault_transit_uri:\n      - {ci} # ci\n")),
+            "{config}"
+        );
+        // The Shamir rule: ci added to the first group's own list, by its recipient text.
+        ok(
+            &run(
+                &bin(),
+                true,
+                &["team", "add", "ci", &ci, "--rule", "1", "--group", "1"],
+            ),
+            "team add ci --group 1",
+        );
+        let config = r.read(".sops.yaml");
+        assert!(
+            config.contains(&format!(
+                "      - hc_vault:\n          - {ops}\n          - {ci} # ci\n"
+            )),
+            "{config}"
+        );
+        for n in names {
+            let text = encrypted(n);
+            assert!(text.contains(&key_name(&ci)), "{filter} {n}: {text}");
+            if filter {
+                assert_eq!(r.read(n), PLAIN, "{n}: the work tree is untouched");
+            }
+        }
+        // Through Vault alone (secrets/), and Vault + alice's share (split/): sops and sealed.
+        for n in names {
+            let p = copy(n);
+            let key = n.starts_with("split/");
+            for program in [&sops, &bin()] {
+                let out = run(program, key, &["-d", p.to_str().unwrap()]);
+                assert_eq!(ok(&out, "decrypt through Vault"), PLAIN, "{program:?} {n}");
+            }
+        }
+        if !filter {
+            // sops reads the edited .sops.yaml: the files already have its keys.
+            for n in [names[0], names[2]] {
+                let before = r.read(n);
+                ok(
+                    &run(&sops, true, &["updatekeys", "-y", n]),
+                    "sops updatekeys",
+                );
+                assert_eq!(r.read(n), before, "{n}");
+            }
+        }
+        git(&["commit", "-q", "-am", "ci joins"]);
+
+        ok(
+            &run(&bin(), true, &["team", "remove", "ci"]),
+            "team remove ci",
+        );
+        let config = r.read(".sops.yaml");
+        assert!(!config.contains(&ci) && config.contains(&ops), "{config}");
+        for n in names {
+            let text = encrypted(n);
+            assert!(!text.contains(&key_name(&ci)), "{n}: {text}");
+            let p = copy(n);
+            if n.starts_with("secrets/") {
+                let out = run(&bin(), false, &["decrypt", p.to_str().unwrap()]);
+                assert_ne!(out.status.code(), Some(0), "{n}: Vault no longer opens it");
+            } else {
+                assert!(text.contains(&key_name(&ops)), "{n}: {text}");
+            }
+            let out = run(&bin(), true, &["decrypt", p.to_str().unwrap()]);
+            assert_eq!(ok(&out, "decrypt with age"), PLAIN);
+        }
+    }
+}
