@@ -1084,3 +1084,62 @@ fn team_add_and_remove_of_a_kms_member_in_both_storage_modes() {
         }
     }
 }
+
+/// `--encryption-context` applies to a rule's own `kms:` keys, as in `sops -e` (cmd/sops
+/// main action, config.go getKeyGroupsFromCreationRule), and not to a key group's `kms:`
+/// entries, which carry their own `context`: the same entries as sops writes, each program
+/// opening the other's file.
+#[test]
+fn encryption_context_applies_to_a_rules_plain_kms_as_in_sops() {
+    let Some(moto) = Moto::start() else { return };
+    let Some(_) = peer("sops") else { return };
+    let arn = moto.create_key();
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: plain\n    kms: {arn}\n\
+             \x20 - path_regex: grouped\n    key_groups:\n      - kms:\n          - arn: {arn}\n\
+             \x20           context:\n              team: ops\n"
+        ),
+    );
+    for (name, context_line) in [("plain.yaml", "app: web"), ("grouped.yaml", "team: ops")] {
+        write(d, name, PLAIN);
+        let args = ["encrypt", "--encryption-context", "app:web,env:prod", name];
+        // `sops -e` (its `encrypt` subcommand loads the rule without the context).
+        let out = moto
+            .sops(d)
+            .unwrap()
+            .args(["-e", "--encryption-context", "app:web,env:prod", name])
+            .output()
+            .unwrap();
+        let by_sops = ok(&out, "sops encrypt");
+        let out = moto.sealed(d).args(args).output().unwrap();
+        no_leak(&out);
+        let by_sealed = ok(&out, "sealed encrypt");
+        assert!(by_sealed.contains(context_line), "{name}: {by_sealed}");
+        if name == "plain.yaml" {
+            assert!(by_sealed.contains("env: prod"), "{by_sealed}");
+            assert_eq!(kms_shape(&by_sealed), kms_shape(&by_sops));
+        } else {
+            assert!(!by_sealed.contains("app: web"), "{by_sealed}");
+        }
+        write(d, "by-sops.yaml", &by_sops);
+        write(d, "by-sealed.yaml", &by_sealed);
+        let out = moto
+            .sealed(d)
+            .args(["decrypt", "by-sops.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(ok(&out, "sealed decrypt"), PLAIN, "{name}");
+        let out = moto
+            .sops(d)
+            .unwrap()
+            .args(["-d", "by-sealed.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(ok(&out, "sops -d"), PLAIN, "{name}");
+    }
+}
