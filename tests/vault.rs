@@ -1091,3 +1091,185 @@ fn team_add_and_remove_of_a_vault_member_in_both_storage_modes() {
         }
     }
 }
+
+/// Requests in flight at once through a loopback TCP proxy: `max` is the most seen. A
+/// request is in flight from its first bytes to the first bytes of its answer. The first
+/// request after [`Proxy::reset`] is held (up to 5 s, a bound, not a pause: it goes on as
+/// soon as a second one arrives), so that a program that overlaps its requests shows it
+/// whatever the machine's load, and one that does not shows `max == 1`.
+struct Proxy {
+    url: String,
+    state: std::sync::Arc<(std::sync::Mutex<Flight>, std::sync::Condvar)>,
+}
+
+#[derive(Default)]
+struct Flight {
+    now: usize,
+    max: usize,
+    held: bool,
+}
+
+impl Proxy {
+    fn start(upstream: &str) -> Proxy {
+        use std::io::Write;
+        use std::net::{Shutdown, TcpStream};
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Condvar, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new((Mutex::new(Flight::default()), Condvar::new()));
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(client) = conn else { continue };
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let busy = Arc::new(AtomicBool::new(false));
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (st1, busy1) = (st.clone(), busy.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    while let Ok(n @ 1..) = c_in.read(&mut buf) {
+                        if !busy1.swap(true, Ordering::SeqCst) {
+                            let (m, cv) = &*st1;
+                            let mut f = m.lock().unwrap();
+                            f.now += 1;
+                            f.max = f.max.max(f.now);
+                            cv.notify_all();
+                            if !f.held {
+                                f.held = true;
+                                let _ = cv
+                                    .wait_timeout_while(f, std::time::Duration::from_secs(5), |f| {
+                                        f.max < 2
+                                    })
+                                    .unwrap();
+                            }
+                        }
+                        if s_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = s_out.shutdown(Shutdown::Write);
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                let st2 = st.clone();
+                std::thread::spawn(move || {
+                    let done = |busy: &AtomicBool| {
+                        if busy.swap(false, Ordering::SeqCst) {
+                            st2.0.lock().unwrap().now -= 1;
+                        }
+                    };
+                    let mut buf = [0u8; 16384];
+                    while let Ok(n @ 1..) = s_in.read(&mut buf) {
+                        done(&busy);
+                        if c_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    done(&busy);
+                    let _ = c_out.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        Proxy { url, state }
+    }
+
+    fn reset(&self) {
+        let mut f = self.state.0.lock().unwrap();
+        f.max = f.now;
+        f.held = false;
+    }
+
+    fn max(&self) -> usize {
+        self.state.0.lock().unwrap().max
+    }
+}
+
+/// A repository keyed to Vault + AWS KMS + age with Shamir (2 of 3 groups): `sealed
+/// rotate` and `sealed updatekeys` over every file talk to both services concurrently,
+/// and at most 16 requests are in flight (counted by a proxy in front of each server);
+/// sops opens the results.
+#[test]
+fn repository_wide_rotate_and_updatekeys_talk_to_the_services_concurrently_and_bounded() {
+    let Some(s) = server() else { return };
+    let Some(moto) = common::moto::Moto::start() else {
+        return;
+    };
+    let Some(sops) = peer("sops") else { return };
+    let Some(r) = GitRepo::new() else { return };
+    let (vault, kms) = (Proxy::start(&s.addr), Proxy::start(&moto.url));
+    let uri = s.key().replace(&s.addr, &vault.url);
+    let arn = moto.create_key();
+    let bob = keygen_in(r.tmp.path(), "bob.txt");
+    let rules = |age: &str| {
+        format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    shamir_threshold: 2\n    key_groups:\n\
+             \x20     - hc_vault:\n          - {uri}\n\
+             \x20     - kms:\n          - arn: {arn}\n\
+             \x20     - age:\n{age}"
+        )
+    };
+    r.write(
+        ".sops.yaml",
+        &rules(&format!("          - {}\n", r.key.public)),
+    );
+    let run = |program: &Path, args: &[&str]| {
+        let mut c = r.cmd_as(program, &r.root, true);
+        moto.env(&mut c);
+        c.env("HOME", &r.home)
+            .env("AWS_ENDPOINT_URL", &kms.url)
+            .env("VAULT_ADDR", &vault.url)
+            .env("VAULT_TOKEN", TOKEN)
+            .env("SOPS_AGE_KEY_FILE", &r.key.path);
+        let out = c.args(args).output().unwrap();
+        ok(&out, &format!("{program:?} {args:?}"))
+    };
+    let names: Vec<String> = (0..24).map(|i| format!("secrets/s{i:02}.yaml")).collect();
+    for n in &names {
+        r.write(n, PLAIN);
+        run(&bin(), &["encrypt", "-i", n]);
+    }
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "secrets"]);
+
+    vault.reset();
+    kms.reset();
+    let out = run(&bin(), &["rotate"]);
+    assert!(out.contains("24 file(s) rotated"), "{out}");
+    for (what, p) in [("Vault", &vault), ("KMS", &kms)] {
+        assert!(
+            (2..=16).contains(&p.max()),
+            "{what}: {} request(s) in flight at most during rotate",
+            p.max()
+        );
+    }
+    r.git(&["commit", "-q", "-am", "rotate"]);
+
+    // bob joins the age group: updatekeys unwraps every file's key (age + a service).
+    r.write(
+        ".sops.yaml",
+        &rules(&format!(
+            "          - {}\n          - {}\n",
+            r.key.public, bob.public
+        )),
+    );
+    vault.reset();
+    kms.reset();
+    run(&bin(), &["updatekeys", "-y"]);
+    let most = vault.max().max(kms.max());
+    assert!(
+        (2..=16).contains(&most),
+        "{most} request(s) in flight at most during updatekeys"
+    );
+    for n in [&names[0], &names[23]] {
+        let text = r.read(n);
+        assert!(text.contains(&bob.public), "{n}: {text}");
+        assert_eq!(run(&sops, &["-d", n]), PLAIN, "{n}");
+    }
+}
