@@ -78,6 +78,9 @@ pub struct CreationRule {
     /// **empty** group (kept so that indexes and the group count match the file). Callers
     /// must refuse to encrypt with either.
     pub key_groups: Vec<Vec<String>>,
+    /// Whether the rule has `key_groups:` (else its one group comes from its own `age:`,
+    /// `pgp:`, `kms:`… fields, whose KMS keys take `--encryption-context`, as in sops).
+    pub grouped: bool,
     /// `shamir_threshold` (None: number of groups).
     pub shamir_threshold: Option<usize>,
     /// Value-selection rules.
@@ -511,6 +514,7 @@ fn parse_rule(item: &Value) -> Result<CreationRule, String> {
     }
     plain.extend(recipients_field(rule.get("age"), "age")?);
     let plain = dedup(plain);
+    let grouped = key_groups.is_some();
     let key_groups = match key_groups {
         Some(groups) => groups,
         None if plain.is_empty() => Vec::new(),
@@ -574,6 +578,7 @@ fn parse_rule(item: &Value) -> Result<CreationRule, String> {
     Ok(CreationRule {
         path_regex,
         key_groups,
+        grouped,
         shamir_threshold,
         selection,
     })

@@ -229,11 +229,20 @@ pub(crate) fn key_plan(
             },
         ));
     };
+    // As sops: `--encryption-context` applies to the KMS keys of a rule's own `kms:` (a
+    // key group's `kms:` entries carry their own `context`).
+    let context = match opts.encryption_context.as_deref() {
+        Some(c) if !rule.grouped && !c.trim().is_empty() => Some(
+            crate::keys::kms::parse_context(c)
+                .map_err(|e| Error::other(exit::GENERIC, format!("--encryption-context: {e}")))?,
+        ),
+        _ => None,
+    };
     let mut groups = Vec::new();
     for g in &rule.key_groups {
         let mut rs = Vec::new();
         for r in g {
-            rs.push(Recipient::parse_any(r).map_err(|e| {
+            let mut recipient = Recipient::parse_any(r).map_err(|e| {
                 Error::other(
                     exit::CONFIG,
                     format!(
@@ -241,7 +250,16 @@ pub(crate) fn key_plan(
                         config.map(|c| c.display().to_string()).unwrap_or_default()
                     ),
                 )
-            })?);
+            })?;
+            if let (Some(context), Some(key)) = (&context, recipient.kms_key()) {
+                let key = crate::keys::kms::KmsKey {
+                    context: context.clone(),
+                    ..key.clone()
+                };
+                crate::keys::kms::trust(&key);
+                recipient = Recipient::kms(key);
+            }
+            rs.push(recipient);
         }
         groups.push(rs);
     }

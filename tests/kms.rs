@@ -6,182 +6,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
-use common::{bin, keygen_in, peer, peers_required, tempdir};
+use common::moto::{ACCESS_KEY, Moto, SECRET_KEY};
+use common::{bin, keygen_in, peer, tempdir};
 
 /// Spelled as sops writes YAML, so that sops's decryption gives it back byte for byte.
 const PLAIN: &str = "db:\n    user: admin\n    password: fake-pass-1\nport: 5432\n";
-
-/// Fake credentials (moto accepts any); checked to appear in no output.
-const ACCESS_KEY: &str = "AKIAFAKEKMSTEST00001";
-const SECRET_KEY: &str = "fake-secret-key-never-shown-0123456789";
-
-/// A program in PATH or in Python's scripts directory (where pip puts `moto_server`).
-fn python_tool(name: &str) -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
-        let out = Command::new("python3")
-            .args([
-                "-c",
-                "import sysconfig; print(sysconfig.get_path('scripts'))",
-            ])
-            .output()
-            .ok()?;
-        let p = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join(name);
-        p.is_file().then_some(p)
-    })
-}
-
-/// A moto server on a free loopback port, stopped (by pid) when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-    _home: tempfile::TempDir,
-    home: PathBuf,
-}
-
-impl Moto {
-    /// Starts moto; `None` (skipped, or failing under `SEALED_REQUIRE_PEERS=1`) without it.
-    fn start() -> Option<Moto> {
-        Moto::start_with(None)
-    }
-
-    /// With `Some(n)`, moto checks credentials (its IAM) after its first `n` requests.
-    fn start_with(auth_after: Option<u32>) -> Option<Moto> {
-        let Some(server) = python_tool("moto_server") else {
-            assert!(
-                !peers_required(),
-                "peer moto_server required (SEALED_REQUIRE_PEERS=1) but not installed"
-            );
-            eprintln!("skipping: moto_server not installed (pip install 'moto[server]')");
-            return None;
-        };
-        for _ in 0..3 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut cmd = Command::new(&server);
-            if let Some(n) = auth_after {
-                cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
-            }
-            let mut child = cmd
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            // Waits for werkzeug's "Running on" line (no polling loop, no sleep); the
-            // rest of its log is drained by a thread so that the pipe never fills.
-            let stderr = child.stderr.take().unwrap();
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let mut tx = Some(tx);
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if (line.contains("Running on") || line.contains("in use"))
-                        && let Some(tx) = tx.take()
-                    {
-                        let _ = tx.send(line.contains("Running on"));
-                    }
-                }
-            });
-            match rx.recv_timeout(std::time::Duration::from_secs(60)) {
-                Ok(true) => {
-                    let home = tempdir();
-                    let path = home.path().to_path_buf();
-                    return Some(Moto {
-                        child,
-                        url: format!("http://127.0.0.1:{port}"),
-                        _home: home,
-                        home: path,
-                    });
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                }
-            }
-        }
-        panic!("moto_server did not start");
-    }
-
-    /// The environment of a user of this server: fake credentials, a fresh HOME, nothing
-    /// inherited that names another AWS account, profile or endpoint.
-    fn env(&self, c: &mut Command) {
-        for v in [
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_SESSION_TOKEN",
-            "AWS_ENDPOINT_URL_KMS",
-            "AWS_ENDPOINT_URL_STS",
-            "AWS_CONFIG_FILE",
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "SOPS_KMS_ARN",
-            "SOPS_AGE_RECIPIENTS",
-            "SOPS_AGE_KEY_FILE",
-            "SOPS_AGE_KEY",
-            "SOPS_CONFIG",
-            "SEALED_SERVICE_TIMEOUT",
-        ] {
-            c.env_remove(v);
-        }
-        c.env("HOME", &self.home)
-            .env("AWS_ENDPOINT_URL", &self.url)
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::null());
-    }
-
-    /// A new symmetric KMS key (through boto3, which moto depends on); its ARN.
-    fn create_key(&self) -> String {
-        let mut c = Command::new("python3");
-        self.env(&mut c);
-        let out = c
-            .args([
-                "-c",
-                "import boto3; print(boto3.client('kms', region_name='us-east-1').create_key()['KeyMetadata']['Arn'])",
-            ])
-            .output()
-            .unwrap();
-        ok(&out, "create-key");
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-
-    fn sealed(&self, dir: &Path) -> Command {
-        let mut c = Command::new(bin());
-        self.env(&mut c);
-        c.current_dir(dir);
-        c
-    }
-
-    fn sops(&self, dir: &Path) -> Option<Command> {
-        let sops = peer("sops")?;
-        let mut c = Command::new(sops);
-        self.env(&mut c);
-        c.current_dir(dir).arg("--disable-version-check");
-        Some(c)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn ok(out: &Output, what: &str) -> String {
     assert!(
@@ -832,4 +665,312 @@ fn wrong_credentials_are_refused_in_one_line_without_showing_them() {
     assert_eq!(e.lines().count(), 1, "{e}");
     no_leak(&out);
     assert_eq!(std::fs::read_to_string(d.join("app.yaml")).unwrap(), PLAIN);
+}
+
+/// The secret's `SecretString`, read back with boto3.
+fn read_secret(moto: &Moto, id: &str) -> serde_json::Value {
+    let mut c = Command::new("python3");
+    moto.env(&mut c);
+    let out = c
+        .args([
+            "-c",
+            &format!(
+                "import boto3; print(boto3.client('secretsmanager', region_name='us-east-1').get_secret_value(SecretId='{id}')['SecretString'])"
+            ),
+        ])
+        .output()
+        .unwrap();
+    serde_json::from_str(&ok(&out, "get-secret-value")).unwrap()
+}
+
+/// `sealed publish` to AWS Secrets Manager (sealed's own `aws_secrets_manager_*`
+/// destination fields): one named secret created then updated, one secret per file under a
+/// prefix, the values read back with boto3; no region, and a service that is down, give one
+/// line and no value.
+#[test]
+fn publish_to_secrets_manager_read_back_with_boto3() {
+    let Some(moto) = Moto::start() else { return };
+    let arn = moto.create_key();
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        ".sops.yaml",
+        "destination_rules:\n  - path_regex: one\\.yaml$\n    aws_secrets_manager_secret: app/prod\n  - aws_secrets_manager_prefix: apps/\n    aws_secrets_manager_region: us-east-1\n",
+    );
+    for name in ["one.yaml", "two.yaml"] {
+        write(d, name, PLAIN);
+        let out = moto
+            .sealed(d)
+            .args(["encrypt", "-i", "--kms", &arn, name])
+            .output()
+            .unwrap();
+        ok(&out, "encrypt");
+    }
+    let expected =
+        serde_json::json!({"db": {"user": "admin", "password": "fake-pass-1"}, "port": 5432});
+    let out = moto
+        .sealed(d)
+        .args(["publish", "-y", "one.yaml"])
+        .output()
+        .unwrap();
+    ok(&out, "publish one.yaml");
+    no_leak(&out);
+    assert_eq!(read_secret(&moto, "app/prod"), expected);
+
+    // A new value: a new version of the same secret.
+    let out = moto
+        .sealed(d)
+        .args([
+            "set",
+            "one.yaml",
+            "[\"db\"][\"password\"]",
+            "\"fake-pass-2\"",
+        ])
+        .output()
+        .unwrap();
+    ok(&out, "set");
+    let out = moto
+        .sealed(d)
+        .args(["publish", "--yes", "one.yaml"])
+        .output()
+        .unwrap();
+    ok(&out, "publish again");
+    assert_eq!(
+        read_secret(&moto, "app/prod")["db"]["password"],
+        "fake-pass-2"
+    );
+
+    // The prefix rule: the file's name (without its extension) after the prefix.
+    let out = moto
+        .sealed(d)
+        .args(["publish", "-y", "--omit-extensions", "two.yaml"])
+        .output()
+        .unwrap();
+    ok(&out, "publish two.yaml");
+    assert_eq!(read_secret(&moto, "apps/two"), expected);
+
+    // The question names the secret and region; "n" publishes nothing.
+    let mut c = moto.sealed(d);
+    let out = c
+        .args(["publish", "one.yaml"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let e = err(&out);
+    assert!(
+        e.contains("uploading one.yaml to AWS Secrets Manager secret app/prod in us-east-1 ?"),
+        "{e}"
+    );
+    assert!(e.contains("publication canceled"), "{e}");
+
+    // No region anywhere: one line saying where to set it.
+    let out = moto
+        .sealed(d)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .args(["publish", "-y", "one.yaml"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let e = err(&out);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("one.yaml") && e.contains("AWS Secrets Manager: no region for app/prod"),
+        "{e}"
+    );
+
+    // Secrets Manager down (KMS still up): one line naming the service and address.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = moto
+        .sealed(d)
+        .env(
+            "AWS_ENDPOINT_URL_SECRETSMANAGER",
+            format!("http://127.0.0.1:{closed}"),
+        )
+        .args(["publish", "-y", "one.yaml"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let e = err(&out);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains(&format!(
+            "AWS Secrets Manager at http://127.0.0.1:{closed}/"
+        )),
+        "{e}"
+    );
+    no_leak(&out);
+    assert!(!e.contains("fake-pass"), "{e}");
+}
+
+/// `team add ci arn:aws:kms:…` writes the key into the rule's `kms:` and wraps every file's
+/// data key through KMS (sops then opens them with no age key, and reads the edited
+/// `.sops.yaml`); `team remove ci` rotates them without it. In an encrypted work tree and in
+/// the git filter's plaintext work tree (the index is re-wrapped, the work tree untouched).
+#[test]
+fn team_add_and_remove_of_a_kms_member_in_both_storage_modes() {
+    let Some(moto) = Moto::start() else { return };
+    let Some(sops) = peer("sops") else { return };
+    let arn = moto.create_key();
+    for filter in [false, true] {
+        let Some(r) = common::git::GitRepo::new() else {
+            return;
+        };
+        r.write(
+            ".sops.yaml",
+            &format!(
+                "creation_rules:\n  - path_regex: ^secrets/\n    age: {}\n",
+                r.key.public
+            ),
+        );
+        let run = |program: &Path, key: bool, args: &[&str]| {
+            let mut c = r.cmd_as(program, &r.root, false);
+            moto.env(&mut c);
+            c.env("HOME", &r.home);
+            if key {
+                c.env("SOPS_AGE_KEY_FILE", &r.key.path);
+            }
+            let out = c.args(args).output().unwrap();
+            no_leak(&out);
+            out
+        };
+        let names = ["secrets/a.yaml", "secrets/b.yaml", "secrets/c.yaml"];
+        for n in names {
+            r.write(n, PLAIN);
+        }
+        if filter {
+            ok(&run(&bin(), true, &["git", "init"]), "sealed git init");
+        } else {
+            for n in names {
+                ok(&run(&bin(), true, &["encrypt", "-i", n]), "encrypt -i");
+            }
+        }
+        r.git(&["add", "-A"]);
+        r.git(&["commit", "-q", "-m", "secrets"]);
+        // The encrypted text: the index's blob with the filter, else the file.
+        let encrypted = |n: &str| {
+            if filter {
+                r.git(&["show", &format!(":{n}")])
+            } else {
+                r.read(n)
+            }
+        };
+        let copy = |n: &str| {
+            let p = r.tmp.path().join(n.replace('/', "-"));
+            std::fs::write(&p, encrypted(n)).unwrap();
+            p
+        };
+
+        let out = run(&bin(), true, &["team", "add", "ci", &arn]);
+        let said = ok(&out, "team add ci ARN");
+        assert!(said.contains("added ci"), "{said}");
+        let config = r.read(".sops.yaml");
+        assert!(
+            config.contains(&format!("    kms:\n      - {arn} # ci\n")),
+            "{config}"
+        );
+        assert!(config.contains(&format!("  ci: kms:{arn}")), "{config}");
+        for n in names {
+            let text = encrypted(n);
+            assert!(
+                text.contains(&format!("arn: {arn}")),
+                "{filter} {n}: {text}"
+            );
+            if filter {
+                assert_eq!(r.read(n), PLAIN, "{n}: the work tree is untouched");
+            }
+            // Through KMS alone: sops and sealed, no age key.
+            let p = copy(n);
+            for program in [&sops, &bin()] {
+                let out = run(program, false, &["-d", p.to_str().unwrap()]);
+                assert_eq!(ok(&out, "decrypt through KMS"), PLAIN, "{program:?} {n}");
+            }
+        }
+        if !filter {
+            // sops reads the edited .sops.yaml: the files already have its keys.
+            let out = run(&sops, true, &["updatekeys", "-y", names[0]]);
+            ok(&out, "sops updatekeys");
+            assert_eq!(r.read(names[0]), encrypted(names[0]));
+        }
+        r.git(&["commit", "-q", "-am", "ci joins"]);
+
+        let out = run(&bin(), true, &["team", "remove", "ci"]);
+        ok(&out, "team remove ci");
+        let config = r.read(".sops.yaml");
+        assert!(!config.contains(&arn), "{config}");
+        for n in names {
+            let text = encrypted(n);
+            assert!(!text.contains("arn:"), "{n}: {text}");
+            let p = copy(n);
+            let out = run(&bin(), false, &["decrypt", p.to_str().unwrap()]);
+            assert_ne!(out.status.code(), Some(0), "{n}: KMS no longer opens it");
+            let out = run(&bin(), true, &["decrypt", p.to_str().unwrap()]);
+            assert_eq!(ok(&out, "decrypt with age"), PLAIN);
+        }
+    }
+}
+
+/// `--encryption-context` applies to a rule's own `kms:` keys, as in `sops -e` (cmd/sops
+/// main action, config.go getKeyGroupsFromCreationRule), and not to a key group's `kms:`
+/// entries, which carry their own `context`: the same entries as sops writes, each program
+/// opening the other's file.
+#[test]
+fn encryption_context_applies_to_a_rules_plain_kms_as_in_sops() {
+    let Some(moto) = Moto::start() else { return };
+    let Some(_) = peer("sops") else { return };
+    let arn = moto.create_key();
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: plain\n    kms: {arn}\n\
+             \x20 - path_regex: grouped\n    key_groups:\n      - kms:\n          - arn: {arn}\n\
+             \x20           context:\n              team: ops\n"
+        ),
+    );
+    for (name, context_line) in [("plain.yaml", "app: web"), ("grouped.yaml", "team: ops")] {
+        write(d, name, PLAIN);
+        let args = ["encrypt", "--encryption-context", "app:web,env:prod", name];
+        // `sops -e` (its `encrypt` subcommand loads the rule without the context).
+        let out = moto
+            .sops(d)
+            .unwrap()
+            .args(["-e", "--encryption-context", "app:web,env:prod", name])
+            .output()
+            .unwrap();
+        let by_sops = ok(&out, "sops encrypt");
+        let out = moto.sealed(d).args(args).output().unwrap();
+        no_leak(&out);
+        let by_sealed = ok(&out, "sealed encrypt");
+        assert!(by_sealed.contains(context_line), "{name}: {by_sealed}");
+        if name == "plain.yaml" {
+            assert!(by_sealed.contains("env: prod"), "{by_sealed}");
+            assert_eq!(kms_shape(&by_sealed), kms_shape(&by_sops));
+        } else {
+            assert!(!by_sealed.contains("app: web"), "{by_sealed}");
+        }
+        write(d, "by-sops.yaml", &by_sops);
+        write(d, "by-sealed.yaml", &by_sealed);
+        let out = moto
+            .sealed(d)
+            .args(["decrypt", "by-sops.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(ok(&out, "sealed decrypt"), PLAIN, "{name}");
+        let out = moto
+            .sops(d)
+            .unwrap()
+            .args(["-d", "by-sealed.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(ok(&out, "sops -d"), PLAIN, "{name}");
+    }
 }

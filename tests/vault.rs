@@ -931,3 +931,345 @@ fn tls_with_vault_cacert_and_skip_verify_as_the_vault_cli() {
         .unwrap();
     assert_eq!(ok(&out, "skip verify"), PLAIN);
 }
+
+/// `team add ci URI` writes a Vault transit key into a rule (`hc_vault_transit_uri:`) and,
+/// with `--group`, into a Shamir rule's `hc_vault:` group list, and wraps every file's
+/// share through Vault; sops reads the edited `.sops.yaml` and opens the files through
+/// Vault; `team remove ci` rotates them without it. In an encrypted work tree and in the
+/// git filter's plaintext work tree (the index is re-wrapped, the work tree untouched).
+#[test]
+fn team_add_and_remove_of_a_vault_member_in_both_storage_modes() {
+    let Some(s) = server() else { return };
+    let Some(sops) = peer("sops") else { return };
+    let (ci, ops) = (s.key(), s.key());
+    for filter in [false, true] {
+        let Some(r) = GitRepo::new() else { return };
+        let bob = keygen_in(r.tmp.path(), "bob.txt");
+        r.write(
+            ".sops.yaml",
+            &format!(
+                "creation_rules:\n  - path_regex: ^secrets/\n    age: {alice}\n\
+                 \x20 - path_regex: ^split/\n    shamir_threshold: 2\n    key_groups:\n\
+                 \x20     - age:\n          - {alice}\n      - hc_vault:\n          - {ops}\n\
+                 \x20       age:\n          - {bob}\n",
+                alice = r.key.public,
+                bob = bob.public
+            ),
+        );
+        let run = |program: &Path, key: bool, args: &[&str]| {
+            let mut c = r.cmd_as(program, &r.root, key);
+            c.env("VAULT_ADDR", &s.addr).env("VAULT_TOKEN", TOKEN);
+            let out = c.args(args).output().unwrap();
+            assert!(!err(&out).contains(TOKEN));
+            out
+        };
+        let names = ["secrets/a.yaml", "secrets/b.yaml", "split/c.yaml"];
+        for n in names {
+            r.write(n, PLAIN);
+        }
+        if filter {
+            ok(&run(&bin(), true, &["git", "init"]), "sealed git init");
+        } else {
+            for n in names {
+                ok(&run(&bin(), true, &["encrypt", "-i", n]), "encrypt -i");
+            }
+        }
+        // git runs the filter, which reaches Vault.
+        let git = |args: &[&str]| ok(&run(Path::new("git"), true, args), &format!("git {args:?}"));
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "secrets"]);
+        let encrypted = |n: &str| {
+            if filter {
+                r.git(&["show", &format!(":{n}")])
+            } else {
+                r.read(n)
+            }
+        };
+        let copy = |n: &str| {
+            let p = r.tmp.path().join(n.replace('/', "-"));
+            std::fs::write(&p, encrypted(n)).unwrap();
+            p
+        };
+        let key_name = |uri: &str| format!("key_name: {}", uri.rsplit('/').next().unwrap());
+
+        ok(
+            &run(&bin(), true, &["team", "add", "ci", &ci, "--rule", "0"]),
+            "team add ci",
+        );
+        // One recipient is one member: the same URI under another name is refused.
+        let out = run(
+            &bin(),
+            true,
+            &["team", "add", "ci2", &ci, "--rule", "1", "--group", "1"],
+        );
+        assert!(
+            err(&out).contains("this recipient is already the member ci"),
+            "{}",
+            err(&out)
+        );
+        // A group without an hc_vault list: one line, nothing changed.
+        let before = r.read(".sops.yaml");
+        let out = run(
+            &bin(),
+            true,
+            &["team", "add", "ci", &ci, "--rule", "1", "--group", "0"],
+        );
+        assert!(
+            err(&out).contains("creation_rules[1].key_groups[0] has no hc_vault list to add to"),
+            "{}",
+            err(&out)
+        );
+        assert_eq!(r.read(".sops.yaml"), before);
+        let config = r.read(".sops.yaml");
+        assert!(
+            config.contains(&format!("    hc_vault_transit_uri:\n      - {ci} # ci\n")),
+            "{config}"
+        );
+        // The Shamir rule: ci added to the first group's own list, by its recipient text.
+        ok(
+            &run(
+                &bin(),
+                true,
+                &["team", "add", "ci", &ci, "--rule", "1", "--group", "1"],
+            ),
+            "team add ci --group 1",
+        );
+        let config = r.read(".sops.yaml");
+        assert!(
+            config.contains(&format!(
+                "      - hc_vault:\n          - {ops}\n          - {ci} # ci\n"
+            )),
+            "{config}"
+        );
+        for n in names {
+            let text = encrypted(n);
+            assert!(text.contains(&key_name(&ci)), "{filter} {n}: {text}");
+            if filter {
+                assert_eq!(r.read(n), PLAIN, "{n}: the work tree is untouched");
+            }
+        }
+        // Through Vault alone (secrets/), and Vault + alice's share (split/): sops and sealed.
+        for n in names {
+            let p = copy(n);
+            let key = n.starts_with("split/");
+            for program in [&sops, &bin()] {
+                let out = run(program, key, &["-d", p.to_str().unwrap()]);
+                assert_eq!(ok(&out, "decrypt through Vault"), PLAIN, "{program:?} {n}");
+            }
+        }
+        if !filter {
+            // sops reads the edited .sops.yaml: the files already have its keys.
+            for n in [names[0], names[2]] {
+                let before = r.read(n);
+                ok(
+                    &run(&sops, true, &["updatekeys", "-y", n]),
+                    "sops updatekeys",
+                );
+                assert_eq!(r.read(n), before, "{n}");
+            }
+        }
+        git(&["commit", "-q", "-am", "ci joins"]);
+
+        ok(
+            &run(&bin(), true, &["team", "remove", "ci"]),
+            "team remove ci",
+        );
+        let config = r.read(".sops.yaml");
+        assert!(!config.contains(&ci) && config.contains(&ops), "{config}");
+        for n in names {
+            let text = encrypted(n);
+            assert!(!text.contains(&key_name(&ci)), "{n}: {text}");
+            let p = copy(n);
+            if n.starts_with("secrets/") {
+                let out = run(&bin(), false, &["decrypt", p.to_str().unwrap()]);
+                assert_ne!(out.status.code(), Some(0), "{n}: Vault no longer opens it");
+            } else {
+                assert!(text.contains(&key_name(&ops)), "{n}: {text}");
+            }
+            let out = run(&bin(), true, &["decrypt", p.to_str().unwrap()]);
+            assert_eq!(ok(&out, "decrypt with age"), PLAIN);
+        }
+    }
+}
+
+/// Requests in flight at once through a loopback TCP proxy: `max` is the most seen. A
+/// request is in flight from its first bytes to the first bytes of its answer. The first
+/// request after [`Proxy::reset`] is held (up to 5 s, a bound, not a pause: it goes on as
+/// soon as a second one arrives), so that a program that overlaps its requests shows it
+/// whatever the machine's load, and one that does not shows `max == 1`.
+struct Proxy {
+    url: String,
+    state: std::sync::Arc<(std::sync::Mutex<Flight>, std::sync::Condvar)>,
+}
+
+#[derive(Default)]
+struct Flight {
+    now: usize,
+    max: usize,
+    held: bool,
+}
+
+impl Proxy {
+    fn start(upstream: &str) -> Proxy {
+        use std::io::Write;
+        use std::net::{Shutdown, TcpStream};
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Condvar, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new((Mutex::new(Flight::default()), Condvar::new()));
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(client) = conn else { continue };
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let busy = Arc::new(AtomicBool::new(false));
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (st1, busy1) = (st.clone(), busy.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    while let Ok(n @ 1..) = c_in.read(&mut buf) {
+                        if !busy1.swap(true, Ordering::SeqCst) {
+                            let (m, cv) = &*st1;
+                            let mut f = m.lock().unwrap();
+                            f.now += 1;
+                            f.max = f.max.max(f.now);
+                            cv.notify_all();
+                            if !f.held {
+                                f.held = true;
+                                let _ = cv
+                                    .wait_timeout_while(f, std::time::Duration::from_secs(5), |f| {
+                                        f.max < 2
+                                    })
+                                    .unwrap();
+                            }
+                        }
+                        if s_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = s_out.shutdown(Shutdown::Write);
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                let st2 = st.clone();
+                std::thread::spawn(move || {
+                    let done = |busy: &AtomicBool| {
+                        if busy.swap(false, Ordering::SeqCst) {
+                            st2.0.lock().unwrap().now -= 1;
+                        }
+                    };
+                    let mut buf = [0u8; 16384];
+                    while let Ok(n @ 1..) = s_in.read(&mut buf) {
+                        done(&busy);
+                        if c_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    done(&busy);
+                    let _ = c_out.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        Proxy { url, state }
+    }
+
+    fn reset(&self) {
+        let mut f = self.state.0.lock().unwrap();
+        f.max = f.now;
+        f.held = false;
+    }
+
+    fn max(&self) -> usize {
+        self.state.0.lock().unwrap().max
+    }
+}
+
+/// A repository keyed to Vault + AWS KMS + age with Shamir (2 of 3 groups): `sealed
+/// rotate` and `sealed updatekeys` over every file talk to both services concurrently,
+/// and at most 16 requests are in flight (counted by a proxy in front of each server);
+/// sops opens the results.
+#[test]
+fn repository_wide_rotate_and_updatekeys_talk_to_the_services_concurrently_and_bounded() {
+    let Some(s) = server() else { return };
+    let Some(moto) = common::moto::Moto::start() else {
+        return;
+    };
+    let Some(sops) = peer("sops") else { return };
+    let Some(r) = GitRepo::new() else { return };
+    let (vault, kms) = (Proxy::start(&s.addr), Proxy::start(&moto.url));
+    let uri = s.key().replace(&s.addr, &vault.url);
+    let arn = moto.create_key();
+    let bob = keygen_in(r.tmp.path(), "bob.txt");
+    let rules = |age: &str| {
+        format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    shamir_threshold: 2\n    key_groups:\n\
+             \x20     - hc_vault:\n          - {uri}\n\
+             \x20     - kms:\n          - arn: {arn}\n\
+             \x20     - age:\n{age}"
+        )
+    };
+    r.write(
+        ".sops.yaml",
+        &rules(&format!("          - {}\n", r.key.public)),
+    );
+    let run = |program: &Path, args: &[&str]| {
+        let mut c = r.cmd_as(program, &r.root, true);
+        moto.env(&mut c);
+        c.env("HOME", &r.home)
+            .env("AWS_ENDPOINT_URL", &kms.url)
+            .env("VAULT_ADDR", &vault.url)
+            .env("VAULT_TOKEN", TOKEN)
+            .env("SOPS_AGE_KEY_FILE", &r.key.path);
+        let out = c.args(args).output().unwrap();
+        ok(&out, &format!("{program:?} {args:?}"))
+    };
+    let names: Vec<String> = (0..24).map(|i| format!("secrets/s{i:02}.yaml")).collect();
+    for n in &names {
+        r.write(n, PLAIN);
+        run(&bin(), &["encrypt", "-i", n]);
+    }
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "secrets"]);
+
+    vault.reset();
+    kms.reset();
+    let out = run(&bin(), &["rotate"]);
+    assert!(out.contains("24 file(s) rotated"), "{out}");
+    for (what, p) in [("Vault", &vault), ("KMS", &kms)] {
+        assert!(
+            (2..=16).contains(&p.max()),
+            "{what}: {} request(s) in flight at most during rotate",
+            p.max()
+        );
+    }
+    r.git(&["commit", "-q", "-am", "rotate"]);
+
+    // bob joins the age group: updatekeys unwraps every file's key (age + a service).
+    r.write(
+        ".sops.yaml",
+        &rules(&format!(
+            "          - {}\n          - {}\n",
+            r.key.public, bob.public
+        )),
+    );
+    vault.reset();
+    kms.reset();
+    run(&bin(), &["updatekeys", "-y"]);
+    let most = vault.max().max(kms.max());
+    assert!(
+        (2..=16).contains(&most),
+        "{most} request(s) in flight at most during updatekeys"
+    );
+    for n in [&names[0], &names[23]] {
+        let text = r.read(n);
+        assert!(text.contains(&bob.public), "{n}: {text}");
+        assert_eq!(run(&sops, &["-d", n]), PLAIN, "{n}");
+    }
+}

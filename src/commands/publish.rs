@@ -1,5 +1,6 @@
 //! `sealed publish FILE`: decrypts a file and sends its data where the matching
-//! `destination_rules` entry of `.sops.yaml` says (sops's `publish`): Vault KV v1 or v2.
+//! `destination_rules` entry of `.sops.yaml` says (sops's `publish`): Vault KV v1 or v2, or
+//! AWS Secrets Manager.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};

@@ -30,8 +30,10 @@ enum TeamCommand {
     Add {
         /// The member's name (letters, digits, `._@+-`).
         name: String,
-        /// Their public key: age1…, an ssh-ed25519 / ssh-rsa public key, or a PGP key's
-        /// fingerprint (`pgp:FINGERPRINT`, or its hex digits alone; written under `pgp:`).
+        /// Their public key: age1…, an ssh-ed25519 / ssh-rsa public key, a PGP key's
+        /// fingerprint (`pgp:FINGERPRINT`, or its hex digits alone; written under `pgp:`),
+        /// an AWS KMS key (`arn:aws:kms:…[+ROLE]`, under `kms:`) or a Vault transit key URI
+        /// (under `hc_vault_transit_uri:`, a key group's `hc_vault:`).
         recipient: String,
         /// The creation rule(s) to add them to: an index (0 is the first rule) or a file
         /// path (the rule that matches it). Default: every rule with age recipients.
@@ -278,10 +280,13 @@ fn add(
     )
 }
 
-/// A member's key: an age or ssh recipient, `pgp:FINGERPRINT`, or a bare fingerprint.
+/// A member's key: an age or ssh recipient, `pgp:FINGERPRINT`, a bare fingerprint, an AWS
+/// KMS key (`arn:aws:kms:…[+ROLE]`) or a Vault transit key URI.
 fn member_recipient(text: &str) -> Result<Recipient, Error> {
     let hex = crate::keys::pgp::normalize_fingerprint(text);
-    let parsed = if crate::keys::pgp::is_fingerprint(&hex) {
+    let parsed = if text.trim().starts_with("arn:") {
+        Recipient::parse_any(&format!("{}{}", crate::keys::KMS_PREFIX, text.trim()))
+    } else if crate::keys::pgp::is_fingerprint(&hex) {
         Recipient::pgp(&hex)
     } else {
         Recipient::parse_any(text)

@@ -21,9 +21,19 @@ pub enum Destination {
         /// 1 or 2 (anything else is 2, as sops).
         version: u8,
     },
+    /// AWS Secrets Manager (sealed's own fields; sops has no such destination): the
+    /// decrypted data as one secret's `SecretString` (JSON).
+    SecretsManager {
+        /// `aws_secrets_manager_secret`: one secret (a name or an ARN) for every file of
+        /// the rule; `None`: the file's name after `prefix`.
+        secret: Option<String>,
+        /// `aws_secrets_manager_prefix` (may be empty), before the file's name.
+        prefix: String,
+        /// `aws_secrets_manager_region`, else the ARN's, else `AWS_REGION`/`AWS_DEFAULT_REGION`.
+        region: Option<String>,
+    },
     /// A destination sops knows that sealed does not publish to yet (`s3_bucket`,
-    /// `gcs_bucket`). AWS Secrets Manager would be one more variant here, with its own
-    /// fields, and one more arm in `publish`.
+    /// `gcs_bucket`).
     Unsupported(&'static str),
 }
 
@@ -73,10 +83,22 @@ pub fn parse_all(v: Option<&Value>) -> Result<Vec<DestinationRule>, String> {
         };
         let vault_path = string(m, "vault_path", i)?;
         let vault_address = string(m, "vault_address", i)?;
+        let sm_secret = string(m, "aws_secrets_manager_secret", i)?;
+        let sm_prefix = string(m, "aws_secrets_manager_prefix", i)?;
+        let sm_region = string(m, "aws_secrets_manager_region", i)?;
+        if sm_secret.is_some() && sm_prefix.is_some() {
+            return Err(format!(
+                "destination_rules[{i}]: aws_secrets_manager_secret and \
+                 aws_secrets_manager_prefix exclude each other (one secret for every file, or \
+                 one per file)"
+            ));
+        }
+        let sm = sm_secret.is_some() || sm_prefix.is_some() || sm_region.is_some();
         let kinds = [
             ("s3_bucket", string(m, "s3_bucket", i)?.is_some()),
             ("gcs_bucket", string(m, "gcs_bucket", i)?.is_some()),
             ("vault_path", vault_path.is_some()),
+            ("aws_secrets_manager", sm),
         ];
         if kinds.iter().filter(|(_, set)| *set).count() > 1 {
             return Err(format!(
@@ -101,6 +123,12 @@ pub fn parse_all(v: Option<&Value>) -> Result<Vec<DestinationRule>, String> {
                 path: with_slash(path),
                 mount: with_slash(mount),
                 version,
+            })
+        } else if sm {
+            Some(Destination::SecretsManager {
+                secret: sm_secret,
+                prefix: sm_prefix.unwrap_or_default(),
+                region: sm_region,
             })
         } else {
             kinds

@@ -1,11 +1,13 @@
 //! Where `sealed publish` sends a decrypted file (sops's `publish` package): one module
-//! per destination. Vault KV (v1, v2) is here; sops's S3 and GCS destinations, and AWS
-//! Secrets Manager, would each be one more module and one more arm in [`upload`].
+//! per destination. Vault KV (v1, v2) is here, AWS Secrets Manager's client is
+//! keys/aws/secretsmanager.rs (it signs as KMS does); sops's S3 and GCS destinations would
+//! each be one more module and one more arm in [`upload`].
 
 use serde_json::Value;
 
 use crate::config::destination::Destination;
 use crate::keys::KeyError;
+use crate::keys::aws::secretsmanager::{SERVICE as SECRETS_MANAGER, SecretsManager, region_of};
 use crate::keys::vault::Client;
 
 /// The service's name in messages.
@@ -21,6 +23,9 @@ pub enum PublishError {
     /// The service refused or could not be reached.
     #[error("{0}")]
     Service(#[from] KeyError),
+    /// AWS Secrets Manager refused, could not be reached, or has no region.
+    #[error("{0}")]
+    Aws(String),
     /// A destination sealed does not publish to yet.
     #[error("the {0} destination is not supported by sealed yet (use `sops publish`)")]
     Unsupported(&'static str),
@@ -49,6 +54,33 @@ pub fn vault_address(rule_address: Option<&str>) -> String {
         .to_string()
 }
 
+/// The region of a Secrets Manager destination: the rule's, else the secret ARN's, else
+/// `AWS_REGION`, else `AWS_DEFAULT_REGION` (as AWS's SDKs).
+pub fn aws_region(rule_region: Option<&str>, secret: &str) -> Result<String, PublishError> {
+    rule_region
+        .map(str::to_string)
+        .or_else(|| region_of(secret).map(str::to_string))
+        .or_else(|| {
+            ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|v| {
+                std::env::var(v)
+                    .ok()
+                    .map(|r| r.trim().to_string())
+                    .filter(|r| !r.is_empty())
+            })
+        })
+        .ok_or_else(|| {
+            PublishError::Aws(format!(
+                "{SECRETS_MANAGER}: no region for {secret}: set aws_secrets_manager_region in \
+                 the destination rule, or AWS_REGION"
+            ))
+        })
+}
+
+/// The secret a Secrets Manager destination writes `name` to.
+pub fn aws_secret(secret: Option<&str>, prefix: &str, name: &str) -> String {
+    secret.map_or_else(|| format!("{prefix}{name}"), str::to_string)
+}
+
 /// The API path of a secret (`secret/data/app/file` for KV v2), as sops builds it.
 pub fn secret_path(mount: &str, path: &str, version: u8, name: &str) -> String {
     if version == 1 {
@@ -71,6 +103,17 @@ pub fn describe(dest: &Destination, name: &str) -> String {
             vault_address(address.as_deref()),
             secret_path(mount, path, *version, name)
         ),
+        Destination::SecretsManager {
+            secret,
+            prefix,
+            region,
+        } => {
+            let secret = aws_secret(secret.as_deref(), prefix, name);
+            match aws_region(region.as_deref(), &secret) {
+                Ok(r) => format!("{SECRETS_MANAGER} secret {secret} in {r}"),
+                Err(_) => format!("{SECRETS_MANAGER} secret {secret}"),
+            }
+        }
         Destination::Unsupported(kind) => format!("{kind} (unsupported)"),
     }
 }
@@ -102,6 +145,18 @@ pub fn upload(dest: &Destination, name: &str, data: &Value) -> Result<Outcome, P
                 _ => serde_json::json!({ "data": data }),
             };
             client.call("PUT", &api, Some(&body))?;
+            Ok(Outcome::Written)
+        }
+        Destination::SecretsManager {
+            secret,
+            prefix,
+            region,
+        } => {
+            let secret = aws_secret(secret.as_deref(), prefix, name);
+            let region = aws_region(region.as_deref(), &secret)?;
+            let client = SecretsManager::from_env(&region).map_err(PublishError::Aws)?;
+            let json = zeroize::Zeroizing::new(data.to_string());
+            client.put(&secret, &json).map_err(PublishError::Aws)?;
             Ok(Outcome::Written)
         }
         Destination::Unsupported(kind) => Err(PublishError::Unsupported(kind)),

@@ -391,10 +391,10 @@ const FLAT_ORDER: [&str; 19] = [
     "version",
 ];
 
-/// Sets the age, pgp and Vault transit entries of a map (a key group, or the flat metadata)
-/// and puts its fields in sops's order; other kinds' lists are left as they are.
+/// Sets the age, pgp, AWS KMS and Vault transit entries of a map (a key group, or the flat
+/// metadata) and puts its fields in sops's order; other kinds' lists are left as they are.
 fn set_kinds(map: &mut serde_json::Map<String, Value>, entries: &[MasterKey], order: &[&str]) {
-    for kind in ["pgp", "hc_vault", "age"] {
+    for kind in ["pgp", "kms", "hc_vault", "age"] {
         let list: Vec<Value> = entries
             .iter()
             .filter(|e| e.kind() == kind)

@@ -21,8 +21,8 @@ use crate::edit::entries::{self, is_block_item};
 use crate::edit::splice::{Splice, apply};
 use crate::format::lines::line_end;
 use crate::format::{Item, Leaf, Outline, Scalar, Syntax, yaml_value};
-pub(crate) use model::field_of;
-use model::{has_key_groups, normalize, push_age, registry_mut, remove_age};
+pub use check::{check_name, check_recipient_text};
+use model::{fields_of, has_key_groups, normalize, push_age, registry_mut, remove_age};
 use scan::{RuleScan, Scan};
 
 /// The top-level key of the member registry.
@@ -63,44 +63,6 @@ impl Edit {
     /// Whether anything changed at all.
     pub fn is_empty(&self) -> bool {
         self.rules_changed.is_empty() && !self.registry_changed
-    }
-}
-
-/// Checks a member name: a letter, then letters, digits and `._@+-` (at most 64).
-pub fn check_name(name: &str) -> Result<(), TeamError> {
-    let ok = name.len() <= 64
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._@+-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(TeamError::Refused(format!(
-            "invalid member name {:?}: use a letter, then letters, digits and . _ @ + - (at most 64)",
-            name.chars().take(64).collect::<String>()
-        )))
-    }
-}
-
-/// Checks that a recipient can be written into `.sops.yaml` as it is: no comma (sops splits
-/// on commas), no quote, backslash or `#`, single spaces only.
-pub fn check_recipient_text(recipient: &str) -> Result<(), TeamError> {
-    let ok = !recipient.is_empty()
-        && recipient
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+/=@._:- ".contains(c))
-        && !recipient.contains("  ")
-        && !recipient.contains(": ")
-        && recipient.trim() == recipient;
-    if ok {
-        Ok(())
-    } else {
-        Err(TeamError::Refused(
-            "this recipient cannot be written into .sops.yaml safely (it holds a comma, quote, \
-             `#`, `: ` or repeated spaces); drop or simplify the ssh key's comment"
-                .to_string(),
-        ))
     }
 }
 
@@ -252,8 +214,8 @@ impl SopsFile {
         check_name(&member.name)?;
         check_recipient_text(&member.recipient)?;
         let outline = self.outline()?;
-        let (field, text) = field_of(&member.recipient);
-        let scan = Scan::of(&outline, field);
+        let (field, group_field, text) = fields_of(&member.recipient);
+        let scan = Scan::of(&outline, field, group_field);
         let mut splices = Vec::new();
         let mut rules_changed = Vec::new();
         for &i in rules {
@@ -273,6 +235,9 @@ impl SopsFile {
                 continue;
             }
             let grouped = self.rule_has_key_groups(i);
+            if grouped && field == "kms" {
+                return Err(self.kms_group_refusal(i));
+            }
             if !grouped && group != 0 {
                 return Err(TeamError::Refused(format!(
                     "{}: creation_rules[{i}] has no key_groups, so --group {group} does not apply",
@@ -298,7 +263,7 @@ impl SopsFile {
                 let items = found.groups.get(group).map(Vec::as_slice).unwrap_or(&[]);
                 if items.is_empty() {
                     return Err(self.edit_error(&format!(
-                        "{at}.key_groups[{group}] has no {field} list to add to"
+                        "{at}.key_groups[{group}] has no {group_field} list to add to"
                     )));
                 }
                 self.add_to_list(items, text, &member.name, &at)?
@@ -339,15 +304,15 @@ impl SopsFile {
                 if let Some(Value::Array(rs)) = top.get_mut("creation_rules") {
                     for &i in &edit.rules_changed {
                         if let Some(Value::Object(rule)) = rs.get_mut(i) {
-                            let target = if has_key_groups(rule) {
+                            let (target, f) = if has_key_groups(rule) {
                                 match rule.get_mut("key_groups").and_then(|g| g.get_mut(group)) {
-                                    Some(Value::Object(g)) => g,
+                                    Some(Value::Object(g)) => (g, group_field),
                                     _ => continue,
                                 }
                             } else {
-                                rule
+                                (rule, field)
                             };
-                            push_age(target, &member.recipient);
+                            push_age(target, f, fields_of(&member.recipient).2);
                         }
                     }
                 }
@@ -379,9 +344,17 @@ impl SopsFile {
                 }
             }
         }
+        let (field, group_field, text) = fields_of(&member.recipient);
+        if field == "kms"
+            && let Some(i) = self
+                .rules_with(&member.recipient)
+                .into_iter()
+                .find(|&i| self.rule_has_key_groups(i))
+        {
+            return Err(self.kms_group_refusal(i));
+        }
         let outline = self.outline()?;
-        let (field, text) = field_of(&member.recipient);
-        let scan = Scan::of(&outline, field);
+        let scan = Scan::of(&outline, field, group_field);
         let mut splices = Vec::new();
         let mut rules_changed = Vec::new();
         for (i, rule) in scan.rules.iter().enumerate() {
@@ -470,6 +443,16 @@ impl SopsFile {
             file: self.file(),
             msg: msg.to_string(),
         }
+    }
+
+    /// A key group's `kms:` entries are mappings (`arn`, `role`, `context`): not edited.
+    fn kms_group_refusal(&self, i: usize) -> TeamError {
+        TeamError::Refused(format!(
+            "{}: creation_rules[{i}] has key_groups, whose kms entries (`- arn: …`) team does \
+             not edit; change that group's kms list in .sops.yaml, then run `sealed updatekeys` \
+             (or `sealed rotate` after a removal) on its files",
+            self.file()
+        ))
     }
 
     fn rule_has_key_groups(&self, i: usize) -> bool {
@@ -589,6 +572,7 @@ impl SopsFile {
 
 type SpliceResult = Result<Splice, TeamError>;
 
+mod check;
 mod model;
 mod scan;
 

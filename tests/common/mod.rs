@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod git;
+pub mod moto;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

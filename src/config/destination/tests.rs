@@ -60,3 +60,37 @@ fn kv_paths_are_built_as_sops_builds_them() {
         "kv/app/f.json"
     );
 }
+
+#[test]
+fn secrets_manager_rules_name_one_secret_or_a_prefix() {
+    let r = rules(
+        "destination_rules:\n\
+         - path_regex: one\\.json\n  aws_secrets_manager_secret: app/prod\n  aws_secrets_manager_region: eu-west-1\n\
+         - aws_secrets_manager_prefix: apps/\n",
+    )
+    .unwrap();
+    assert_eq!(
+        rule_for(&r, "one.json").unwrap().destination,
+        Some(Destination::SecretsManager {
+            secret: Some("app/prod".into()),
+            prefix: String::new(),
+            region: Some("eu-west-1".into()),
+        })
+    );
+    assert_eq!(
+        rule_for(&r, "x.yaml").unwrap().destination,
+        Some(Destination::SecretsManager {
+            secret: None,
+            prefix: "apps/".into(),
+            region: None,
+        })
+    );
+    let e = rules(
+        "destination_rules:\n- aws_secrets_manager_secret: a\n  aws_secrets_manager_prefix: b\n",
+    )
+    .unwrap_err();
+    assert!(e.contains("exclude each other"), "{e}");
+    let e = rules("destination_rules:\n- aws_secrets_manager_secret: a\n  vault_path: b\n")
+        .unwrap_err();
+    assert!(e.contains("more than one destinations"), "{e}");
+}

@@ -1,5 +1,6 @@
-//! The data model used to check edits: `.sops.yaml` as data with every `age` and `pgp`
-//! field a list of single recipients, and the changes `add` and `remove` should make to it.
+//! The data model used to check edits: `.sops.yaml` as data with every recipient field
+//! (`age`, `pgp`, a plain `kms`, `hc_vault_transit_uri`, a group's `hc_vault`) a list of
+//! single recipients, and the changes `add` and `remove` should make to it.
 
 use serde_json::{Map, Value};
 
@@ -8,6 +9,9 @@ use super::REGISTRY_KEY;
 pub(super) fn has_key_groups(rule: &Map<String, Value>) -> bool {
     matches!(rule.get("key_groups"), Some(Value::Array(g)) if !g.is_empty())
 }
+
+/// The fields that hold recipients as strings (a key group's `kms` holds mappings).
+const FIELDS: [&str; 5] = ["age", "pgp", "kms", "hc_vault_transit_uri", "hc_vault"];
 
 pub(super) fn split_recipients(v: &Value) -> Vec<Value> {
     let mut out = Vec::new();
@@ -40,7 +44,7 @@ pub(super) fn normalize(doc: &Value) -> Value {
         match v {
             Value::Object(m) => {
                 for (k, child) in m.iter_mut() {
-                    if k == "age" || k == "pgp" {
+                    if FIELDS.contains(&k.as_str()) {
                         *child = Value::Array(split_recipients(child));
                     } else {
                         ages(child);
@@ -63,17 +67,25 @@ pub(super) fn normalize(doc: &Value) -> Value {
     doc
 }
 
-/// The `.sops.yaml` field a recipient label is written under, and its text there: `pgp`
-/// and the fingerprint for `pgp:FINGERPRINT`, else `age` and the recipient.
-pub(crate) fn field_of(recipient: &str) -> (&'static str, &str) {
-    match recipient.strip_prefix(crate::keys::PGP_PREFIX) {
-        Some(fp) => ("pgp", fp),
-        None => ("age", recipient),
+/// The `.sops.yaml` fields a recipient label is written under, in a rule and in a key
+/// group, and its text there: `pgp` and the fingerprint for `pgp:FINGERPRINT`, `kms` and
+/// `ARN[+ROLE]` for `kms:ARN[+ROLE]` (a group's `kms` is a list of mappings, which `team`
+/// does not edit), `hc_vault_transit_uri` / `hc_vault` for a Vault transit URI, else `age`.
+pub(crate) fn fields_of(recipient: &str) -> (&'static str, &'static str, &str) {
+    if let Some(fp) = recipient.strip_prefix(crate::keys::PGP_PREFIX) {
+        return ("pgp", "pgp", fp);
     }
+    if let Some(k) = recipient.strip_prefix(crate::keys::KMS_PREFIX) {
+        return ("kms", "kms", k);
+    }
+    if recipient.starts_with("https://") || recipient.starts_with("http://") {
+        return ("hc_vault_transit_uri", "hc_vault", recipient);
+    }
+    ("age", "age", recipient)
 }
 
-pub(super) fn push_age(target: &mut Map<String, Value>, recipient: &str) {
-    let (field, recipient) = field_of(recipient);
+/// Adds `recipient` (its text in `.sops.yaml`) to the list `field` of `target`.
+pub(super) fn push_age(target: &mut Map<String, Value>, field: &str, recipient: &str) {
     let list = target.entry(field).or_insert_with(|| Value::Array(vec![]));
     if !list.is_array() {
         *list = Value::Array(vec![]);
@@ -86,11 +98,11 @@ pub(super) fn push_age(target: &mut Map<String, Value>, recipient: &str) {
 }
 
 pub(super) fn remove_age(v: &mut Value, recipient: &str) {
-    let (field, text) = field_of(recipient);
+    let (field, group_field, text) = fields_of(recipient);
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
-                if k == field {
+                if k == field || k == group_field {
                     let recipient = text;
                     if let Value::Array(items) = child {
                         items.retain(|r| r.as_str() != Some(recipient));

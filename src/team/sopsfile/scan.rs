@@ -28,8 +28,9 @@ pub(super) struct RuleScan<'a> {
 }
 
 impl<'a> Scan<'a> {
-    /// The scan for recipients written under `field` (`age` or `pgp`).
-    pub(super) fn of(outline: &'a Outline<'a>, field: &str) -> Scan<'a> {
+    /// The scan for recipients written under `field` in a rule and `group_field` in a key
+    /// group (`age`, `pgp`, `kms`; `hc_vault_transit_uri` and `hc_vault`).
+    pub(super) fn of(outline: &'a Outline<'a>, field: &str, group_field: &str) -> Scan<'a> {
         let mut scan = Scan {
             rules: vec![],
             registry: vec![],
@@ -49,7 +50,7 @@ impl<'a> Scan<'a> {
                 Some("creation_rules") => {
                     scan.rules = split(top, 1)
                         .into_iter()
-                        .map(|r| RuleScan::of(r, field))
+                        .map(|r| RuleScan::of(r, field, group_field))
                         .collect();
                 }
                 Some(REGISTRY_KEY) => {
@@ -70,7 +71,7 @@ impl<'a> Scan<'a> {
 }
 
 impl<'a> RuleScan<'a> {
-    pub(super) fn of(rule: &'a [Item], field: &str) -> RuleScan<'a> {
+    pub(super) fn of(rule: &'a [Item], field: &str, group_field: &str) -> RuleScan<'a> {
         let mut out = RuleScan::default();
         for entry in split(rule, 2) {
             match entry_key(entry, 1) {
@@ -88,7 +89,7 @@ impl<'a> RuleScan<'a> {
                                     l.depth == 5
                                         && l.path.len() == 3
                                         && &l.path[1] == "key_groups"
-                                        && &l.path[2] == field
+                                        && &l.path[2] == group_field
                                 })
                                 .collect()
                         })
@@ -98,7 +99,10 @@ impl<'a> RuleScan<'a> {
             }
         }
         out.all_age = leaves(rule)
-            .filter(|l| l.path.len() >= 2 && l.path.last() == Some(field))
+            .filter(|l| {
+                l.path.len() >= 2
+                    && (l.path.last() == Some(field) || l.path.last() == Some(group_field))
+            })
             .collect();
         out.first_scalar = leaves(rule).find(|l| {
             l.depth == 2

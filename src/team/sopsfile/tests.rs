@@ -168,3 +168,60 @@ fn names_from_registry_and_comments() {
     );
     assert_eq!(s.rules_with("age1bbb"), vec![0]);
 }
+
+const ARN1: &str = "arn:aws:kms:us-east-1:111122223333:key/aaaa";
+const ARN2: &str = "arn:aws:kms:us-east-1:111122223333:key/bbbb";
+const V1: &str = "https://vault.example.com:8200/v1/transit/keys/one";
+const V2: &str = "https://vault.example.com:8200/v1/transit/keys/two";
+
+/// KMS keys go under a rule's `kms:`, Vault URIs under `hc_vault_transit_uri:` (a key
+/// group's `hc_vault:`); a group's `kms:` mappings are not edited; removal undoes it.
+#[test]
+fn service_keys_go_under_their_own_fields() {
+    let text = format!(
+        "creation_rules:\n  - path_regex: a\n    kms: {ARN1}\n    age: age1aaa\n\
+         \x20 - path_regex: g\n    key_groups:\n      - hc_vault:\n          - {V1}\n\
+         \x20     - kms:\n          - arn: {ARN1}\n"
+    );
+    let (_d, s) = load(&text);
+    let kms = member("ci", &format!("kms:{ARN2}"));
+    let out = s.add(&kms, &[0], 0).unwrap().text;
+    assert!(out.contains(&format!("    kms: {ARN1},{ARN2}\n")), "{out}");
+    assert!(out.contains(&format!("  ci: kms:{ARN2}\n")), "{out}");
+    let e = s.add(&kms, &[1], 0).unwrap_err().to_string();
+    assert!(e.contains("creation_rules[1] has key_groups"), "{e}");
+
+    let (_d2, s2) = load(&out);
+    let vault = member("ops", V2);
+    let out2 = s2.add(&vault, &[0], 0).unwrap().text;
+    assert!(
+        out2.contains(&format!("    hc_vault_transit_uri:\n      - {V2} # ops\n")),
+        "{out2}"
+    );
+    let (_d3, s3) = load(&out2);
+    let out3 = s3.add(&vault, &[1], 0).unwrap().text;
+    assert!(
+        out3.contains(&format!(
+            "      - hc_vault:\n          - {V1}\n          - {V2} # ops\n"
+        )),
+        "{out3}"
+    );
+
+    // Removal: each key out of every rule and group, the rest as it was.
+    let (_d4, s4) = load(&out3);
+    let out4 = s4.remove(&vault).unwrap().text;
+    assert!(!out4.contains(V2) && out4.contains(V1), "{out4}");
+    let (_d5, s5) = load(&out4);
+    let out5 = s5.remove(&kms).unwrap().text;
+    assert!(
+        out5.contains(&format!("    kms: {ARN1}\n")) && !out5.contains(ARN2),
+        "{out5}"
+    );
+    // A KMS key in a group's mappings is not removed by team.
+    let (_d6, s6) = load(&format!("{text}        age:\n          - age1zzz\n"));
+    let e = s6
+        .remove(&member("x", &format!("kms:{ARN1}")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("has key_groups"), "{e}");
+}
