@@ -829,6 +829,13 @@ fn long_key_paths_times_many_values_stay_bounded() {
     out.assert_rss_below(64);
 }
 
+/// Where sealed's own `sealed` metadata field starts in an encrypted file, if it has one.
+fn sealed_field_at(full: &[u8]) -> Option<usize> {
+    [&b"\n    sealed: "[..], b"\"sealed\":", b"\nsops_sealed="]
+        .iter()
+        .find_map(|needle| full.windows(needle.len()).position(|w| w == *needle))
+}
+
 #[test]
 fn truncated_ciphertext_is_refused_or_exact() {
     let s = Scratch::new();
@@ -868,9 +875,15 @@ fn truncated_ciphertext_is_refused_or_exact() {
             if out.ok() {
                 // Only the final line break may go (it belongs to the metadata's layout).
                 // A cut inside the last line (`version`) is refused, like sops does (T1).
+                // A cut into the `sealed` field (it comes last) leaves the file without an
+                // authenticated layout: the same data, but what follows the metadata (a
+                // space left of that line) is kept as written.
                 let plain = plain.as_bytes();
+                let layout_cut = sealed_field_at(&full).is_some_and(|at| cut > at);
                 assert!(
-                    out.stdout == plain || out.stdout == plain[..plain.len() - 1],
+                    out.stdout == plain
+                        || out.stdout == plain[..plain.len() - 1]
+                        || (layout_cut && out.stdout.trim_ascii_end() == plain.trim_ascii_end()),
                     "{name} cut at {cut}/{}: decrypted to something else",
                     full.len()
                 );
