@@ -29,7 +29,7 @@ enum Command {
     /// Set this directory up for secrets: an identity, a .sops.yaml, and in a git
     /// repository the filter and guard. Safe to run again; never asks anything.
     Init(init::Args),
-    /// Encrypt the values (and comments) of a YAML, JSON or .env file.
+    /// Encrypt the values (and comments) of a YAML, JSON, .env, INI or TOML file (any other file whole).
     Encrypt(Box<encrypt::Args>),
     /// Decrypt a file; the MAC is verified before anything is printed.
     Decrypt(decrypt::Args),

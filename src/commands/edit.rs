@@ -30,7 +30,7 @@ pub struct Args {
     /// The encrypted file (created when it does not exist).
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    /// The syntax: yaml, json or dotenv (default: from the file name).
+    /// The syntax: yaml, json, dotenv, ini, toml or binary (default: from the file name).
     #[arg(long, value_name = "TYPE")]
     input_type: Option<String>,
     /// Recipients and rules, for a new file only.

@@ -15,7 +15,7 @@ pub use crate::plan::{
 };
 use crate::plan::{choose_selection, key_plan, no_rule_error};
 
-/// `sealed encrypt`: encrypt the values (and comments) of a YAML, JSON or .env file.
+/// `sealed encrypt`: encrypt the values (and comments) of a YAML, JSON, .env, INI or TOML file.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(flatten)]

@@ -73,7 +73,7 @@ pub struct Args {
     /// (repeat for several; later files win). Default: ./.env, unless --file-arg is given.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// The syntax of the files: yaml, json or dotenv (default: from each file's name).
+    /// The syntax of the files: yaml, json, dotenv, ini, toml or binary (default: from each file's name).
     #[arg(long, value_name = "TYPE")]
     input_type: Option<String>,
     /// Keep the value of a variable that is already in the environment (by default the

@@ -16,7 +16,7 @@ pub struct Args {
     /// The file.
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    /// The syntax: yaml, json or dotenv (default: from the file name).
+    /// The syntax: yaml, json, dotenv, ini, toml or binary (default: from the file name).
     #[arg(long, value_name = "TYPE")]
     input_type: Option<String>,
 }

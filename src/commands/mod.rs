@@ -39,7 +39,7 @@ pub struct Io {
     /// Write the result to this file.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// The syntax: yaml, json or dotenv (default: from the file name).
+    /// The syntax: yaml, json, dotenv, ini, toml or binary (default: from the file name).
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
     /// Use this name to pick the format and the .sops.yaml rule (useful with stdin).
@@ -76,7 +76,7 @@ impl Io {
             return Err(Error::file(
                 self.name(),
                 exit::GENERIC,
-                "cannot tell the format of standard input; pass --input-type yaml|json|dotenv|ini|binary or --filename-override",
+                "cannot tell the format of standard input; pass --input-type yaml|json|dotenv|ini|toml|binary or --filename-override",
             ));
         }
         // As sops: a file of no known syntax is one value (the binary store).

@@ -37,7 +37,7 @@ pub struct Args {
     /// whose content would not change; accepted for SOPS compatibility).
     #[arg(long)]
     idempotent: bool,
-    /// The syntax: yaml, json or dotenv (default: from the file name).
+    /// The syntax: yaml, json, dotenv, ini, toml or binary (default: from the file name).
     #[arg(long, value_name = "TYPE")]
     input_type: Option<String>,
     /// Write the file back in this syntax (yaml, json, dotenv), as sops does: the values

@@ -27,7 +27,7 @@ pub struct Args {
     /// With -e or -d: write the result to this file.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// The syntax of the input: yaml, json or dotenv (default: from the file name).
+    /// The syntax of the input: yaml, json, dotenv, ini, toml or binary (default: from the file name).
     #[arg(long, value_name = "TYPE")]
     input_type: Option<String>,
     /// With -e, -d or --set: the syntax of the output.

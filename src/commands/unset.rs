@@ -19,7 +19,7 @@ pub struct Args {
     /// Succeed without change when the path does not exist.
     #[arg(long)]
     idempotent: bool,
-    /// The syntax: yaml, json or dotenv (default: from the file name).
+    /// The syntax: yaml, json, dotenv, ini, toml or binary (default: from the file name).
     #[arg(long, value_name = "TYPE")]
     input_type: Option<String>,
 }

@@ -53,7 +53,7 @@ pub struct EnvArgs {
     /// Become the command instead of running it as a child.
     #[arg(long)]
     same_process: bool,
-    /// The syntax of the file: yaml, json or dotenv (default: from its name).
+    /// The syntax of the file: yaml, json, dotenv, ini, toml or binary (default: from its name).
     #[arg(long, value_name = "TYPE")]
     input_type: Option<String>,
 }
@@ -73,7 +73,7 @@ pub struct FileArgs {
     /// Run the command as this user (needs root): also sets HOME, USER and LOGNAME.
     #[arg(long, value_name = "USER")]
     user: Option<String>,
-    /// The syntax of the file: yaml, json or dotenv (default: from its name).
+    /// The syntax of the file: yaml, json, dotenv, ini, toml or binary (default: from its name).
     #[arg(long, value_name = "TYPE")]
     input_type: Option<String>,
     /// The syntax of the file given to the command: yaml, json or dotenv (default: the
