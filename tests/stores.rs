@@ -527,6 +527,8 @@ fn the_git_filter_keeps_a_file_of_any_name_encrypted_in_history() {
         "the work tree keeps the plaintext"
     );
     assert_eq!(r.git(&["status", "--porcelain"]), "", "no status noise");
+    // Commands read the work tree's plaintext as the file itself.
+    assert_eq!(ok(&r.run(&["decrypt", "secrets/tls.key"]), "decrypt"), KEY);
     if let Some(sops) = peer("sops") {
         std::fs::write(r.tmp.path().join("blob.key"), &blob).unwrap();
         let out = sops_in(&sops, &r.key, &["decrypt", "blob.key"], r.tmp.path());

@@ -178,14 +178,25 @@ fn decrypt_checked(
     let mut src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
     let parsed = Sealed::parse(&src, syntax.format());
-    if matches!(parsed, Err(EngineError::NotEncrypted))
+    // The filter's plaintext of a binary-store file is the file itself, not JSON.
+    let not_ciphertext = match &parsed {
+        Err(EngineError::NotEncrypted) => true,
+        Err(_) => syntax == Syntax::Binary,
+        Ok(_) => false,
+    };
+    if not_ciphertext
         && io.filename_override.is_none()
         && let Some(protected) = source::filter_plaintext(&io.file)
     {
         drop(parsed);
         let weak = protected.weak_source(syntax, identities);
+        let text = if syntax == Syntax::Binary {
+            crate::format::binary::wrap(&src)
+        } else {
+            src
+        };
         return Ok(Plaintext {
-            text: src,
+            text,
             syntax,
             name,
             weak,
