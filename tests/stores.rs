@@ -593,3 +593,55 @@ fn the_guard_refuses_a_file_of_any_name_a_rule_protects_in_clear() {
         "a commit was made"
     );
 }
+
+/// A YAML timestamp converted to JSON or INI is written as sops writes it (RFC 3339, as
+/// Go formats the time yaml.v3 reads); `exec` and `--extract` keep the text as written.
+#[test]
+fn yaml_timestamps_convert_as_sops_writes_them() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let key = keygen_in(dir, "key.txt");
+    let yaml = "s:\n  date: 2025-01-02\n  timestamp: 2025-01-02 03:04:05\n  utc: 2025-01-02T03:04:05Z\n  quoted: \"2025-01-02\"\n";
+    std::fs::write(dir.join("t.yaml"), yaml).unwrap();
+    ok(
+        &sealed_in(
+            &key,
+            &["encrypt", "-i", "--age", &key.public, "t.yaml"],
+            dir,
+        ),
+        "encrypt",
+    );
+    let ini = ok(
+        &sealed_in(&key, &["decrypt", "--output-type", "ini", "t.yaml"], dir),
+        "decrypt to ini",
+    );
+    assert_eq!(
+        ini,
+        "[s]\ndate      = 2025-01-02T00:00:00Z\ntimestamp = 2025-01-02T03:04:05Z\nutc       = 2025-01-02T03:04:05Z\nquoted    = 2025-01-02\n"
+    );
+    let json = ok(
+        &sealed_in(&key, &["decrypt", "--output-type", "json", "t.yaml"], dir),
+        "decrypt to json",
+    );
+    assert!(
+        json.contains("\"date\": \"2025-01-02T00:00:00Z\""),
+        "{json}"
+    );
+    assert!(json.contains("\"quoted\": \"2025-01-02\""), "{json}");
+    if let Some(sops) = peer("sops") {
+        for t in ["ini", "json"] {
+            let out = sops_in(&sops, &key, &["decrypt", "--output-type", t, "t.yaml"], dir);
+            let theirs = ok(&out, "sops decrypt");
+            assert_eq!(&theirs, if t == "ini" { &ini } else { &json }, "{t}");
+        }
+    }
+    let extract = ok(
+        &sealed_in(
+            &key,
+            &["decrypt", "--extract", "[\"s\"][\"date\"]", "t.yaml"],
+            dir,
+        ),
+        "extract",
+    );
+    assert_eq!(extract, "2025-01-02");
+}

@@ -39,6 +39,10 @@ pub enum Kind {
     Number(serde_json::Number),
     /// A string (its content is the scalar's text).
     Str,
+    /// A YAML timestamp (`2025-01-02`), a string to every reader but yaml.v3: the
+    /// scalar's text is as written, this its RFC 3339 form as Go formats it
+    /// (`2025-01-02T00:00:00Z`), which sops writes when it converts to JSON or INI.
+    Time(String),
 }
 
 impl Scalar {

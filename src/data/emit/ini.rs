@@ -48,7 +48,7 @@ pub fn emit(node: &Node) -> Result<Zeroizing<String>, DataError> {
             out.push_str(k);
             out.extend(std::iter::repeat_n(' ', width - k.chars().count()));
             out.push_str(" = ");
-            let mut text = spell(s.value_text());
+            let mut text = spell(super::converted_text(s));
             out.push_str(&text);
             zeroize::Zeroize::zeroize(&mut text);
             out.push('\n');

@@ -50,7 +50,7 @@ fn write_node(node: &Node, depth: usize, out: &mut String) {
         }
         Node::Scalar(s) => match typed_text(s) {
             Some(t) => out.push_str(&t),
-            None => string(&s.text, out),
+            None => string(super::converted_text(s), out),
         },
     }
 }

@@ -139,7 +139,16 @@ fn typed_text(s: &Scalar) -> Option<String> {
         Kind::Null => Some("null".into()),
         Kind::Bool(b) => Some(b.to_string()),
         Kind::Number(n) => Some(number_text(n, &s.text)),
-        Kind::Str => None,
+        Kind::Str | Kind::Time(_) => None,
+    }
+}
+
+/// The text a converted string scalar is written with: a YAML timestamp as sops writes
+/// it in JSON and INI (RFC 3339, `2025-01-02T00:00:00Z`), any other string as it is.
+fn converted_text(s: &Scalar) -> &str {
+    match &s.kind {
+        Kind::Time(rfc3339) => rfc3339,
+        _ => s.value_text(),
     }
 }
 

@@ -447,7 +447,8 @@ mod tests {
                 Plain::Int(i) => Kind::Number((*i).into()),
                 Plain::Uint(u) => Kind::Number((*u).into()),
                 Plain::Float(f) if f.is_finite() => Kind::Number(Number::from_f64(*f).unwrap()),
-                Plain::Float(_) | Plain::Time(_) | Plain::Str => Kind::Str,
+                Plain::Time(t) => Kind::Time(t.clone()),
+                Plain::Float(_) | Plain::Str => Kind::Str,
             };
             assert_eq!(
                 super::super::typing::resolve_plain(text),

@@ -59,8 +59,8 @@ fn is_special_float(s: &str) -> bool {
 }
 
 /// yaml.v3's resolution of an untagged plain scalar ([`classify`]) as a tree scalar's
-/// type: a float JSON cannot hold (`.inf`, `.nan`) and a timestamp stay strings, with
-/// their text as written.
+/// type: a float JSON cannot hold (`.inf`, `.nan`) stays a string, and a timestamp a
+/// string with its RFC 3339 form beside it, their text as written.
 pub(super) fn resolve_plain(s: &str) -> Kind {
     match classify(s) {
         Plain::Null => Kind::Null,
@@ -68,6 +68,7 @@ pub(super) fn resolve_plain(s: &str) -> Kind {
         Plain::Int(i) => Kind::Number(i.into()),
         Plain::Uint(u) => Kind::Number(u.into()),
         Plain::Float(f) => Number::from_f64(f).map_or(Kind::Str, Kind::Number),
-        Plain::Time(_) | Plain::Str => Kind::Str,
+        Plain::Time(t) => Kind::Time(t),
+        Plain::Str => Kind::Str,
     }
 }

@@ -127,7 +127,7 @@ impl Build for Json {
             Kind::Null => Value::Null,
             Kind::Bool(b) => Value::Bool(b),
             Kind::Number(n) => Value::Number(n),
-            Kind::Str => Value::String(text.to_owned()),
+            Kind::Str | Kind::Time(_) => Value::String(text.to_owned()),
         }
     }
     fn key() -> Value {
