@@ -1,4 +1,5 @@
-//! Line arithmetic on byte offsets, shared by the YAML syntax and the in-place config editor.
+//! Line arithmetic on byte offsets, shared by the YAML syntax and the in-place config
+//! editor, and the line splitting of the line-based syntaxes (.env, INI: [`line_at`]).
 //!
 //! Lines are YAML's: a line break is `\r\n`, `\n` or a lone `\r` (YAML 1.2 `b-break`, as
 //! saphyr-parser and SOPS's yaml.v3 read them). A `\r\n` is one break: an offset on its
@@ -38,6 +39,47 @@ pub fn next_line(src: &str, at: usize) -> usize {
         Some(i) if b[at + i] == b'\r' && b.get(at + i + 1) == Some(&b'\n') => at + i + 2,
         Some(i) => at + i + 1,
         None => src.len(),
+    }
+}
+
+/// One line of a text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Line {
+    /// Start of the line.
+    pub start: usize,
+    /// End of its content (before `\r\n`, `\n`, or a `\r` that ends the file).
+    pub end: usize,
+    /// Start of the next line (after the line break), or the end of the file.
+    pub next: usize,
+}
+
+/// The line starting at `start` (which is below `src.len()`).
+pub(crate) fn line_at(src: &str, start: usize) -> Line {
+    let b = src.as_bytes();
+    match memchr::memchr(b'\n', &b[start..]).map(|i| start + i) {
+        Some(nl) => {
+            let end = if nl > start && b[nl - 1] == b'\r' {
+                nl - 1
+            } else {
+                nl
+            };
+            Line {
+                start,
+                end,
+                next: nl + 1,
+            }
+        }
+        // A CR that ends the file is the line's break, as it is before an LF (it becomes
+        // one when the metadata is inserted after it).
+        None => Line {
+            start,
+            end: if src.len() > start && src.ends_with('\r') {
+                src.len() - 1
+            } else {
+                src.len()
+            },
+            next: src.len(),
+        },
     }
 }
 

@@ -17,6 +17,7 @@
 //! The metadata is SOPS's flattened `sops_…` lines; they are not items but the document's
 //! [`SopsEntry`]. Error messages never quote source text.
 
+use crate::format::lines::{Line, line_at};
 use super::*;
 
 pub mod data;
@@ -79,50 +80,8 @@ impl Format for Dotenv {
     }
 }
 
-/// One line of the file.
-struct Line {
-    /// Start of the line.
-    start: usize,
-    /// End of its content (before `\r\n`, `\n`, or a `\r` that ends the file).
-    end: usize,
-    /// Start of the next line (after the line break), or the end of the file.
-    next: usize,
-}
 
-/// The line starting at `start` (which is below `src.len()`).
-fn line_at(src: &str, start: usize) -> Line {
-    let b = src.as_bytes();
-    match memchr_nl(b, start) {
-        Some(nl) => {
-            let end = if nl > start && b[nl - 1] == b'\r' {
-                nl - 1
-            } else {
-                nl
-            };
-            Line {
-                start,
-                end,
-                next: nl + 1,
-            }
-        }
-        // A CR that ends the file is the line's break, as it is before an LF (it becomes
-        // one when the metadata is inserted after it).
-        None => Line {
-            start,
-            end: if src.len() > start && src.ends_with('\r') {
-                src.len() - 1
-            } else {
-                src.len()
-            },
-            next: src.len(),
-        },
-    }
-}
 
-/// Position of the next `\n` at or after `from`.
-fn memchr_nl(b: &[u8], from: usize) -> Option<usize> {
-    memchr::memchr(b'\n', &b[from..]).map(|i| from + i)
-}
 
 /// Position of the first `quote` at or after `from` that is not escaped by a backslash.
 fn closing_quote(b: &[u8], from: usize, quote: u8) -> Option<usize> {

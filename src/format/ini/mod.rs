@@ -15,6 +15,7 @@
 //! metadata is SOPS's flattened `[sops]` section, the last of the file. Error messages
 //! never quote source text.
 
+use crate::format::lines::{Line, line_at};
 use super::*;
 
 use std::collections::HashSet;
@@ -89,39 +90,7 @@ pub fn spell(v: &str) -> String {
     }
 }
 
-/// One line of the file.
-#[derive(Clone, Copy)]
-struct Line {
-    start: usize,
-    /// End of its content (before `\r\n` or `\n`).
-    end: usize,
-    /// Start of the next line.
-    next: usize,
-}
 
-fn line_at(src: &str, start: usize) -> Line {
-    let b = src.as_bytes();
-    match memchr::memchr(b'\n', &b[start..]) {
-        Some(i) => {
-            let nl = start + i;
-            let end = if nl > start && b[nl - 1] == b'\r' {
-                nl - 1
-            } else {
-                nl
-            };
-            Line {
-                start,
-                end,
-                next: nl + 1,
-            }
-        }
-        None => Line {
-            start,
-            end: src.len(),
-            next: src.len(),
-        },
-    }
-}
 
 /// A value as read: its bytes (quotes included), its content, and an inline comment.
 struct Read<'s> {
