@@ -459,6 +459,20 @@ pub trait Format: Sync {
     /// Errors carry a byte offset into `src` and a fixed description, never source text.
     fn load_tree(&self, src: &str) -> Result<tree::Node, tree::DataError>;
 
+    /// The typed tree of a decryption built without parsing it: from the
+    /// [`Detail::Tree`] outline of the ciphertext `src` and what the decrypt pass wrote for
+    /// each of its items (`opened`), `plain` being the decryption. `None` wherever the
+    /// result could differ from [`Format::load_tree`] of `plain` (the caller then parses).
+    fn tree_from_outline(
+        &self,
+        _src: &str,
+        _outline: &Outline,
+        _opened: &[tree::Opened],
+        _plain: &str,
+    ) -> Option<tree::Node> {
+        None
+    }
+
     /// What goes around a token that replaces `leaf.span` (quotes, a block scalar's
     /// indentation), and the style under which the text will be parsed back.
     fn token_affixes<'l>(&self, leaf: &'l Leaf<'_>) -> (&'l str, &'static str, Style);

@@ -9,6 +9,7 @@
 
 mod comments;
 mod emit;
+mod from_outline;
 mod nodes;
 mod resolve;
 mod scalars;
@@ -49,6 +50,16 @@ impl Format for Yaml {
 
     fn load_tree(&self, src: &str) -> Result<tree::Node, tree::DataError> {
         value::tree(src)
+    }
+
+    fn tree_from_outline(
+        &self,
+        src: &str,
+        outline: &Outline,
+        opened: &[tree::Opened],
+        plain: &str,
+    ) -> Option<tree::Node> {
+        from_outline::build(src, outline, opened, plain)
     }
 
     fn token_affixes<'l>(&self, leaf: &'l Leaf) -> (&'l str, &'static str, Style) {
