@@ -49,7 +49,7 @@ impl<'a> Sealed<'a> {
     /// Parses an encrypted document whose values will be read as a tree
     /// ([`Sealed::decrypt_to_tree`]): the outline also records the document's nodes.
     pub fn parse_for_tree(src: &'a str, format: &'a dyn Format) -> Result<Sealed<'a>, EngineError> {
-        Sealed::parse_detail(src, format, Detail::Tree)
+        Sealed::parse_detail(src, format, Detail::BoundedTree)
     }
 
     fn parse_detail(

@@ -188,6 +188,11 @@ pub enum Detail {
     Items,
     /// Every item and the tree nodes ([`Document::nodes`]).
     Tree,
+    /// Like [`Detail::Tree`], for a reader that can do without the nodes (the decrypt
+    /// pass's typed tree, [`Format::tree_from_outline`]): a syntax may leave them out
+    /// (every document's nodes empty) where they would take much more memory than the
+    /// source, since each node holds its whole path.
+    BoundedTree,
 }
 
 /// A document's items as a parser records them, in walk order.
