@@ -18,7 +18,9 @@ use crate::format::{Comment, Detail, Format, Item, KeyPath, Leaf, Outline, Scala
 use super::error::EngineError;
 use super::seal::{Reuse, SEALED_AAD};
 use super::select::{CommentStack, Selector};
-use super::splice::{Splice, Texts, apply, metadata_splices, sealed_in_byte_order};
+use super::splice::{
+    Splice, Texts, apply, metadata_splices, plaintext_len_estimate, sealed_in_byte_order,
+};
 
 /// An encrypted document, parsed and with its metadata read, ready to decrypt.
 pub struct Sealed<'a> {
@@ -523,27 +525,6 @@ impl<'a> Sealed<'a> {
             text: start..w.out.buf.len(),
         }))
     }
-}
-
-/// The size of the decryption of `src`, near enough to size its buffer once: the source
-/// without its metadata, each token replaced by its data's decoded length (a token's
-/// other fields take at least 107 bytes) and two bytes for quotes.
-fn plaintext_len_estimate(src: &str, outline: &Outline) -> usize {
-    let mut len = src.len();
-    for doc in &outline.docs {
-        if let Some(s) = &doc.sops {
-            len = len.saturating_sub(s.removal.len());
-        }
-        for item in &doc.items {
-            if let Item::Leaf(l) = item
-                && let Scalar::Str(t) = &l.value
-            {
-                let plain = t.len().saturating_sub(107).div_ceil(4) * 3 + 2;
-                len = (len + plain).saturating_sub(l.span.len());
-            }
-        }
-    }
-    len
 }
 
 /// Reusable buffers of a decryption pass.
