@@ -188,8 +188,9 @@ fn decrypt_checked(
     let syntax = io.syntax()?;
     let mut src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
-    // The tree is built only on a checked decrypt.
-    let want_tree = want_tree && !ignore_mac;
+    // The tree is built only on a checked decrypt, and only YAML builds it (the other
+    // syntaxes' data readers are cheap: their outline stays lean).
+    let want_tree = want_tree && !ignore_mac && syntax == Syntax::Yaml;
     let parsed = if want_tree {
         Sealed::parse_for_tree(&src, syntax.format())
     } else {

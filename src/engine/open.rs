@@ -262,6 +262,7 @@ impl<'a> Sealed<'a> {
             plain: Zeroizing::new(Vec::new()),
             aad: String::new(),
             clear_values,
+            collect: opened.is_some(),
             opened: Opened::Kept,
         };
         let mut splices = Vec::new();
@@ -466,7 +467,9 @@ impl<'a> Sealed<'a> {
             if text.contains(['\n', '\r']) {
                 return Err(bad());
             }
-            w.opened = Opened::Unknown;
+            if w.collect {
+                w.opened = Opened::Unknown;
+            }
             wipe::push_str(&mut w.out.buf, &item.lead);
             wipe::push_str(&mut w.out.buf, "#");
             wipe::push_str(&mut w.out.buf, text);
@@ -501,7 +504,9 @@ impl<'a> Sealed<'a> {
                 }
             }
             // However it is spelled, a string reads back as this string (encrypting checked it).
-            w.opened = Opened::Str(Zeroizing::new(text.to_owned()));
+            if w.collect {
+                w.opened = Opened::Str(Zeroizing::new(text.to_owned()));
+            }
         } else {
             let value = value::decode(&w.plain, t.kind).map_err(err)?.into_owned();
             if let Some(kind) = value::encode_into(&value, &mut w.plain) {
@@ -518,7 +523,9 @@ impl<'a> Sealed<'a> {
                     &mut w.out.buf,
                 ),
             }
-            w.opened = Opened::Spelled(Zeroizing::new(w.out.buf[start..].to_owned()));
+            if w.collect {
+                w.opened = Opened::Spelled(Zeroizing::new(w.out.buf[start..].to_owned()));
+            }
         }
         Ok(Some(Splice {
             range,
@@ -538,7 +545,9 @@ struct LeafWork<'s> {
     aad: String,
     /// Keep values typed in clear text instead of refusing them.
     clear_values: bool,
-    /// What the last leaf became (for [`Sealed::decrypt_to_tree`]).
+    /// Whether to record what each leaf becomes ([`Sealed::decrypt_to_tree`]).
+    collect: bool,
+    /// What the last leaf became, when recording.
     opened: Opened,
 }
 
