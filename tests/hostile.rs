@@ -837,6 +837,27 @@ fn sealed_field_at(full: &[u8]) -> Option<usize> {
 }
 
 #[test]
+fn deep_long_keys_read_as_a_tree_stay_bounded() {
+    // exec and --extract build the values' tree from the ciphertext's outline, whose nodes
+    // each hold their whole path: 400 levels of 1 000-byte keys took ~190 MB that way
+    // (against ~25 MB to decrypt), so past a budget the plaintext is parsed instead.
+    let s = Scratch::new();
+    let mut doc = String::new();
+    for d in 0..400 {
+        doc.push_str(&format!("{}k{d}{}:\n", " ".repeat(d), "K".repeat(1000)));
+    }
+    doc.push_str(&format!("{}v: x\n", " ".repeat(400)));
+    s.write("deep.yaml", doc.as_bytes());
+    let enc = s.encrypt("deep.yaml");
+    enc.assert_sane();
+    s.write("enc.yaml", &enc.stdout);
+    let out = s.run(&["decrypt", "--output-type", "json", "enc.yaml"]);
+    out.assert_sane();
+    assert!(out.ok(), "{}: {}", out.what, first_line(&out.stderr));
+    out.assert_rss_below(64);
+}
+
+#[test]
 fn truncated_ciphertext_is_refused_or_exact() {
     let s = Scratch::new();
     let docs = [

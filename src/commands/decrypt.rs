@@ -107,11 +107,20 @@ pub struct Plaintext {
     /// Whether the file is the git filter's plaintext in the work tree (it was read as it
     /// is, not decrypted).
     pub filter_plaintext: bool,
+    /// The document's tree, when the decrypt pass built it (taken by the first
+    /// [`Plaintext::data`]; later calls parse the text).
+    tree: std::cell::Cell<Option<Node>>,
 }
 
 impl Plaintext {
     /// The document's values as a tree.
     pub fn data(&self) -> Result<data::Data, Error> {
+        if let Some(root) = self.tree.take() {
+            return Ok(data::Data {
+                syntax: self.syntax,
+                root,
+            });
+        }
         data::load(&self.text, self.syntax).map_err(|e| self.data_error(e))
     }
 
@@ -164,7 +173,14 @@ impl Plaintext {
 /// keeps in plaintext in the work tree ([`source::filter_plaintext`]) is the decrypted
 /// document already: it is read as it is.
 pub fn decrypt(io: &Io, identities: &mut Identities) -> Result<Plaintext, Error> {
-    decrypt_checked(io, identities, false)
+    decrypt_checked(io, identities, false, false)
+}
+
+/// [`decrypt`] for a caller that reads the values ([`Plaintext::data`]): where the syntax
+/// can, the decrypt pass builds the tree from the ciphertext's outline, so that the
+/// plaintext is not parsed again (docs/architecture.md, "One parse per syntax").
+pub fn decrypt_for_data(io: &Io, identities: &mut Identities) -> Result<Plaintext, Error> {
+    decrypt_checked(io, identities, false, true)
 }
 
 /// [`decrypt`], with sops's `--ignore-mac` when `ignore_mac`: a warning names the file,
@@ -173,11 +189,19 @@ fn decrypt_checked(
     io: &Io,
     identities: &mut Identities,
     ignore_mac: bool,
+    want_tree: bool,
 ) -> Result<Plaintext, Error> {
     let syntax = io.syntax()?;
     let mut src = crate::fsutil::read_text(&io.file)?;
     let name = io.name();
-    let parsed = Sealed::parse(&src, syntax.format());
+    // The tree is built only on a checked decrypt, and only YAML builds it (the other
+    // syntaxes' data readers are cheap: their outline stays lean).
+    let want_tree = want_tree && !ignore_mac && syntax == Syntax::Yaml;
+    let parsed = if want_tree {
+        Sealed::parse_for_tree(&src, syntax.format())
+    } else {
+        Sealed::parse(&src, syntax.format())
+    };
     // The filter's plaintext of a binary-store file is the file itself, not JSON.
     let not_ciphertext = match &parsed {
         Err(EngineError::NotEncrypted) => true,
@@ -201,11 +225,13 @@ fn decrypt_checked(
             name,
             weak,
             filter_plaintext: true,
+            tree: std::cell::Cell::new(None),
         });
     }
     let mut sealed = parsed.map_err(|e| engine_error(&name, &src, e))?;
     let key = unwrap_data_key(&sealed.metadata, identities.get()?)
         .map_err(|e| engine_error(&name, &src, e))?;
+    let mut tree = None;
     let text = if ignore_mac {
         // One decrypt that checks everything tells whether the MAC matches; only a file
         // whose MAC does not is decrypted a second time, without the check.
@@ -232,6 +258,12 @@ fn decrypt_checked(
                     .map_err(|e| engine_error(&name, &src, e))?
             }
         }
+    } else if want_tree {
+        let (text, built) = sealed
+            .decrypt_to_tree(&key)
+            .map_err(|e| engine_error(&name, &src, e))?;
+        tree = built;
+        text
     } else {
         sealed
             .decrypt(&key)
@@ -250,6 +282,7 @@ fn decrypt_checked(
             WeakSource::Cipher(std::mem::take(&mut *src))
         },
         filter_plaintext: false,
+        tree: std::cell::Cell::new(tree),
     })
 }
 
@@ -289,7 +322,11 @@ pub fn run(args: &Args) -> Result<(), Error> {
     };
     let output_type = args.output_type.map(OutputType::from);
     let _lock = io.lock_in_place()?;
-    let plain = decrypt_checked(io, &mut Identities::default(), args.ignore_mac)?;
+    let wants_data = steps.is_some() || {
+        let syntax = io.syntax()?;
+        output_type.is_some_and(|t| t.syntax() != Some(syntax))
+    };
+    let plain = decrypt_checked(io, &mut Identities::default(), args.ignore_mac, wants_data)?;
     if io.in_place && plain.filter_plaintext {
         // Already what `-i` would write: the file stays as it is.
         return Ok(());

@@ -12,12 +12,15 @@ use crate::codec::metadata::{Metadata, SEALED_FIELD};
 use crate::codec::token::{DataKey, Token, TokenText, is_token};
 use crate::codec::wipe;
 use crate::codec::{CodecError, value};
-use crate::format::{Comment, Format, Item, KeyPath, Leaf, Outline, Scalar};
+use crate::format::tree::{Node as TreeNode, Opened};
+use crate::format::{Comment, Detail, Format, Item, KeyPath, Leaf, Outline, Scalar};
 
 use super::error::EngineError;
 use super::seal::{Reuse, SEALED_AAD};
 use super::select::{CommentStack, Selector};
-use super::splice::{Splice, Texts, apply, metadata_splices, sealed_in_byte_order};
+use super::splice::{
+    Splice, Texts, apply, metadata_splices, plaintext_len_estimate, sealed_in_byte_order,
+};
 
 /// An encrypted document, parsed and with its metadata read, ready to decrypt.
 pub struct Sealed<'a> {
@@ -42,7 +45,23 @@ pub const ALLOW_UNAUTHENTICATED_VAR: &str = "SEALED_ALLOW_UNAUTHENTICATED";
 impl<'a> Sealed<'a> {
     /// Parses an encrypted document.
     pub fn parse(src: &'a str, format: &'a dyn Format) -> Result<Sealed<'a>, EngineError> {
-        let outline = format.parse_lean(src).map_err(EngineError::Syntax)?;
+        Sealed::parse_detail(src, format, Detail::Lean)
+    }
+
+    /// Parses an encrypted document whose values will be read as a tree
+    /// ([`Sealed::decrypt_to_tree`]): the outline also records the document's nodes.
+    pub fn parse_for_tree(src: &'a str, format: &'a dyn Format) -> Result<Sealed<'a>, EngineError> {
+        Sealed::parse_detail(src, format, Detail::BoundedTree)
+    }
+
+    fn parse_detail(
+        src: &'a str,
+        format: &'a dyn Format,
+        detail: Detail,
+    ) -> Result<Sealed<'a>, EngineError> {
+        let outline = format
+            .parse_detail(src, detail)
+            .map_err(EngineError::Syntax)?;
         let first = outline
             .docs
             .iter()
@@ -131,6 +150,25 @@ impl<'a> Sealed<'a> {
         self.decrypt_inner(key, None)
     }
 
+    /// [`Sealed::decrypt`], with the decryption's typed tree built from the outline and the
+    /// decrypted values when the syntax can ([`Format::tree_from_outline`], after
+    /// [`Sealed::parse_for_tree`]); `None`: parse the text instead.
+    pub fn decrypt_to_tree(
+        &self,
+        key: &DataKey,
+    ) -> Result<(Zeroizing<String>, Option<TreeNode>), EngineError> {
+        let mut opened = Vec::new();
+        let collect = self.outline.docs.len() == 1 && !self.outline.docs[0].nodes.is_empty();
+        let out = self.decrypt_work(key, None, false, collect.then_some(&mut opened))?;
+        let tree = collect
+            .then(|| {
+                self.format
+                    .tree_from_outline(self.src, &self.outline, &opened, &out)
+            })
+            .flatten();
+        Ok((out, tree))
+    }
+
     /// The metadata tree as stored (the first document's), fields sealed does not know
     /// included.
     pub fn metadata_value(&self) -> serde_json::Value {
@@ -180,7 +218,7 @@ impl<'a> Sealed<'a> {
         &self,
         key: &DataKey,
     ) -> Result<Zeroizing<String>, EngineError> {
-        self.decrypt_work(key, None, true)
+        self.decrypt_work(key, None, true, None)
     }
 
     pub(super) fn decrypt_inner(
@@ -188,7 +226,7 @@ impl<'a> Sealed<'a> {
         key: &DataKey,
         reuse: Option<&mut Reuse>,
     ) -> Result<Zeroizing<String>, EngineError> {
-        self.decrypt_work(key, reuse, false)
+        self.decrypt_work(key, reuse, false, None)
     }
 
     fn decrypt_work(
@@ -196,6 +234,7 @@ impl<'a> Sealed<'a> {
         key: &DataKey,
         mut reuse: Option<&mut Reuse>,
         clear_values: bool,
+        mut opened: Option<&mut Vec<Opened>>,
     ) -> Result<Zeroizing<String>, EngineError> {
         let src = self.src;
         let md = &self.metadata;
@@ -223,6 +262,8 @@ impl<'a> Sealed<'a> {
             plain: Zeroizing::new(Vec::new()),
             aad: String::new(),
             clear_values,
+            collect: opened.is_some(),
+            opened: Opened::Kept,
         };
         let mut splices = Vec::new();
         for doc in &self.outline.docs {
@@ -247,6 +288,10 @@ impl<'a> Sealed<'a> {
                             &mut work,
                         )? {
                             work.out.keep(&mut splices, s);
+                        }
+                        if let Some(all) = opened.as_deref_mut() {
+                            all.resize_with(index, Opened::default);
+                            all.push(std::mem::take(&mut work.opened));
                         }
                     }
                     Item::Comment(c) => {
@@ -288,6 +333,9 @@ impl<'a> Sealed<'a> {
                     }
                     Item::EntryEnd(depth) => stack.entry_end(*depth),
                 }
+            }
+            if let Some(all) = opened.as_deref_mut() {
+                all.resize_with(doc.items.len(), Opened::default);
             }
         }
         let computed = mac.finish();
@@ -419,6 +467,9 @@ impl<'a> Sealed<'a> {
             if text.contains(['\n', '\r']) {
                 return Err(bad());
             }
+            if w.collect {
+                w.opened = Opened::Unknown;
+            }
             wipe::push_str(&mut w.out.buf, &item.lead);
             wipe::push_str(&mut w.out.buf, "#");
             wipe::push_str(&mut w.out.buf, text);
@@ -452,6 +503,10 @@ impl<'a> Sealed<'a> {
                         .render_str_into(&leaf.style, leaf.in_flow, text, &mut w.out.buf)
                 }
             }
+            // However it is spelled, a string reads back as this string (encrypting checked it).
+            if w.collect {
+                w.opened = Opened::Str(Zeroizing::new(text.to_owned()));
+            }
         } else {
             let value = value::decode(&w.plain, t.kind).map_err(err)?.into_owned();
             if let Some(kind) = value::encode_into(&value, &mut w.plain) {
@@ -468,33 +523,15 @@ impl<'a> Sealed<'a> {
                     &mut w.out.buf,
                 ),
             }
+            if w.collect {
+                w.opened = Opened::Spelled(Zeroizing::new(w.out.buf[start..].to_owned()));
+            }
         }
         Ok(Some(Splice {
             range,
             text: start..w.out.buf.len(),
         }))
     }
-}
-
-/// The size of the decryption of `src`, near enough to size its buffer once: the source
-/// without its metadata, each token replaced by its data's decoded length (a token's
-/// other fields take at least 107 bytes) and two bytes for quotes.
-fn plaintext_len_estimate(src: &str, outline: &Outline) -> usize {
-    let mut len = src.len();
-    for doc in &outline.docs {
-        if let Some(s) = &doc.sops {
-            len = len.saturating_sub(s.removal.len());
-        }
-        for item in &doc.items {
-            if let Item::Leaf(l) = item
-                && let Scalar::Str(t) = &l.value
-            {
-                let plain = t.len().saturating_sub(107).div_ceil(4) * 3 + 2;
-                len = (len + plain).saturating_sub(l.span.len());
-            }
-        }
-    }
-    len
 }
 
 /// Reusable buffers of a decryption pass.
@@ -508,6 +545,10 @@ struct LeafWork<'s> {
     aad: String,
     /// Keep values typed in clear text instead of refusing them.
     clear_values: bool,
+    /// Whether to record what each leaf becomes ([`Sealed::decrypt_to_tree`]).
+    collect: bool,
+    /// What the last leaf became, when recording.
+    opened: Opened,
 }
 
 /// Decrypts a comment. SOPS binds a comment to the path of the collection that holds it,

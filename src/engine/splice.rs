@@ -7,7 +7,7 @@ use std::ops::Range;
 use zeroize::Zeroizing;
 
 use crate::codec::wipe;
-use crate::format::{Document, Format, Insertion, Item, Outline};
+use crate::format::{Document, Format, Insertion, Item, Outline, Scalar};
 
 use super::error::EngineError;
 
@@ -247,4 +247,25 @@ pub(super) fn metadata_splices(
         });
     }
     Ok(splices)
+}
+
+/// The size of the decryption of `src`, near enough to size its buffer once: the source
+/// without its metadata, each token replaced by its data's decoded length (a token's
+/// other fields take at least 107 bytes) and two bytes for quotes.
+pub(super) fn plaintext_len_estimate(src: &str, outline: &Outline) -> usize {
+    let mut len = src.len();
+    for doc in &outline.docs {
+        if let Some(s) = &doc.sops {
+            len = len.saturating_sub(s.removal.len());
+        }
+        for item in &doc.items {
+            if let Item::Leaf(l) = item
+                && let Scalar::Str(t) = &l.value
+            {
+                let plain = t.len().saturating_sub(107).div_ceil(4) * 3 + 2;
+                len = (len + plain).saturating_sub(l.span.len());
+            }
+        }
+    }
+    len
 }

@@ -209,6 +209,11 @@ pub enum Detail {
     Items,
     /// Every item and the tree nodes ([`Document::nodes`]).
     Tree,
+    /// Like [`Detail::Tree`], for a reader that can do without the nodes (the decrypt
+    /// pass's typed tree, [`Format::tree_from_outline`]): a syntax may leave them out
+    /// (every document's nodes empty) where they would take much more memory than the
+    /// source, since each node holds its whole path.
+    BoundedTree,
 }
 
 /// A document's items as a parser records them, in walk order.
@@ -479,6 +484,20 @@ pub trait Format: Sync {
     /// `--output-type` ([`crate::data::load`] checks that the top level is a mapping).
     /// Errors carry a byte offset into `src` and a fixed description, never source text.
     fn load_tree(&self, src: &str) -> Result<tree::Node, tree::DataError>;
+
+    /// The typed tree of a decryption built without parsing it: from the
+    /// [`Detail::Tree`] outline of the ciphertext `src` and what the decrypt pass wrote for
+    /// each of its items (`opened`), `plain` being the decryption. `None` wherever the
+    /// result could differ from [`Format::load_tree`] of `plain` (the caller then parses).
+    fn tree_from_outline(
+        &self,
+        _src: &str,
+        _outline: &Outline,
+        _opened: &[tree::Opened],
+        _plain: &str,
+    ) -> Option<tree::Node> {
+        None
+    }
 
     /// What goes around a token that replaces `leaf.span` (quotes, a block scalar's
     /// indentation), and the style under which the text will be parsed back.

@@ -183,3 +183,20 @@ pub fn dotted_path(steps: &[Step]) -> String {
     }
     out
 }
+
+/// What the decrypt pass wrote in place of one leaf of the ciphertext's outline, for
+/// [`super::Format::tree_from_outline`] (one per item of the document; only leaves use it).
+#[derive(Debug, Default)]
+pub enum Opened {
+    /// The leaf stays as the ciphertext has it (not encrypted, null or empty).
+    #[default]
+    Kept,
+    /// A decrypted string: its content (a string scalar, whatever its spelling).
+    Str(Zeroizing<String>),
+    /// A decrypted number or boolean: the text written in its place, to be typed as the
+    /// syntax types an unquoted value.
+    Spelled(Zeroizing<String>),
+    /// Something the tree cannot be built from without parsing the plaintext (a string
+    /// restored from a recorded spelling, a comment item): the caller parses.
+    Unknown,
+}

@@ -31,7 +31,7 @@ pub fn collect(
     let mut vars: Vec<Var> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for file in files {
-        let plain = decrypt::decrypt(&io_for(file, input_type), identities)?;
+        let plain = decrypt::decrypt_for_data(&io_for(file, input_type), identities)?;
         let data = plain.data()?;
         let flat = flatten::flatten(&data).map_err(|e| plain.data_error(e))?;
         let weak = plain.weak_names()?;

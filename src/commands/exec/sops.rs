@@ -88,7 +88,7 @@ pub struct FileArgs {
 /// Runs `sealed exec-env`; returns only on an error, else exits with the command's status.
 pub fn run_env(args: &EnvArgs) -> Result<(), Error> {
     let (file, command) = both(&args.file, &args.command, "exec-env")?;
-    let plain = decrypt::decrypt(
+    let plain = decrypt::decrypt_for_data(
         &io_for(file, args.input_type.as_deref()),
         &mut Identities::default(),
     )?;

@@ -17,8 +17,8 @@
 //! The metadata is SOPS's flattened `sops_…` lines; they are not items but the document's
 //! [`SopsEntry`]. Error messages never quote source text.
 
-use crate::format::lines::{Line, line_at};
 use super::*;
+use crate::format::lines::{Line, line_at};
 
 pub mod data;
 
@@ -79,9 +79,6 @@ impl Format for Dotenv {
             .join(outline.eol)
     }
 }
-
-
-
 
 /// Position of the first `quote` at or after `from` that is not escaped by a backslash.
 fn closing_quote(b: &[u8], from: usize, quote: u8) -> Option<usize> {

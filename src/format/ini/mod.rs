@@ -15,8 +15,8 @@
 //! metadata is SOPS's flattened `[sops]` section, the last of the file. Error messages
 //! never quote source text.
 
-use crate::format::lines::{Line, line_at};
 use super::*;
+use crate::format::lines::{Line, line_at};
 
 use std::collections::HashSet;
 
@@ -89,8 +89,6 @@ pub fn spell(v: &str) -> String {
         v.to_string()
     }
 }
-
-
 
 /// A value as read: its bytes (quotes included), its content, and an inline comment.
 struct Read<'s> {

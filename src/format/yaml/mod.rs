@@ -9,6 +9,7 @@
 
 mod comments;
 mod emit;
+mod from_outline;
 mod nodes;
 mod resolve;
 mod scalars;
@@ -49,6 +50,16 @@ impl Format for Yaml {
 
     fn load_tree(&self, src: &str) -> Result<tree::Node, tree::DataError> {
         value::tree(src)
+    }
+
+    fn tree_from_outline(
+        &self,
+        src: &str,
+        outline: &Outline,
+        opened: &[tree::Opened],
+        plain: &str,
+    ) -> Option<tree::Node> {
+        from_outline::build(src, outline, opened, plain)
     }
 
     fn token_affixes<'l>(&self, leaf: &'l Leaf) -> (&'l str, &'static str, Style) {
@@ -201,6 +212,9 @@ fn parse_with<'s>(
         aliases: 0,
         loose: None,
         detail,
+        tree: matches!(detail, Detail::Tree | Detail::BoundedTree),
+        path_budget: (detail == Detail::BoundedTree)
+            .then(|| src.len().saturating_mul(4).saturating_add(1 << 20)),
     };
     // One pass over the event stream with one event of lookahead: each event's exact
     // extent is computed, the gap before it scanned for comments, then it is walked.
@@ -269,6 +283,12 @@ fn parse_with<'s>(
     } else {
         eol
     };
+    if w.path_budget == Some(0) {
+        // Over its budget, a bounded tree has no nodes at all.
+        for doc in &mut w.docs {
+            doc.nodes = Vec::new();
+        }
+    }
     Ok(Outline {
         docs: w.docs,
         eol,
@@ -300,6 +320,11 @@ struct Walk<'s> {
     loose: Option<(usize, &'static str)>,
     /// What to record.
     detail: Detail,
+    /// Whether nodes are recorded.
+    tree: bool,
+    /// [`Detail::BoundedTree`]: the bytes of node paths still allowed (0 once spent: no
+    /// more nodes are recorded, and none is kept).
+    path_budget: Option<usize>,
 }
 
 impl<'s> Walk<'s> {
@@ -441,7 +466,7 @@ impl<'s> Walk<'s> {
                     } else {
                         f.last_end.unwrap_or(close_end)
                     };
-                    if self.detail != Detail::Tree {
+                    if !self.tree {
                         return end;
                     }
                     let node = &mut self.nodes()[f.node];

@@ -68,7 +68,7 @@ impl<'s> Walk<'s> {
         header: Option<Range<usize>>,
         leaf: Option<usize>,
     ) -> usize {
-        if self.detail != Detail::Tree {
+        if !self.tree {
             return 0;
         }
         let (steps, entry_start, key, flow, block_parent) = match self.stack.last() {
@@ -102,6 +102,23 @@ impl<'s> Walk<'s> {
             }
         };
         let flow = flow || flow_coll;
+        if let Some(left) = &mut self.path_budget {
+            let cost = steps.iter().fold(std::mem::size_of::<Node>(), |n, s| {
+                n + std::mem::size_of::<Step>()
+                    + match s {
+                        Step::Key(k) => k.len(),
+                        Step::Index(_) => 0,
+                    }
+            });
+            match left.checked_sub(cost) {
+                Some(rest) => *left = rest,
+                None => {
+                    *left = 0;
+                    self.tree = false;
+                    return 0;
+                }
+            }
+        }
         let nodes = self.nodes();
         if let Some(p) = block_parent {
             // A block collection starts where its first entry does.
@@ -213,7 +230,7 @@ impl<'s> Walk<'s> {
         let kind = if is_map { NodeKind::Map } else { NodeKind::Seq };
         let span = if flow { at..at + 1 } else { at..at };
         let node = self.add_node(kind, flow, start, span, None, None);
-        let steps = if self.detail == Detail::Tree {
+        let steps = if self.tree {
             self.nodes()[node].steps.clone()
         } else {
             Vec::new()
