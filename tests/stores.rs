@@ -529,6 +529,22 @@ fn the_git_filter_keeps_a_file_of_any_name_encrypted_in_history() {
     assert_eq!(r.git(&["status", "--porcelain"]), "", "no status noise");
     // Commands read the work tree's plaintext as the file itself.
     assert_eq!(ok(&r.run(&["decrypt", "secrets/tls.key"]), "decrypt"), KEY);
+    // `sealed scan` knows its values: a copy elsewhere is found, never printed.
+    r.write("notes.txt", "pasted: fake-tls-material-1\n");
+    let scan = r.run(&["scan"]);
+    assert_eq!(
+        scan.status.code(),
+        Some(1),
+        "{}",
+        common::git::stderr(&scan)
+    );
+    let found = String::from_utf8_lossy(&scan.stdout);
+    assert!(
+        found.contains("notes.txt:1") && found.contains("secrets/tls.key"),
+        "{found}"
+    );
+    assert!(!found.contains("fake-tls-material"), "{found}");
+    std::fs::remove_file(r.root.join("notes.txt")).unwrap();
     if let Some(sops) = peer("sops") {
         std::fs::write(r.tmp.path().join("blob.key"), &blob).unwrap();
         let out = sops_in(&sops, &r.key, &["decrypt", "blob.key"], r.tmp.path());

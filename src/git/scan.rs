@@ -9,7 +9,6 @@
 //! never the value.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use git2::{ObjectType, Oid, Repository, Sort, Status, StatusOptions};
@@ -17,7 +16,6 @@ use zeroize::Zeroizing;
 
 use super::check::{Protection, index_entries, looks_sealed, tree_entries};
 use super::leak::{Keys, SecretDoc};
-use crate::format::Syntax;
 
 /// Values shorter than this are not looked for by default (`--min-len`): ports, booleans
 /// and short names are too often in other files by chance (the guard's limit).
@@ -136,9 +134,9 @@ impl Values {
     }
 }
 
-/// Reads `content` at `path` as a sealed file: `None` when it is not SOPS ciphertext.
+/// Reads `content` at `path` as a sealed file: `None` when it is not SOPS ciphertext. A
+/// file of any name can be one (sops's binary store holds a file of another name).
 fn sealed_doc(path: &str, content: &[u8], keys: &mut Keys) -> Option<SecretDoc> {
-    Syntax::from_path(Path::new(path))?;
     if !looks_sealed(content) {
         return None;
     }
@@ -159,9 +157,6 @@ pub fn scan(repo: &Repository, scope: &Scope, min_len: usize) -> Result<Report, 
             let entries = index_entries(repo).map_err(git)?;
             for e in &entries {
                 let staged = matches!(scope, Scope::Staged);
-                if !staged && Syntax::from_path(Path::new(&e.path)).is_none() {
-                    continue;
-                }
                 let blob = repo.find_blob(e.id).map_err(git)?;
                 match sealed_doc(&e.path, blob.content(), &mut keys) {
                     Some(doc) => docs.push(doc),
@@ -226,9 +221,6 @@ pub fn scan(repo: &Repository, scope: &Scope, min_len: usize) -> Result<Report, 
                 new_blobs(repo, &tree, "", &mut trees, &mut before).map_err(git)?;
                 for (path, id) in before {
                     blobs.insert(id);
-                    if Syntax::from_path(Path::new(&path)).is_none() {
-                        continue;
-                    }
                     let blob = repo.find_blob(id).map_err(git)?;
                     if let Some(doc) = sealed_doc(&path, blob.content(), &mut keys)
                         && seen_docs.insert((id, path))
