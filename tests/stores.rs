@@ -589,7 +589,9 @@ fn the_git_filter_keeps_a_file_of_any_name_encrypted_in_history() {
 }
 
 /// A rule whose regex has no glob marks only the names sealed encrypts value by value for
-/// the filter; a file of another name it matches is refused in clear by the guard.
+/// the filter, and the files of other names it matches when `sealed git init` runs; a file
+/// of another name added later is refused in clear by the guard, whose fix, pasted, stages
+/// it encrypted.
 #[test]
 fn the_guard_refuses_a_file_of_any_name_a_rule_protects_in_clear() {
     let Some(r) = GitRepo::new() else { return };
@@ -608,6 +610,17 @@ fn the_guard_refuses_a_file_of_any_name_a_rule_protects_in_clear() {
             .is_empty(),
         "a commit was made"
     );
+    let fix = common::git::fix_after(&err, "stage it encrypted: ");
+    let out = r.paste(&fix);
+    assert!(out.status.success(), "{fix}: {}", common::git::stderr(&out));
+    r.git(&["add", ".gitattributes"]);
+    r.git(&["commit", "-q", "-m", "tls key"]);
+    let blob = r.git(&["show", "HEAD:secrets/tls.key"]);
+    assert!(
+        blob.contains("\"data\": \"ENC[AES256_GCM,") && !blob.contains("fake-tls-material"),
+        "{blob}"
+    );
+    assert_eq!(r.read("secrets/tls.key"), "fake-tls-material-3\n");
 }
 
 /// A YAML timestamp converted to JSON or INI is written as sops writes it (RFC 3339, as

@@ -219,11 +219,17 @@ fn rule_plan(repo: &Repository, root: &Path) -> Result<RulePlan, Error> {
             plan.lines.push(format!("{g} {RULES_ATTRS}"));
             plan.globs.push((*g).to_string());
         }
-        // What the broad attribute cannot mark for archives: the files it covers now.
+        // What the broad attribute cannot mark for archives: the files it covers now. A
+        // protected file of another name (sops's binary store) gets the filter by its path:
+        // the broad globs name only the syntaxes sealed encrypts value by value.
         for p in candidate_files(repo)? {
             if super::check::rule_protects(&config, root, &p) {
-                plan.export
-                    .push(format!("/{}", p.replace(' ', "[[:space:]]")));
+                let exact = format!("/{}", p.replace(' ', "[[:space:]]"));
+                if crate::format::Syntax::from_path(std::path::Path::new(&p)).is_none() {
+                    plan.lines.push(format!("{exact} {RULES_ATTRS}"));
+                    plan.globs.push(exact.clone());
+                }
+                plan.export.push(exact);
             }
         }
     }
