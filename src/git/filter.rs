@@ -175,13 +175,14 @@ impl Filter {
         // A file of another name is sops's binary store: the plaintext file is sealed as the
         // `data` of a JSON document; that document, sealed, is what the index holds.
         let wrapped;
-        let text = if syntax == Syntax::Binary && !looks_sealed_json(text) {
-            wrapped = crate::format::binary::wrap(text);
-            wrapped.as_str()
-        } else {
-            text
+        let (text, parsed) = match Sealed::parse(text, syntax.format()) {
+            Err(_) if syntax == Syntax::Binary => {
+                wrapped = crate::format::binary::wrap(text);
+                (wrapped.as_str(), Sealed::parse(&wrapped, syntax.format()))
+            }
+            parsed => (text, parsed),
         };
-        match Sealed::parse(text, syntax.format()) {
+        match parsed {
             Ok(sealed) => {
                 let clear = sealed
                     .unprotected_values()
@@ -374,13 +375,6 @@ impl Filter {
             None => Zeroizing::new(input.to_vec()),
         }
     }
-}
-
-/// Whether `text` is already a sealed binary-store document (JSON with its `sops`
-/// metadata), rather than a plaintext file to wrap.
-fn looks_sealed_json(text: &str) -> bool {
-    super::check::looks_sealed(text.as_bytes())
-        && Sealed::parse(text, Syntax::Binary.format()).is_ok()
 }
 
 fn positioned(path: &str, text: &str, e: EngineError, what: &str) -> FilterError {

@@ -62,14 +62,14 @@ pub(crate) fn recheckout(
             report.left_encrypted += 1;
             continue;
         };
-        let plain = match sealed.decrypt(&key).map(|plain| {
-            crate::format::binary::from_engine(syntax, plain).map_err(|e| e.to_string())
-        }) {
-            Ok(Ok(plain)) => plain,
-            Ok(Err(e)) => {
-                eprintln!("sealed: warning: {path}: {e}; left encrypted in the work tree");
-                continue;
-            }
+        let plain = sealed
+            .decrypt(&key)
+            .map_err(|e| e.to_string())
+            .and_then(|plain| {
+                crate::format::binary::from_engine(syntax, plain).map_err(|e| e.to_string())
+            });
+        let plain = match plain {
+            Ok(plain) => plain,
             Err(e) => {
                 eprintln!("sealed: warning: {path}: {e}; left encrypted in the work tree");
                 continue;
